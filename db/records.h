@@ -1,0 +1,113 @@
+// Plain rows as the store keeps them. The store knows SQL, not the rules: states, algorithms and
+// policies are stored as the text keymgr gives it (keymgr/ parses and validates them).
+// All times are Unix seconds unless the name says _ms.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/encoding.h"
+
+namespace keymgr::db {
+
+struct KeysetRecord {
+  int64_t id = 0;            // assigned by the store on insert
+  std::string name;          // unique
+  std::string issuer;        // unique
+  std::string alg;           // algorithm_name()
+  std::string policy_json;   // keymgr::Policy as JSON
+  bool disabled = false;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct KeyRecord {
+  std::string kid;            // RFC 7638 thumbprint; primary key. Empty while state == "generating".
+  std::string hsm_id;         // hex CKA_ID; unique
+  int64_t keyset_id = 0;
+  std::string alg;
+  std::string state;          // key_state_name(), or "generating" (intent row before HSM generation)
+  std::string public_jwk;     // JSON text
+  int64_t created_at = 0;
+  int64_t activate_at = 0;    // may sign from
+  int64_t deactivate_at = 0;  // signs until (exclusive)
+  int64_t retire_at = 0;      // unpublished from
+  int64_t destroy_at = 0;     // HSM object deleted from
+  int64_t state_changed_at = 0;
+  std::optional<int64_t> compromised_since;
+  std::string note;           // last transition's reason (full history is in the ledger)
+  bool emergency = false;     // created by an emergency rotation
+};
+
+// One ledger entry: a signing attempt (kind "sign") or a lifecycle event (kind "lifecycle").
+struct LedgerEntry {
+  int64_t seq = 0;            // assigned by the store (1, 2, ...)
+  int64_t ts_ms = 0;
+  std::string kind;           // "sign" | "lifecycle"
+  std::string event;          // "sign" | "key_generated" | "key_activated" | "policy_changed" | ...
+  std::string keyset;         // keyset name
+  std::string kid;
+  std::string alg;
+  std::string actor;          // API token name, "scheduler", "cli:<user>"
+  std::string actor_addr;     // remote address, or "" / "local"
+  std::string jti, sub, aud;
+  int64_t iat = 0, exp = 0;
+  std::string token_sha256;   // hex, sign entries with outcome "ok"
+  std::string outcome;        // "ok" | "refused" | "error"
+  std::string reason;         // machine-readable refusal/error reason, or lifecycle reason text
+  std::string detail;         // JSON text, free-form (e.g. {"from":"active","to":"deactivated"})
+  Bytes prev_hash;            // assigned by the store: hash of entry seq-1 (32 zero bytes for seq 1)
+  Bytes hash;                 // assigned by the store: SHA-256 over prev_hash and the content
+};
+
+// Several changes applied in one transaction: all or nothing.
+struct ChangeSet {
+  std::vector<KeysetRecord> keyset_upserts;  // id == 0: insert (id assigned); else update by id
+  std::vector<KeyRecord> key_inserts;
+  std::vector<KeyRecord> key_updates;        // by hsm_id
+  std::vector<std::string> key_deletes;      // hsm_id; only rows in state "generating"
+  std::vector<LedgerEntry> ledger;           // appended to the chain in order
+};
+
+struct LedgerQuery {
+  std::optional<std::string> keyset, kid, sub, jti, actor, outcome, kind, token_sha256;
+  std::optional<int64_t> from_ms, to_ms;     // inclusive range on ts_ms
+  std::optional<int64_t> before_seq;         // cursor: entries with seq < before_seq
+  int limit = 100;                           // newest first
+};
+
+struct LedgerPage {
+  std::vector<LedgerEntry> entries;
+  std::optional<int64_t> next_cursor;        // pass as before_seq for the next page
+};
+
+struct ChainReport {
+  bool ok = true;
+  int64_t entries = 0;
+  std::optional<int64_t> first_bad_seq;      // first entry whose hash or link does not verify
+  std::string problem;                       // "altered", "removed", "reordered", "checkpoint mismatch"...
+  Bytes head;                                // hash of the last entry
+};
+
+struct Checkpoint {
+  int64_t seq = 0;          // entries covered: 1..seq
+  Bytes head;               // hash of entry seq
+  int64_t ts_ms = 0;
+  std::string kid;          // audit key that signed it
+  std::string alg;
+  Bytes signature;          // over checkpoint_signing_input()
+};
+
+struct ApiTokenRecord {
+  std::string id;           // public part of the token, unique
+  std::string name;
+  std::string role;         // admin | ops | issuer | auditor
+  std::vector<std::string> keysets;  // issuer binding
+  Bytes secret_hash;        // SHA-256 of the secret part
+  int64_t created_at = 0;
+  std::optional<int64_t> revoked_at;
+};
+
+}  // namespace keymgr::db
