@@ -27,6 +27,9 @@ struct StoreOptions {
   int max_batch = 512;            // group commit: most entries per transaction
   int busy_timeout_ms = 5000;
   int read_connections = 4;
+  // synchronous=OFF instead of FULL. For benchmark fills and one-off bulk imports only: a crash or
+  // power loss may lose recent commits, which breaks "every write call returns durable".
+  bool unsafe_no_sync = false;
 };
 
 // The bytes a checkpoint signature covers: "keymgr-checkpoint-v1\n<seq>\n<hex head>\n<ts_ms>".
@@ -71,6 +74,21 @@ class Store {
 
   // Quick write probe for readiness (BEGIN IMMEDIATE; ROLLBACK).
   virtual Status check_writable() = 0;
+};
+
+// Optional ability (not every backend has it): group-commit counters for tests, benchmarks and
+// metrics. Obtain with dynamic_cast<CommitStatsSource*>(store). Thread-safe.
+struct CommitStats {
+  int64_t transactions = 0;         // committed ledger write transactions (group commits + apply())
+  int64_t entries = 0;              // ledger entries in them
+  int64_t failed_transactions = 0;  // rolled back; their callers got an error
+  int64_t largest_batch = 0;        // most entries in one group commit
+};
+
+class CommitStatsSource {
+ public:
+  virtual ~CommitStatsSource() = default;
+  virtual CommitStats commit_stats() const = 0;
 };
 
 // Opens (creating if needed) and migrates the SQLite database.

@@ -1,0 +1,880 @@
+// SQLite implementation of Store.
+//
+// Concurrency layout:
+//   write_mu_  guards the single write connection, the in-memory chain head (head_seq_,
+//              head_hash_, head_stale_) and write_stats_. Every write (apply, group commit,
+//              checkpoints, API tokens) runs under it, so seq order == commit order.
+//   queue_mu_  guards the group-commit queue (queue_, stopping_) and each PendingAppend's result;
+//              callers block on done_cv_, the committer thread on queue_cv_.
+//   pool_mu_   guards idle_readers_; readers run concurrently (WAL), each on its own connection.
+// Lock order: queue_mu_ is never held while taking write_mu_ (the committer drops it first).
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <variant>
+
+#include "common/clock.h"
+#include "common/encoding.h"
+#include "db/ledger_hash.h"
+#include "db/migrations.h"
+#include "db/sqlite_util.h"
+#include "db/store.h"
+
+namespace keymgr::db {
+
+std::string checkpoint_signing_input(const Checkpoint& cp) {
+  return "keymgr-checkpoint-v1\n" + std::to_string(cp.seq) + "\n" + hex_encode(cp.head) + "\n" +
+         std::to_string(cp.ts_ms);
+}
+
+namespace {
+
+using sqlite::Connection;
+using sqlite::kDatabaseUnavailable;
+using sqlite::kLedgerUnavailable;
+using sqlite::Query;
+using sqlite::Transaction;
+
+constexpr char kLedgerColumns[] =
+    "seq, ts_ms, kind, event, keyset, kid, alg, actor, actor_addr, jti, sub, aud, iat, exp, token_sha256, "
+    "outcome, reason, detail, prev_hash, hash";
+
+LedgerEntry read_entry(const Query& q) {
+  LedgerEntry e;
+  e.seq = q.int64(0);
+  e.ts_ms = q.int64(1);
+  e.kind = q.text(2);
+  e.event = q.text(3);
+  e.keyset = q.text(4);
+  e.kid = q.text(5);
+  e.alg = q.text(6);
+  e.actor = q.text(7);
+  e.actor_addr = q.text(8);
+  e.jti = q.text(9);
+  e.sub = q.text(10);
+  e.aud = q.text(11);
+  e.iat = q.int64(12);
+  e.exp = q.int64(13);
+  e.token_sha256 = q.text(14);
+  e.outcome = q.text(15);
+  e.reason = q.text(16);
+  e.detail = q.text(17);
+  e.prev_hash = q.blob(18);
+  e.hash = q.blob(19);
+  return e;
+}
+
+constexpr char kKeysetColumns[] = "id, name, issuer, alg, policy_json, disabled, created_at, updated_at";
+
+KeysetRecord read_keyset(const Query& q) {
+  KeysetRecord k;
+  k.id = q.int64(0);
+  k.name = q.text(1);
+  k.issuer = q.text(2);
+  k.alg = q.text(3);
+  k.policy_json = q.text(4);
+  k.disabled = q.int64(5) != 0;
+  k.created_at = q.int64(6);
+  k.updated_at = q.int64(7);
+  return k;
+}
+
+constexpr char kKeyColumns[] =
+    "kid, hsm_id, keyset_id, alg, state, public_jwk, created_at, activate_at, deactivate_at, retire_at, "
+    "destroy_at, state_changed_at, compromised_since, note, emergency";
+
+KeyRecord read_key(const Query& q) {
+  KeyRecord k;
+  k.kid = q.text(0);
+  k.hsm_id = q.text(1);
+  k.keyset_id = q.int64(2);
+  k.alg = q.text(3);
+  k.state = q.text(4);
+  k.public_jwk = q.text(5);
+  k.created_at = q.int64(6);
+  k.activate_at = q.int64(7);
+  k.deactivate_at = q.int64(8);
+  k.retire_at = q.int64(9);
+  k.destroy_at = q.int64(10);
+  k.state_changed_at = q.int64(11);
+  k.compromised_since = q.opt_int64(12);
+  k.note = q.text(13);
+  k.emergency = q.int64(14) != 0;
+  return k;
+}
+
+// Binds all KeyRecord columns except hsm_id, starting at `first`; returns the next free index.
+int bind_key_fields(Query& q, const KeyRecord& k, int first) {
+  int i = first;
+  q.bind(i, k.kid).bind(i + 1, k.keyset_id).bind(i + 2, k.alg).bind(i + 3, k.state).bind(i + 4, k.public_jwk);
+  q.bind(i + 5, k.created_at).bind(i + 6, k.activate_at).bind(i + 7, k.deactivate_at).bind(i + 8, k.retire_at);
+  q.bind(i + 9, k.destroy_at).bind(i + 10, k.state_changed_at).bind(i + 11, k.compromised_since);
+  q.bind(i + 12, k.note).bind(i + 13, static_cast<int64_t>(k.emergency ? 1 : 0));
+  return i + 14;
+}
+
+constexpr char kTokenColumns[] = "id, name, role, keysets, secret_hash, created_at, revoked_at";
+
+Result<ApiTokenRecord> read_token(const Query& q) {
+  ApiTokenRecord t;
+  t.id = q.text(0);
+  t.name = q.text(1);
+  t.role = q.text(2);
+  auto ks = nlohmann::json::parse(q.text(3), nullptr, /*allow_exceptions=*/false);
+  if (!ks.is_array()) return DataLoss("api token '" + t.id + "': keysets is not a JSON array", "database_corrupt");
+  for (const auto& k : ks) {
+    if (!k.is_string()) return DataLoss("api token '" + t.id + "': keysets holds a non-string", "database_corrupt");
+    t.keysets.push_back(k.get<std::string>());
+  }
+  t.secret_hash = q.blob(4);
+  t.created_at = q.int64(5);
+  t.revoked_at = q.opt_int64(6);
+  return t;
+}
+
+int64_t wall_clock_ms() { return to_unix_millis(SystemClock().now()); }
+
+// A ledger query compiled to SQL + bindings. Shared by query_ledger and export_ledger.
+struct CompiledQuery {
+  std::string sql;
+  std::vector<std::variant<int64_t, std::string>> binds;
+};
+
+// Low-cardinality columns (keyset, actor, outcome, kind) get a unary "+" when no time range is
+// given: that keeps SQLite off their (x, ts_ms) index, which would have to sort every matching row
+// by seq, and makes it walk the table newest first instead, where a page of a common value is
+// found after a short scan. With a time range their index bounds the work to the range.
+CompiledQuery compile(const LedgerQuery& q, std::optional<int> limit) {
+  CompiledQuery c;
+  c.sql = std::string("SELECT ") + kLedgerColumns + " FROM ledger WHERE 1";
+  bool ranged = q.from_ms.has_value() || q.to_ms.has_value();
+  auto eq = [&](const std::optional<std::string>& v, const char* term) {
+    if (!v) return;
+    c.sql += " AND ";
+    c.sql += term;
+    c.binds.emplace_back(*v);
+  };
+  eq(q.kid, "kid = ?");
+  eq(q.jti, "jti = ? AND jti <> ''");
+  eq(q.token_sha256, "token_sha256 = ? AND token_sha256 <> ''");
+  eq(q.sub, "sub = ? AND sub <> ''");
+  eq(q.keyset, ranged ? "keyset = ?" : "+keyset = ?");
+  eq(q.actor, ranged ? "actor = ?" : "+actor = ?");
+  eq(q.outcome, "+outcome = ?");
+  eq(q.kind, "+kind = ?");
+  if (q.from_ms) {
+    c.sql += " AND ts_ms >= ?";
+    c.binds.emplace_back(*q.from_ms);
+  }
+  if (q.to_ms) {
+    c.sql += " AND ts_ms <= ?";
+    c.binds.emplace_back(*q.to_ms);
+  }
+  if (q.before_seq) {
+    c.sql += " AND seq < ?";
+    c.binds.emplace_back(*q.before_seq);
+  }
+  c.sql += " ORDER BY seq DESC";
+  if (limit) {
+    c.sql += " LIMIT ?";
+    c.binds.emplace_back(static_cast<int64_t>(*limit));
+  }
+  return c;
+}
+
+void bind_all(Query& q, const CompiledQuery& c) {
+  int i = 1;
+  for (const auto& b : c.binds) {
+    if (const auto* s = std::get_if<std::string>(&b)) {
+      q.bind(i++, std::string_view(*s));
+    } else {
+      q.bind(i++, std::get<int64_t>(b));
+    }
+  }
+}
+
+class SqliteStore final : public Store, public CommitStatsSource {
+ public:
+  explicit SqliteStore(StoreOptions opts) : opts_(std::move(opts)) {}
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  Status init();
+
+  Result<std::vector<KeysetRecord>> list_keysets() override;
+  Result<KeysetRecord> get_keyset(std::string_view name) override;
+  Result<std::vector<KeyRecord>> list_keys(std::optional<int64_t> keyset_id) override;
+  Result<KeyRecord> get_key_by_kid(std::string_view kid) override;
+  Result<std::vector<int64_t>> apply(const ChangeSet& changes) override;
+
+  Result<int64_t> append_ledger(LedgerEntry entry) override;
+  Result<LedgerPage> query_ledger(const LedgerQuery& q) override;
+  Status export_ledger(const LedgerQuery& q, const std::function<bool(const LedgerEntry&)>& sink) override;
+  Status tokens_signed_since(std::string_view kid, int64_t since_ms, int64_t now_s,
+                             const std::function<bool(const LedgerEntry&)>& sink) override;
+  Result<int64_t> ledger_size() override;
+  Result<ChainReport> verify_chain() override;
+  Result<LedgerEntry> ledger_head() override;
+
+  Status add_checkpoint(const Checkpoint& cp) override;
+  Result<std::vector<Checkpoint>> list_checkpoints(int limit) override;
+
+  Status create_api_token(const ApiTokenRecord& t, const LedgerEntry& event) override;
+  Result<ApiTokenRecord> get_api_token(std::string_view id) override;
+  Result<std::vector<ApiTokenRecord>> list_api_tokens() override;
+  Status revoke_api_token(std::string_view id, int64_t at, const LedgerEntry& event) override;
+
+  Status check_writable() override;
+
+  CommitStats commit_stats() const override {
+    std::lock_guard lk(stats_mu_);
+    return stats_;
+  }
+
+ private:
+  // One caller of append_ledger() waiting for its group commit. Lives on the caller's stack; the
+  // committer fills status/seq and sets done under queue_mu_.
+  struct PendingAppend {
+    LedgerEntry entry;
+    bool done = false;
+    Status status;
+    int64_t seq = 0;
+  };
+
+  // Returns a reader to the pool when it goes out of scope.
+  class ReaderLease {
+   public:
+    ReaderLease(SqliteStore* s, std::unique_ptr<Connection> c) : store_(s), conn_(std::move(c)) {}
+    ~ReaderLease() { store_->release_reader(std::move(conn_)); }
+    ReaderLease(const ReaderLease&) = delete;
+    ReaderLease& operator=(const ReaderLease&) = delete;
+    Connection& operator*() { return *conn_; }
+    Connection* operator->() { return conn_.get(); }
+
+   private:
+    SqliteStore* store_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  ReaderLease acquire_reader();
+  void release_reader(std::unique_ptr<Connection> c);
+
+  // REQUIRES: write_mu_ held. Reloads the head from the file after a failed commit, whose outcome
+  // on disk is not known for certain (e.g. IOERR during COMMIT).
+  Status refresh_head_locked();
+  // REQUIRES: write_mu_ held and a write transaction open. Appends entries after (*seq, *hash),
+  // advancing them; the caller publishes them to head_* only after COMMIT succeeds.
+  Status insert_ledger_locked(const std::vector<const LedgerEntry*>& entries, int64_t* seq, Bytes* hash,
+                              std::vector<int64_t>* seqs);
+  // Runs `body` in one write transaction with `ledger` appended to the chain; all or nothing.
+  Status write_txn(std::string_view op, const std::vector<const LedgerEntry*>& ledger,
+                   const std::function<Status(Connection&)>& body, std::vector<int64_t>* seqs = nullptr);
+  void committer_loop();
+  void record_commit(size_t entries, bool ok, bool group);
+
+  Status apply_body(Connection& c, const ChangeSet& changes, std::vector<int64_t>* ids);
+  Status check_checkpoints(Connection& c, int64_t entries, ChainReport* report);
+
+  const StoreOptions opts_;
+
+  std::mutex write_mu_;
+  std::unique_ptr<Connection> writer_;  // GUARDED_BY(write_mu_)
+  int64_t head_seq_ = 0;                // GUARDED_BY(write_mu_)
+  Bytes head_hash_;                     // GUARDED_BY(write_mu_)
+  bool head_stale_ = false;             // GUARDED_BY(write_mu_)
+  // Highest seq known committed; readable without write_mu_ (verify_chain's truncation check).
+  std::atomic<int64_t> committed_seq_{0};
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;  // GUARDED_BY(pool_mu_)
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;    // committer: work or stop
+  std::condition_variable done_cv_;     // callers: their PendingAppend is done
+  std::deque<PendingAppend*> queue_;    // GUARDED_BY(queue_mu_)
+  bool stopping_ = false;               // GUARDED_BY(queue_mu_)
+  std::thread committer_;
+
+  mutable std::mutex stats_mu_;
+  CommitStats stats_;                   // GUARDED_BY(stats_mu_)
+};
+
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard lk(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  // The committer drains the queue before it exits, so every blocked caller gets an answer.
+  if (committer_.joinable()) committer_.join();
+}
+
+Status SqliteStore::init() {
+  Connection::Options wopts;
+  wopts.busy_timeout_ms = opts_.busy_timeout_ms;
+  ASSIGN_OR_RETURN(writer_, Connection::open(opts_.path, wopts));
+  {
+    // journal_mode answers with the mode in effect; anything but "wal" (e.g. on a filesystem without
+    // shared memory) would silently lose concurrent readers, so refuse it.
+    ASSIGN_OR_RETURN(auto q, writer_->prepare("PRAGMA journal_mode=WAL"));
+    ASSIGN_OR_RETURN(bool row, q.step("set journal_mode=WAL"));
+    if (!row || q.text(0) != "wal") {
+      return Unavailable("database '" + opts_.path + "' cannot use WAL journal mode", std::string(kDatabaseUnavailable));
+    }
+  }
+  RETURN_IF_ERROR(writer_->exec(opts_.unsafe_no_sync ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=FULL",
+                                "set synchronous", kDatabaseUnavailable));
+  RETURN_IF_ERROR(migrate(*writer_, wall_clock_ms()));
+  {
+    std::lock_guard lk(write_mu_);
+    RETURN_IF_ERROR(refresh_head_locked());
+  }
+  Connection::Options ropts;
+  ropts.busy_timeout_ms = opts_.busy_timeout_ms;
+  ropts.read_only = true;
+  for (int i = 0; i < std::max(1, opts_.read_connections); ++i) {
+    ASSIGN_OR_RETURN(auto r, Connection::open(opts_.path, ropts));
+    idle_readers_.push_back(std::move(r));
+  }
+  committer_ = std::thread([this] { committer_loop(); });
+  return Status::Ok();
+}
+
+SqliteStore::ReaderLease SqliteStore::acquire_reader() {
+  std::unique_lock lk(pool_mu_);
+  pool_cv_.wait(lk, [&] { return !idle_readers_.empty(); });
+  auto c = std::move(idle_readers_.back());
+  idle_readers_.pop_back();
+  return ReaderLease(this, std::move(c));
+}
+
+void SqliteStore::release_reader(std::unique_ptr<Connection> c) {
+  {
+    std::lock_guard lk(pool_mu_);
+    idle_readers_.push_back(std::move(c));
+  }
+  pool_cv_.notify_one();
+}
+
+Status SqliteStore::refresh_head_locked() {
+  ASSIGN_OR_RETURN(auto q, writer_->prepare("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1"));
+  ASSIGN_OR_RETURN(bool row, q.step("load ledger head"));
+  if (row) {
+    head_seq_ = q.int64(0);
+    head_hash_ = q.blob(1);
+  } else {
+    head_seq_ = 0;
+    head_hash_ = ledger_genesis_hash();
+  }
+  head_stale_ = false;
+  committed_seq_.store(head_seq_);
+  return Status::Ok();
+}
+
+Status SqliteStore::insert_ledger_locked(const std::vector<const LedgerEntry*>& entries, int64_t* seq, Bytes* hash,
+                                         std::vector<int64_t>* seqs) {
+  if (entries.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(auto q, writer_->prepare(
+                               "INSERT INTO ledger(seq, ts_ms, kind, event, keyset, kid, alg, actor, actor_addr, jti, "
+                               "sub, aud, iat, exp, token_sha256, outcome, reason, detail, prev_hash, hash) "
+                               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                               kLedgerUnavailable));
+  for (const LedgerEntry* in : entries) {
+    LedgerEntry e = *in;
+    e.seq = *seq + 1;
+    e.prev_hash = *hash;
+    e.hash = ledger_entry_hash(e.prev_hash, e);
+    q.bind(1, e.seq).bind(2, e.ts_ms).bind(3, e.kind).bind(4, e.event).bind(5, e.keyset).bind(6, e.kid);
+    q.bind(7, e.alg).bind(8, e.actor).bind(9, e.actor_addr).bind(10, e.jti).bind(11, e.sub).bind(12, e.aud);
+    q.bind(13, e.iat).bind(14, e.exp).bind(15, e.token_sha256).bind(16, e.outcome).bind(17, e.reason);
+    q.bind(18, e.detail).bind(19, e.prev_hash).bind(20, e.hash);
+    Status st = q.run("append ledger entry");
+    if (!st.ok()) return st;
+    q.reset();  // the one cached statement is reused for every entry of the batch
+    *seq = e.seq;
+    *hash = std::move(e.hash);
+    if (seqs != nullptr) seqs->push_back(e.seq);
+  }
+  return Status::Ok();
+}
+
+void SqliteStore::record_commit(size_t entries, bool ok, bool group) {
+  std::lock_guard lk(stats_mu_);
+  if (!ok) {
+    ++stats_.failed_transactions;
+    return;
+  }
+  ++stats_.transactions;
+  stats_.entries += static_cast<int64_t>(entries);
+  if (group) stats_.largest_batch = std::max<int64_t>(stats_.largest_batch, static_cast<int64_t>(entries));
+}
+
+Status SqliteStore::write_txn(std::string_view op, const std::vector<const LedgerEntry*>& ledger,
+                              const std::function<Status(Connection&)>& body, std::vector<int64_t>* seqs) {
+  std::string_view reason = ledger.empty() ? kDatabaseUnavailable : kLedgerUnavailable;
+  std::lock_guard lk(write_mu_);
+  if (head_stale_) RETURN_IF_ERROR(refresh_head_locked().with_context(op));
+  int64_t seq = head_seq_;
+  Bytes hash = head_hash_;
+  Status st = [&]() -> Status {
+    ASSIGN_OR_RETURN(auto txn, Transaction::begin_immediate(*writer_, reason));
+    if (body) RETURN_IF_ERROR(body(*writer_));
+    RETURN_IF_ERROR(insert_ledger_locked(ledger, &seq, &hash, seqs));
+    Status c = txn.commit();
+    if (!c.ok()) head_stale_ = true;
+    return c;
+  }();
+  if (!ledger.empty()) record_commit(ledger.size(), st.ok(), seqs != nullptr && body == nullptr);
+  if (!st.ok()) {
+    // Ledger writes fail closed with one reason whatever SQLite said, so callers can refuse to sign.
+    if (!ledger.empty() && st.code() == ErrorCode::kUnavailable) {
+      return Status(ErrorCode::kUnavailable, std::string(kLedgerUnavailable), st.message()).with_context(op);
+    }
+    return st.with_context(op);
+  }
+  head_seq_ = seq;
+  head_hash_ = std::move(hash);
+  committed_seq_.store(seq);
+  return Status::Ok();
+}
+
+// ---- group commit ----
+
+Result<int64_t> SqliteStore::append_ledger(LedgerEntry entry) {
+  PendingAppend p;
+  p.entry = std::move(entry);
+  std::unique_lock lk(queue_mu_);
+  if (stopping_) return Unavailable("ledger store is shutting down", std::string(kLedgerUnavailable));
+  queue_.push_back(&p);
+  queue_cv_.notify_one();
+  done_cv_.wait(lk, [&] { return p.done; });
+  if (!p.status.ok()) return p.status;
+  return p.seq;
+}
+
+void SqliteStore::committer_loop() {
+  const size_t max_batch = static_cast<size_t>(std::max(1, opts_.max_batch));
+  for (;;) {
+    std::vector<PendingAppend*> batch;
+    {
+      std::unique_lock lk(queue_mu_);
+      queue_cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      // While one batch commits (an fsync), the next one accumulates here: that is the grouping.
+      while (!queue_.empty() && batch.size() < max_batch) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    std::vector<const LedgerEntry*> entries;
+    entries.reserve(batch.size());
+    for (auto* p : batch) entries.push_back(&p->entry);
+    std::vector<int64_t> seqs;
+    seqs.reserve(batch.size());
+    Status st = write_txn("append to ledger", entries, nullptr, &seqs);
+    if (!st.ok() && st.code() != ErrorCode::kUnavailable) {
+      // Whatever went wrong, the batch is gone: report it as the ledger being unavailable so the
+      // signer fails closed, and keep the real cause in the message.
+      st = Status(ErrorCode::kUnavailable, std::string(kLedgerUnavailable), st.to_string());
+    }
+    {
+      std::lock_guard lk(queue_mu_);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        batch[i]->status = st;
+        if (st.ok()) batch[i]->seq = seqs[i];
+        batch[i]->done = true;
+      }
+    }
+    done_cv_.notify_all();
+  }
+}
+
+// ---- keysets and keys ----
+
+Result<std::vector<KeysetRecord>> SqliteStore::list_keysets() {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kKeysetColumns + " FROM keysets ORDER BY name"));
+  std::vector<KeysetRecord> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("list keysets"));
+    if (!row) break;
+    out.push_back(read_keyset(q));
+  }
+  return out;
+}
+
+Result<KeysetRecord> SqliteStore::get_keyset(std::string_view name) {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kKeysetColumns + " FROM keysets WHERE name = ?"));
+  q.bind(1, name);
+  ASSIGN_OR_RETURN(bool row, q.step("get keyset"));
+  if (!row) return NotFound("keyset '" + std::string(name) + "' not found");
+  return read_keyset(q);
+}
+
+Result<std::vector<KeyRecord>> SqliteStore::list_keys(std::optional<int64_t> keyset_id) {
+  auto r = acquire_reader();
+  std::string sql = std::string("SELECT ") + kKeyColumns + " FROM keys";
+  sql += keyset_id ? " WHERE keyset_id = ? ORDER BY created_at, hsm_id" : " ORDER BY keyset_id, created_at, hsm_id";
+  ASSIGN_OR_RETURN(auto q, r->prepare(sql));
+  if (keyset_id) q.bind(1, *keyset_id);
+  std::vector<KeyRecord> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("list keys"));
+    if (!row) break;
+    out.push_back(read_key(q));
+  }
+  return out;
+}
+
+Result<KeyRecord> SqliteStore::get_key_by_kid(std::string_view kid) {
+  if (kid.empty()) return InvalidArgument("empty kid");
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kKeyColumns + " FROM keys WHERE kid = ? AND kid <> ''"));
+  q.bind(1, kid);
+  ASSIGN_OR_RETURN(bool row, q.step("get key"));
+  if (!row) return NotFound("key '" + std::string(kid) + "' not found");
+  return read_key(q);
+}
+
+Status SqliteStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<int64_t>* ids) {
+  std::string_view reason = ch.ledger.empty() ? kDatabaseUnavailable : kLedgerUnavailable;
+  for (const auto& k : ch.keyset_upserts) {
+    if (k.id == 0) {
+      ASSIGN_OR_RETURN(auto q, c.prepare("INSERT INTO keysets(name, issuer, alg, policy_json, disabled, created_at, "
+                                         "updated_at) VALUES(?,?,?,?,?,?,?)",
+                                         reason));
+      q.bind(1, k.name).bind(2, k.issuer).bind(3, k.alg).bind(4, k.policy_json);
+      q.bind(5, static_cast<int64_t>(k.disabled ? 1 : 0)).bind(6, k.created_at).bind(7, k.updated_at);
+      RETURN_IF_ERROR(q.run("insert keyset '" + k.name + "'"));
+      ids->push_back(sqlite3_last_insert_rowid(c.handle()));
+    } else {
+      ASSIGN_OR_RETURN(auto q, c.prepare("UPDATE keysets SET name=?, issuer=?, alg=?, policy_json=?, disabled=?, "
+                                         "created_at=?, updated_at=? WHERE id=?",
+                                         reason));
+      q.bind(1, k.name).bind(2, k.issuer).bind(3, k.alg).bind(4, k.policy_json);
+      q.bind(5, static_cast<int64_t>(k.disabled ? 1 : 0)).bind(6, k.created_at).bind(7, k.updated_at).bind(8, k.id);
+      RETURN_IF_ERROR(q.run("update keyset '" + k.name + "'"));
+      if (sqlite3_changes(c.handle()) == 0) return NotFound("keyset id " + std::to_string(k.id) + " not found");
+      ids->push_back(k.id);
+    }
+  }
+  for (const auto& k : ch.key_inserts) {
+    ASSIGN_OR_RETURN(auto q, c.prepare("INSERT INTO keys(kid, keyset_id, alg, state, public_jwk, created_at, "
+                                       "activate_at, deactivate_at, retire_at, destroy_at, state_changed_at, "
+                                       "compromised_since, note, emergency, hsm_id) "
+                                       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                       reason));
+    int next = bind_key_fields(q, k, 1);
+    q.bind(next, k.hsm_id);
+    RETURN_IF_ERROR(q.run("insert key hsm_id=" + k.hsm_id + " kid='" + k.kid + "'"));
+  }
+  for (const auto& k : ch.key_updates) {
+    ASSIGN_OR_RETURN(auto q, c.prepare("UPDATE keys SET kid=?, keyset_id=?, alg=?, state=?, public_jwk=?, "
+                                       "created_at=?, activate_at=?, deactivate_at=?, retire_at=?, destroy_at=?, "
+                                       "state_changed_at=?, compromised_since=?, note=?, emergency=? WHERE hsm_id=?",
+                                       reason));
+    int next = bind_key_fields(q, k, 1);
+    q.bind(next, k.hsm_id);
+    RETURN_IF_ERROR(q.run("update key hsm_id=" + k.hsm_id));
+    if (sqlite3_changes(c.handle()) == 0) return NotFound("key hsm_id=" + k.hsm_id + " not found");
+  }
+  for (const auto& hsm_id : ch.key_deletes) {
+    ASSIGN_OR_RETURN(auto q, c.prepare("DELETE FROM keys WHERE hsm_id=? AND state='generating'", reason));
+    q.bind(1, hsm_id);
+    RETURN_IF_ERROR(q.run("delete key hsm_id=" + hsm_id));
+    if (sqlite3_changes(c.handle()) == 0) {
+      return FailedPrecondition("key hsm_id=" + hsm_id + " does not exist or is past 'generating'",
+                                "key_not_deletable");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<int64_t>> SqliteStore::apply(const ChangeSet& changes) {
+  std::vector<int64_t> ids;
+  std::vector<const LedgerEntry*> ledger;
+  ledger.reserve(changes.ledger.size());
+  for (const auto& e : changes.ledger) ledger.push_back(&e);
+  RETURN_IF_ERROR(write_txn("apply change set", ledger, [&](Connection& c) {
+    ids.clear();  // in case of a retry of the body
+    return apply_body(c, changes, &ids);
+  }));
+  return ids;
+}
+
+// ---- ledger reads ----
+
+Result<LedgerPage> SqliteStore::query_ledger(const LedgerQuery& lq) {
+  int limit = std::clamp(lq.limit, 1, 1000);
+  // One extra row tells whether another page exists, so the last page has no cursor.
+  CompiledQuery cq = compile(lq, limit + 1);
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare(cq.sql));
+  bind_all(q, cq);
+  LedgerPage page;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("query ledger"));
+    if (!row) break;
+    if (static_cast<int>(page.entries.size()) == limit) {
+      page.next_cursor = page.entries.back().seq;
+      break;
+    }
+    page.entries.push_back(read_entry(q));
+  }
+  return page;
+}
+
+Status SqliteStore::export_ledger(const LedgerQuery& lq, const std::function<bool(const LedgerEntry&)>& sink) {
+  CompiledQuery cq = compile(lq, std::nullopt);
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare(cq.sql));
+  bind_all(q, cq);
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("export ledger"));
+    if (!row || !sink(read_entry(q))) break;
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::tokens_signed_since(std::string_view kid, int64_t since_ms, int64_t now_s,
+                                        const std::function<bool(const LedgerEntry&)>& sink) {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kLedgerColumns +
+                                      " FROM ledger WHERE kid = ? AND ts_ms >= ? AND exp > ? AND +kind = 'sign' "
+                                      "AND +outcome = 'ok' ORDER BY seq"));
+  q.bind(1, kid).bind(2, since_ms).bind(3, now_s);
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("list tokens signed since"));
+    if (!row || !sink(read_entry(q))) break;
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> SqliteStore::ledger_size() {
+  // seq is dense (1..n) in an intact ledger, so max(seq) is the count, read from the end of the
+  // table in O(log n) instead of a full count(*); verify_chain() counts for real.
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare("SELECT coalesce(max(seq), 0) FROM ledger"));
+  ASSIGN_OR_RETURN(bool row, q.step("ledger size"));
+  return row ? q.int64(0) : 0;
+}
+
+Result<LedgerEntry> SqliteStore::ledger_head() {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kLedgerColumns + " FROM ledger ORDER BY seq DESC LIMIT 1"));
+  ASSIGN_OR_RETURN(bool row, q.step("ledger head"));
+  if (!row) return NotFound("ledger is empty", "ledger_empty");
+  return read_entry(q);
+}
+
+Result<ChainReport> SqliteStore::verify_chain() {
+  // Taken before the snapshot: everything up to here was committed, so the snapshot must hold it.
+  const int64_t committed_before = committed_seq_.load();
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto snapshot, Transaction::begin_read(*r));
+  ChainReport rep;
+  Bytes expected_prev = ledger_genesis_hash();
+  int64_t expected_seq = 1;
+  std::optional<LedgerEntry> failed;  // first entry that broke the chain
+  Bytes failed_expected_prev;
+  {
+    ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kLedgerColumns + " FROM ledger ORDER BY seq"));
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, q.step("verify chain"));
+      if (!row) break;
+      LedgerEntry e = read_entry(q);
+      ++rep.entries;
+      if (e.seq != expected_seq) {
+        rep.ok = false;
+        rep.first_bad_seq = e.seq;
+        rep.problem = e.seq > expected_seq ? "removed" : "reordered";
+        rep.problem += " (expected seq " + std::to_string(expected_seq) + ")";
+        break;
+      }
+      Bytes recomputed = ledger_entry_hash(expected_prev, e);
+      if (e.prev_hash != expected_prev || recomputed != e.hash) {
+        rep.ok = false;
+        rep.first_bad_seq = e.seq;
+        rep.problem = e.prev_hash != expected_prev ? "altered (prev_hash does not link)" : "altered";
+        failed = std::move(e);
+        failed_expected_prev = expected_prev;
+        break;
+      }
+      expected_prev = e.hash;
+      ++expected_seq;
+    }
+  }
+  if (failed) {
+    // Distinguish a swap from an edit: if some later entry holds the content that belongs at this
+    // position (it hashes to the stored hash here, or to its own stored hash, when placed at this
+    // seq after the correct predecessor), the entries were moved, not edited.
+    ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kLedgerColumns + " FROM ledger WHERE seq > ? ORDER BY seq"));
+    q.bind(1, failed->seq);
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, q.step("locate moved entry"));
+      if (!row) break;
+      LedgerEntry other = read_entry(q);
+      int64_t other_seq = other.seq;
+      Bytes other_hash = other.hash;
+      other.seq = failed->seq;
+      Bytes h = ledger_entry_hash(failed_expected_prev, other);
+      if (h == failed->hash || h == other_hash) {
+        rep.problem = "reordered (content of seq " + std::to_string(failed->seq) + " found at seq " +
+                      std::to_string(other_seq) + ")";
+        break;
+      }
+    }
+    return rep;
+  }
+  if (!rep.ok) return rep;
+  rep.head = expected_prev;
+  if (rep.entries < committed_before) {
+    rep.ok = false;
+    rep.first_bad_seq = rep.entries + 1;
+    rep.problem = "truncated (this process committed up to seq " + std::to_string(committed_before) + ")";
+    return rep;
+  }
+  RETURN_IF_ERROR(check_checkpoints(*r, rep.entries, &rep));
+  return rep;
+}
+
+Status SqliteStore::check_checkpoints(Connection& c, int64_t entries, ChainReport* rep) {
+  // The newest few are enough: each covers everything before it, and the chain itself was checked.
+  ASSIGN_OR_RETURN(auto cps, c.prepare("SELECT seq, head FROM checkpoints ORDER BY seq DESC LIMIT 3"));
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, cps.step("read checkpoints"));
+    if (!row) break;
+    int64_t cp_seq = cps.int64(0);
+    Bytes cp_head = cps.blob(1);
+    if (cp_seq > entries) {
+      rep->ok = false;
+      rep->first_bad_seq = entries + 1;
+      rep->problem = "truncated (checkpoint covers seq " + std::to_string(cp_seq) + ", ledger ends at " +
+                     std::to_string(entries) + ")";
+      return Status::Ok();
+    }
+    ASSIGN_OR_RETURN(auto q, c.prepare("SELECT hash FROM ledger WHERE seq = ?"));
+    q.bind(1, cp_seq);
+    ASSIGN_OR_RETURN(bool found, q.step("read checkpointed entry"));
+    if (!found || q.blob(0) != cp_head) {
+      rep->ok = false;
+      rep->first_bad_seq = cp_seq;
+      rep->problem = "checkpoint mismatch (ledger rewritten up to seq " + std::to_string(cp_seq) + ")";
+      return Status::Ok();
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- checkpoints ----
+
+Status SqliteStore::add_checkpoint(const Checkpoint& cp) {
+  return write_txn("add checkpoint", {}, [&](Connection& c) -> Status {
+    {
+      // Refuse a checkpoint that does not describe this ledger: storing it would make every later
+      // verification report a mismatch.
+      ASSIGN_OR_RETURN(auto q, c.prepare("SELECT hash FROM ledger WHERE seq = ?"));
+      q.bind(1, cp.seq);
+      ASSIGN_OR_RETURN(bool row, q.step("read checkpointed entry"));
+      if (!row) return FailedPrecondition("checkpoint seq " + std::to_string(cp.seq) + " is not in the ledger", "checkpoint_mismatch");
+      if (q.blob(0) != cp.head) return FailedPrecondition("checkpoint head does not match entry " + std::to_string(cp.seq), "checkpoint_mismatch");
+    }
+    ASSIGN_OR_RETURN(auto q, c.prepare("INSERT INTO checkpoints(seq, head, ts_ms, kid, alg, signature) VALUES(?,?,?,?,?,?)"));
+    q.bind(1, cp.seq).bind(2, cp.head).bind(3, cp.ts_ms).bind(4, cp.kid).bind(5, cp.alg).bind(6, cp.signature);
+    return q.run("insert checkpoint");
+  });
+}
+
+Result<std::vector<Checkpoint>> SqliteStore::list_checkpoints(int limit) {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare("SELECT seq, head, ts_ms, kid, alg, signature FROM checkpoints ORDER BY seq DESC LIMIT ?"));
+  q.bind(1, static_cast<int64_t>(std::clamp(limit, 1, 1000)));
+  std::vector<Checkpoint> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("list checkpoints"));
+    if (!row) break;
+    Checkpoint cp;
+    cp.seq = q.int64(0);
+    cp.head = q.blob(1);
+    cp.ts_ms = q.int64(2);
+    cp.kid = q.text(3);
+    cp.alg = q.text(4);
+    cp.signature = q.blob(5);
+    out.push_back(std::move(cp));
+  }
+  return out;
+}
+
+// ---- API tokens ----
+
+Status SqliteStore::create_api_token(const ApiTokenRecord& t, const LedgerEntry& event) {
+  std::string keysets = nlohmann::json(t.keysets).dump();
+  return write_txn("create api token", {&event}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(auto q, c.prepare("INSERT INTO api_tokens(id, name, role, keysets, secret_hash, created_at, "
+                                       "revoked_at) VALUES(?,?,?,?,?,?,?)",
+                                       kLedgerUnavailable));
+    q.bind(1, t.id).bind(2, t.name).bind(3, t.role).bind(4, keysets).bind(5, t.secret_hash).bind(6, t.created_at);
+    q.bind(7, t.revoked_at);
+    return q.run("insert api token '" + t.id + "'");
+  });
+}
+
+Result<ApiTokenRecord> SqliteStore::get_api_token(std::string_view id) {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kTokenColumns + " FROM api_tokens WHERE id = ?"));
+  q.bind(1, id);
+  ASSIGN_OR_RETURN(bool row, q.step("get api token"));
+  if (!row) return NotFound("api token not found", "token_not_found");
+  return read_token(q);
+}
+
+Result<std::vector<ApiTokenRecord>> SqliteStore::list_api_tokens() {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kTokenColumns + " FROM api_tokens ORDER BY created_at, id"));
+  std::vector<ApiTokenRecord> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("list api tokens"));
+    if (!row) break;
+    ASSIGN_OR_RETURN(auto t, read_token(q));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+Status SqliteStore::revoke_api_token(std::string_view id, int64_t at, const LedgerEntry& event) {
+  return write_txn("revoke api token", {&event}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(auto q, c.prepare("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                                       kLedgerUnavailable));
+    q.bind(1, at).bind(2, id);
+    RETURN_IF_ERROR(q.run("revoke api token"));
+    if (sqlite3_changes(c.handle()) == 0) return NotFound("api token not found or already revoked", "token_not_found");
+    return Status::Ok();
+  });
+}
+
+Status SqliteStore::check_writable() {
+  std::lock_guard lk(write_mu_);
+  ASSIGN_OR_RETURN(auto txn, Transaction::begin_immediate(*writer_, kDatabaseUnavailable));
+  return Status::Ok();  // txn rolls back
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& opts) {
+  if (opts.path.empty()) return InvalidArgument("store path is empty");
+  auto store = std::make_unique<SqliteStore>(opts);
+  RETURN_IF_ERROR(store->init().with_context("open ledger store '" + opts.path + "'"));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace keymgr::db
