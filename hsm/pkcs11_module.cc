@@ -107,6 +107,11 @@ Module::~Module() {
 Status Module::reinitialize(uint64_t seen_generation) {
   std::unique_lock lock(life_mu_);
   if (generation_.load() != seen_generation) return Status::Ok();  // someone else already did
+  const auto now = std::chrono::steady_clock::now();
+  if (reinit_count_.load() > 0 && now - last_reinit_ < kMinReinitInterval) {
+    return Unavailable("PKCS#11 library still failing after a re-initialisation", "hsm_unavailable");
+  }
+  last_reinit_ = now;
   fl_->C_Finalize(nullptr);  // result ignored: a broken library may say anything here
   generation_.fetch_add(1, std::memory_order_acq_rel);
   reinit_count_.fetch_add(1);

@@ -8,6 +8,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -59,7 +60,10 @@ class Module {
   // invalid and must not be closed or used (the numbers may now name someone else's objects).
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
-  // C_Finalize + C_Initialize, unless someone already did it since `seen_generation`.
+  // C_Finalize + C_Initialize, unless someone already did it since `seen_generation`. At most
+  // one attempt per kMinReinitInterval: while the device stays away, callers fail fast with
+  // hsm_unavailable instead of resetting the library on every call.
+  static constexpr std::chrono::milliseconds kMinReinitInterval{250};
   Status reinitialize(uint64_t seen_generation);
   uint64_t reinit_count() const { return reinit_count_.load(); }
 
@@ -80,6 +84,7 @@ class Module {
   mutable std::shared_mutex life_mu_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> reinit_count_{0};
+  std::chrono::steady_clock::time_point last_reinit_{};  // guarded by life_mu_ (exclusive)
   std::mutex login_mu_;
   std::map<CK_SLOT_ID, int> login_users_;  // guarded by login_mu_
   int refs_ = 0;                           // guarded by the registry mutex

@@ -167,7 +167,28 @@ Result<std::unique_ptr<Session>> SessionPool::open_session() {
 Result<SessionPool::Lease> SessionPool::acquire() {
   std::unique_lock l(mu_);
   const auto deadline = std::chrono::steady_clock::now() + acquire_timeout_;
+  bool open_failed = false;
   for (;;) {
+    // Refill a slot freed by a discarded session first: "replaced" means the pool is whole
+    // again after the next call, not whenever the idle sessions happen to run out.
+    if (live_ < size_ && !open_failed) {
+      ++live_;  // reserve the slot while opening outside the lock
+      l.unlock();
+      auto s = open_session();
+      l.lock();
+      if (s.ok()) {
+        ++leased_;
+        return Lease(this, std::move(s).value());
+      }
+      --live_;
+      cv_.notify_one();
+      open_failed = true;
+      if (idle_.empty()) {
+        const Status& st = s.status();
+        if (st.code() == ErrorCode::kUnavailable) return st;
+        return Unavailable("cannot open a new HSM session: " + st.message(), "hsm_unavailable");
+      }
+    }
     while (!idle_.empty()) {
       std::unique_ptr<Session> s = std::move(idle_.back());
       idle_.pop_back();
@@ -181,19 +202,8 @@ Result<SessionPool::Lease> SessionPool::acquire() {
       return Lease(this, std::move(s));
     }
     if (live_ < size_) {
-      ++live_;  // reserve the slot while opening outside the lock
-      l.unlock();
-      auto s = open_session();
-      l.lock();
-      if (!s.ok()) {
-        --live_;
-        cv_.notify_one();
-        const Status& st = s.status();
-        if (st.code() == ErrorCode::kUnavailable) return st;
-        return Unavailable("cannot open a new HSM session: " + st.message(), "hsm_unavailable");
-      }
-      ++leased_;
-      return Lease(this, std::move(s).value());
+      if (!open_failed) continue;
+      return Unavailable("cannot open a new HSM session", "hsm_unavailable");
     }
     if (cv_.wait_until(l, deadline) == std::cv_status::timeout && idle_.empty() && live_ >= size_) {
       return Unavailable("no HSM session free within " + std::to_string(acquire_timeout_.count()) + " ms",
