@@ -90,6 +90,15 @@ CREATE TABLE api_tokens(
   created_at INTEGER NOT NULL,
   revoked_at INTEGER);
 )sql",
+      // 2: query-planning metadata for the two-phase page plan (see SqliteStore::read_page).
+      //    Computed from existing entries so a database written by version 1 gets exact values.
+      R"sql(
+CREATE TABLE ledger_meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO ledger_meta(name, value) SELECT 'max_ts_ms', coalesce(max(ts_ms), 0) FROM ledger;
+INSERT INTO ledger_meta(name, value) SELECT 'ts_disorder_ms', max(0, coalesce(max(m - ts_ms), 0)) FROM (
+  SELECT ts_ms, max(ts_ms) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS m
+  FROM ledger);
+)sql",
   };
   return kMigrations;
 }

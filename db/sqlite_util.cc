@@ -125,6 +125,10 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, co
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, opts.busy_timeout_ms);
   RETURN_IF_ERROR(conn->exec("PRAGMA foreign_keys=ON", "enable foreign keys", kDatabaseUnavailable));
+  if (opts.cache_kib > 0) {
+    std::string pragma = "PRAGMA cache_size=-" + std::to_string(opts.cache_kib);
+    RETURN_IF_ERROR(conn->exec(pragma.c_str(), "set cache_size", kDatabaseUnavailable));
+  }
   if (opts.read_only) {
     RETURN_IF_ERROR(conn->exec("PRAGMA query_only=ON", "set query_only", kDatabaseUnavailable));
   }

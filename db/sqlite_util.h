@@ -83,6 +83,7 @@ class Connection {
   struct Options {
     int busy_timeout_ms = 5000;
     bool read_only = false;  // query_only: a reader can never write by mistake
+    int cache_kib = 0;       // page cache size; 0 = SQLite's default (2 MiB)
   };
   static Result<std::unique_ptr<Connection>> open(const std::string& path, const Options& opts);
   ~Connection();
