@@ -333,6 +333,9 @@ class SqliteStore final : public Store, public CommitStatsSource {
   Status write_txn(std::string_view op, const std::vector<const LedgerEntry*>& ledger,
                    const std::function<Status(Connection&)>& body, std::vector<int64_t>* seqs = nullptr);
   void committer_loop();
+  void checkpointer_loop();
+  // sqlite3_wal_hook on the writer: runs in the committing thread right after each COMMIT.
+  static int on_wal_commit(void* self, sqlite3* db, const char* schema, int frames);
   void record_commit(size_t entries, bool ok, bool group);
 
   Status apply_body(Connection& c, const ChangeSet& changes, std::vector<int64_t>* ids);
@@ -359,6 +362,16 @@ class SqliteStore final : public Store, public CommitStatsSource {
   bool stopping_ = false;               // GUARDED_BY(queue_mu_)
   std::thread committer_;
 
+  // WAL checkpoints run on their own connection and thread, off the commit path: a checkpoint
+  // copies pages into the database file and fsyncs it, which would otherwise stall every caller
+  // waiting on the group commit that happened to cross the threshold.
+  std::unique_ptr<Connection> checkpointer_conn_;  // used only by checkpointer_
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_requested_ = false;  // GUARDED_BY(ckpt_mu_)
+  bool ckpt_stop_ = false;       // GUARDED_BY(ckpt_mu_)
+  std::thread checkpointer_;
+
   mutable std::mutex stats_mu_;
   CommitStats stats_;                   // GUARDED_BY(stats_mu_)
 };
@@ -371,6 +384,12 @@ SqliteStore::~SqliteStore() {
   queue_cv_.notify_all();
   // The committer drains the queue before it exits, so every blocked caller gets an answer.
   if (committer_.joinable()) committer_.join();
+  {
+    std::lock_guard lk(ckpt_mu_);
+    ckpt_stop_ = true;
+  }
+  ckpt_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
 }
 
 Status SqliteStore::init() {
@@ -402,6 +421,16 @@ Status SqliteStore::init() {
     ASSIGN_OR_RETURN(auto r, Connection::open(opts_.path, ropts));
     idle_readers_.push_back(std::move(r));
   }
+  Connection::Options copts;
+  copts.busy_timeout_ms = opts_.busy_timeout_ms;
+  ASSIGN_OR_RETURN(checkpointer_conn_, Connection::open(opts_.path, copts));
+  // A checkpoint syncs per its own connection's setting; it must match the writer's, or a crash
+  // after the WAL is rewound could lose pages that were only in the WAL.
+  RETURN_IF_ERROR(checkpointer_conn_->exec(opts_.unsafe_no_sync ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=FULL",
+                                           "set synchronous", kDatabaseUnavailable));
+  // Replaces SQLite's automatic checkpoint (which is itself a WAL hook) with on_wal_commit.
+  sqlite3_wal_hook(writer_->handle(), &SqliteStore::on_wal_commit, this);
+  checkpointer_ = std::thread([this] { checkpointer_loop(); });
   committer_ = std::thread([this] { committer_loop(); });
   return Status::Ok();
 }
@@ -521,6 +550,49 @@ Status SqliteStore::write_txn(std::string_view op, const std::vector<const Ledge
   head_ = std::move(next);
   committed_seq_.store(head_.seq);
   return Status::Ok();
+}
+
+// ---- WAL checkpoints ----
+
+// Background checkpoint from this many WAL frames (SQLite's own default threshold).
+constexpr int kWalCheckpointFrames = 1000;
+// Safety net: past this many frames (~64 MiB) the writer checkpoints inline. Under sustained load a
+// PASSIVE checkpoint on another connection never quite catches up with the writer, and the WAL is
+// only rewound once it has been copied completely; the writer, being the only writer, can always
+// finish the copy.
+constexpr int kWalInlineCheckpointFrames = 16384;
+
+int SqliteStore::on_wal_commit(void* self, sqlite3* db, const char* schema, int frames) {
+  auto* store = static_cast<SqliteStore*>(self);
+  if (frames >= kWalInlineCheckpointFrames) {
+    // The commit has already happened; a failed checkpoint only means the WAL stays long.
+    int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    std::lock_guard lk(store->stats_mu_);
+    if (rc == SQLITE_OK) ++store->stats_.wal_checkpoints;
+  } else if (frames >= kWalCheckpointFrames) {
+    {
+      std::lock_guard lk(store->ckpt_mu_);
+      store->ckpt_requested_ = true;
+    }
+    store->ckpt_cv_.notify_one();
+  }
+  return SQLITE_OK;  // anything else would report the (successful) commit as failed
+}
+
+void SqliteStore::checkpointer_loop() {
+  for (;;) {
+    {
+      std::unique_lock lk(ckpt_mu_);
+      ckpt_cv_.wait(lk, [&] { return ckpt_stop_ || ckpt_requested_; });
+      if (ckpt_stop_) return;
+      ckpt_requested_ = false;
+    }
+    // PASSIVE never blocks the writer or readers; it copies what it can.
+    int rc = sqlite3_wal_checkpoint_v2(checkpointer_conn_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                       nullptr);
+    std::lock_guard lk(stats_mu_);
+    if (rc == SQLITE_OK) ++stats_.wal_checkpoints;
+  }
 }
 
 // ---- group commit ----

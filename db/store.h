@@ -83,6 +83,7 @@ struct CommitStats {
   int64_t entries = 0;              // ledger entries in them
   int64_t failed_transactions = 0;  // rolled back; their callers got an error
   int64_t largest_batch = 0;        // most entries in one group commit
+  int64_t wal_checkpoints = 0;      // WAL checkpoints run (background or inline safety net)
 };
 
 class CommitStatsSource {

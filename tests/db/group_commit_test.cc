@@ -248,6 +248,24 @@ TEST(FailClosed, ReadOnlyFileWhenNotRoot) {
   expect_chain_ok(*s, 2);
 }
 
+TEST(GroupCommit, WalIsCheckpointedOffTheCommitPath) {
+  TempDir dir;
+  auto path = dir.file("km.db");
+  auto s = open_or_die(options_for(path));
+  ASSERT_TRUE(s);
+  for (int b = 0; b < 30; ++b) {
+    ChangeSet cs;
+    for (int i = 0; i < 500; ++i) cs.ledger.push_back(sign_entry("k" + std::to_string(i % 50), std::to_string(b * 1000 + i), i));
+    ASSERT_TRUE(s->apply(cs).ok());
+  }
+  for (int i = 0; i < 200 && stats_of(*s).wal_checkpoints == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GT(stats_of(*s).wal_checkpoints, 0);
+  // The WAL is rewound once a checkpoint caught up, so it does not grow with the ledger.
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(s->append_ledger(sign_entry("k", "tail" + std::to_string(i), i)).ok());
+  EXPECT_LT(std::filesystem::file_size(path + "-wal"), 64u << 20);
+  expect_chain_ok(*s, 15020);
+}
+
 TEST(GroupCommit, AcknowledgedAppendsSurviveReopen) {
   TempDir dir;
   auto path = dir.file("km.db");
