@@ -529,13 +529,22 @@ Status SqliteStore::write_txn(std::string_view op, const std::vector<const Ledge
                               const std::function<Status(Connection&)>& body, std::vector<int64_t>* seqs) {
   std::string_view reason = ledger.empty() ? kDatabaseUnavailable : kLedgerUnavailable;
   std::lock_guard lk(write_mu_);
-  if (head_stale_) RETURN_IF_ERROR(refresh_head_locked().with_context(op));
-  ChainState next = head_;
+  ChainState next;
   Status st = [&]() -> Status {
+    // A failed ROLLBACK (e.g. I/O error) can leave the connection inside a transaction; every later
+    // BEGIN would then fail for good. Try to clear it first.
+    if (sqlite3_get_autocommit(writer_->handle()) == 0) {
+      RETURN_IF_ERROR(writer_->exec("ROLLBACK", "roll back a stale transaction", reason));
+      head_stale_ = true;
+    }
+    if (head_stale_) RETURN_IF_ERROR(refresh_head_locked());
+    next = head_;
     ASSIGN_OR_RETURN(auto txn, Transaction::begin_immediate(*writer_, reason));
     if (body) RETURN_IF_ERROR(body(*writer_));
     RETURN_IF_ERROR(insert_ledger_locked(ledger, &next, seqs));
     Status c = txn.commit();
+    // The outcome of a failed COMMIT is not certain (an I/O error may strike after the WAL frames
+    // were written): re-read the head from the file before the next write rather than guess.
     if (!c.ok()) head_stale_ = true;
     return c;
   }();
@@ -629,10 +638,11 @@ void SqliteStore::committer_loop() {
     std::vector<int64_t> seqs;
     seqs.reserve(batch.size());
     Status st = write_txn("append to ledger", entries, nullptr, &seqs);
-    if (!st.ok() && st.code() != ErrorCode::kUnavailable) {
+    if (!st.ok()) {
       // Whatever went wrong, the batch is gone: report it as the ledger being unavailable so the
       // signer fails closed, and keep the real cause in the message.
-      st = Status(ErrorCode::kUnavailable, std::string(kLedgerUnavailable), st.to_string());
+      st = Status(ErrorCode::kUnavailable, std::string(kLedgerUnavailable),
+                  st.code() == ErrorCode::kUnavailable ? st.message() : st.to_string());
     }
     {
       std::lock_guard lk(queue_mu_);
@@ -754,7 +764,6 @@ Result<std::vector<int64_t>> SqliteStore::apply(const ChangeSet& changes) {
   ledger.reserve(changes.ledger.size());
   for (const auto& e : changes.ledger) ledger.push_back(&e);
   RETURN_IF_ERROR(write_txn("apply change set", ledger, [&](Connection& c) {
-    ids.clear();  // in case of a retry of the body
     return apply_body(c, changes, &ids);
   }));
   return ids;
