@@ -1,0 +1,41 @@
+// Bearer API tokens: "km_<id>_<secret>". Only SHA-256(secret) is stored; the presented secret is
+// compared in constant time. Roles: admin, ops, issuer (bound to named keysets), auditor.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "db/store.h"
+
+namespace keymgr::api {
+
+enum class Role { kAdmin, kOps, kIssuer, kAuditor };
+std::string_view role_name(Role r);
+std::optional<Role> parse_role(std::string_view s);
+
+struct Principal {
+  std::string token_id;
+  std::string name;
+  Role role = Role::kAuditor;
+  std::vector<std::string> keysets;  // for issuers
+  bool may_sign_for(std::string_view keyset) const;
+};
+
+struct NewApiToken {
+  std::string token;  // shown once to the operator; never stored
+  db::ApiTokenRecord record;
+};
+
+// Creates a token (persisted as a hash, with a ledger event).
+Result<NewApiToken> create_api_token(db::Store& store, const Clock& clock, const std::string& name, Role role,
+                                     const std::vector<std::string>& keysets, const std::string& actor);
+Status revoke_api_token(db::Store& store, const Clock& clock, const std::string& id, const std::string& actor);
+
+// Resolves an Authorization header value ("Bearer km_..."). kUnauthenticated on any mismatch,
+// without telling which part was wrong.
+Result<Principal> authenticate(db::Store& store, std::string_view authorization_header);
+
+}  // namespace keymgr::api

@@ -1,0 +1,72 @@
+// The HTTP face of keymgr (cpp-httplib): public JWKS/discovery/health/metrics, token signing and
+// verification, operations and audit, behind bearer API tokens with roles.
+//
+// Routes translate HTTP to KeyService/TokenService/AuditService calls and back; every error goes
+// through api/error_mapping.h. JWKS and discovery are served from the keysets' in-memory
+// snapshots with ETag / 304.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "db/store.h"
+#include "keymgr/audit_service.h"
+#include "keymgr/key_service.h"
+#include "keymgr/scheduler.h"
+#include "keymgr/token_service.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace keymgr::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;             // 0: pick a free port (see port())
+  int threads = 16;
+  size_t max_body_bytes = 64 * 1024;
+  int keep_alive_max_count = 10000;
+  // TLS (optional): certificate + key in PEM; with client_ca set, clients must present a
+  // certificate signed by it (mutual TLS) in addition to their bearer token.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string client_ca;
+};
+
+struct Services {
+  KeyService* keys = nullptr;
+  TokenService* tokens = nullptr;
+  AuditService* audit = nullptr;
+  Scheduler* scheduler = nullptr;  // optional: readiness and metrics
+  db::Store* store = nullptr;
+  Metrics* metrics = nullptr;
+  const Clock* clock = nullptr;
+};
+
+class Server {
+ public:
+  Server(ServerOptions opts, Services services);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the socket (so tests can read port() before serving).
+  Status bind();
+  int port() const { return port_; }
+  // Serves until stop(). REQUIRES: bind() succeeded.
+  void serve();
+  void stop();
+
+ private:
+  void install_routes();
+
+  ServerOptions opts_;
+  Services s_;
+  std::unique_ptr<httplib::Server> http_;
+  int port_ = 0;
+};
+
+}  // namespace keymgr::api

@@ -1,0 +1,162 @@
+#include "cli/app.h"
+
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "hsm/pkcs11_hsm.h"
+
+namespace keymgr::cli {
+
+Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::Hsm> hsm, const Clock* clock) {
+  std::unique_ptr<App> app(new App());
+  app->cfg_ = cfg;
+  app->clock_ = clock != nullptr ? clock : &app->system_clock_;
+
+  const auto dir = std::filesystem::path(cfg.db_path).parent_path();
+  if (!dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+  }
+  db::StoreOptions so;
+  so.path = cfg.db_path;
+  auto store = db::open_sqlite_store(so);
+  if (!store.ok()) return store.status().with_context("opening database " + cfg.db_path);
+  app->store_ = std::move(*store);
+
+  if (hsm) {
+    app->hsm_ = std::move(hsm);
+  } else {
+    hsm::Pkcs11Options ho;
+    ho.module_path = cfg.hsm_module;
+    ho.token_label = cfg.hsm_token_label;
+    ho.token_serial = cfg.hsm_token_serial;
+    ho.pool_size = cfg.hsm_pool_size;
+    ASSIGN_OR_RETURN(ho.pin, load_hsm_pin(cfg));
+    auto h = hsm::open_pkcs11_hsm(std::move(ho));
+    if (!h.ok()) return h.status().with_context("opening HSM");
+    app->hsm_ = std::move(*h);
+  }
+
+  app->keys_ = std::make_unique<KeyService>(*app->hsm_, *app->store_, *app->clock_);
+  auto rep = app->keys_->load();
+  if (!rep.ok()) return rep.status().with_context("loading keysets");
+  if (rep->done) {
+    spdlog::info("start-up repair: {} unfinished generations removed, {} orphan HSM keys destroyed, {} missing keys recorded",
+                 rep->intents_removed, rep->orphans_destroyed, rep->missing_marked);
+  }
+  app->tokens_ = std::make_unique<TokenService>(*app->keys_, &app->metrics_);
+  app->audit_ = std::make_unique<AuditService>(*app->hsm_, *app->store_, *app->clock_);
+  if (Status st = app->audit_->ensure_key(); !st.ok()) spdlog::error("audit key unavailable: {}", st.to_string());
+
+  if (!cfg.bootstrap_keyset.empty() && app->keys_->keysets().empty()) {
+    NewKeyset spec;
+    spec.name = cfg.bootstrap_keyset;
+    spec.issuer = cfg.bootstrap_issuer.empty()
+                      ? "http://" + cfg.server.host + ":" + std::to_string(cfg.server.port) + "/" + cfg.bootstrap_keyset
+                      : cfg.bootstrap_issuer;
+    auto alg = parse_algorithm(cfg.bootstrap_alg);
+    if (!alg) return InvalidArgument("bootstrap.alg '" + cfg.bootstrap_alg + "' is unknown", "bad_config");
+    spec.alg = *alg;
+    auto ks = app->keys_->create_keyset(spec, Actor{"bootstrap", ""});
+    if (!ks.ok()) return ks.status().with_context("creating bootstrap keyset");
+    spdlog::info("created keyset '{}' for issuer {}", spec.name, spec.issuer);
+  }
+
+  app->scheduler_ = std::make_unique<Scheduler>(*app->keys_, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scheduler_interval));
+  {
+    auto last = std::make_shared<std::atomic<int64_t>>(0);
+    AuditService* audit = app->audit_.get();
+    const Clock* clk = app->clock_;
+    const int64_t every = cfg.checkpoint_interval.count();
+    app->scheduler_->add_job([audit, clk, last, every] {
+      const int64_t now = to_unix_seconds(clk->now());
+      if (now - last->load() < every) return;
+      auto cp = audit->checkpoint();
+      if (!cp.ok()) {
+        spdlog::error("ledger checkpoint failed: {}", cp.status().to_string());
+        return;
+      }
+      last->store(now);
+      if (cp->has_value()) spdlog::info("ledger checkpoint at seq {}", (*cp)->seq);
+    });
+  }
+  app->register_metrics();
+  api::Services svc{app->keys_.get(), app->tokens_.get(), app->audit_.get(), app->scheduler_.get(),
+                    app->store_.get(), &app->metrics_, app->clock_};
+  app->server_ = std::make_unique<api::Server>(cfg.server, svc);
+  return app;
+}
+
+void App::register_metrics() {
+  metrics_.describe("keymgr_signatures_total", "counter", "Signing attempts by keyset, algorithm and outcome");
+  metrics_.describe("keymgr_sign_duration_seconds", "histogram", "End-to-end signing latency incl. durable ledger write");
+  metrics_.describe("keymgr_hsm_errors_total", "counter", "HSM operations that failed");
+  metrics_.describe("keymgr_http_requests_total", "counter", "HTTP responses by status code");
+  KeyService* keys = keys_.get();
+  const Clock* clk = clock_;
+  metrics_.gauge("keymgr_key_age_seconds", "Age of each keyset's active key", [keys, clk] {
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& ks : keys->keysets()) {
+      if (const Key* a = ks->active_key()) {
+        out.push_back({"keyset=\"" + Metrics::label_value(ks->name) + "\"",
+                       std::chrono::duration<double>(clk->now() - a->activate_at).count()});
+      }
+    }
+    return out;
+  });
+  metrics_.gauge("keymgr_rotation_overdue", "1 when a keyset's rotation is overdue", [keys] {
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& h : keys->health_all()) {
+      out.push_back({"keyset=\"" + Metrics::label_value(h.keyset) + "\"", h.overdue ? 1.0 : 0.0});
+    }
+    return out;
+  });
+  metrics_.gauge("keymgr_keyset_signing", "1 when a keyset has a key that may sign now", [keys] {
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& h : keys->health_all()) {
+      out.push_back({"keyset=\"" + Metrics::label_value(h.keyset) + "\"", h.signing ? 1.0 : 0.0});
+    }
+    return out;
+  });
+  metrics_.gauge("keymgr_scheduler_failures", "Consecutive scheduler failures per keyset", [keys] {
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& h : keys->health_all()) {
+      out.push_back({"keyset=\"" + Metrics::label_value(h.keyset) + "\"", static_cast<double>(h.consecutive_failures)});
+    }
+    return out;
+  });
+  db::Store* store = store_.get();
+  metrics_.gauge("keymgr_ledger_entries", "Entries in the signing ledger", [store] {
+    auto n = store->ledger_size();
+    return std::vector<std::pair<std::string, double>>{{"", n.ok() ? static_cast<double>(*n) : -1.0}};
+  });
+}
+
+Status App::start() {
+  RETURN_IF_ERROR(server_->bind());
+  scheduler_->start();
+  serve_thread_ = std::thread([this] { server_->serve(); });
+  return Status::Ok();
+}
+
+void App::wait() {
+  std::unique_lock lk(stop_mu_);
+  stop_cv_.wait(lk, [this] { return stopped_; });
+}
+
+void App::stop() {
+  {
+    std::lock_guard lk(stop_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  if (server_) server_->stop();
+  if (serve_thread_.joinable()) serve_thread_.join();
+  if (scheduler_) scheduler_->stop();
+  stop_cv_.notify_all();
+}
+
+App::~App() { stop(); }
+
+}  // namespace keymgr::cli

@@ -1,0 +1,63 @@
+// The composition root: opens the store and the HSM, loads and repairs keysets, starts the
+// scheduler and the HTTP server. Used by `keymgr serve` and by end-to-end tests in-process.
+#pragma once
+
+#include <memory>
+
+#include "api/server.h"
+#include "cli/config.h"
+#include "common/metrics.h"
+#include "db/store.h"
+#include "hsm/hsm.h"
+#include "keymgr/audit_service.h"
+#include "keymgr/key_service.h"
+#include "keymgr/scheduler.h"
+#include "keymgr/token_service.h"
+
+namespace keymgr::cli {
+
+class App {
+ public:
+  // `hsm` may be injected (tests); otherwise opened from the config.
+  static Result<std::unique_ptr<App>> open(const Config& cfg, std::unique_ptr<hsm::Hsm> hsm = nullptr,
+                                           const Clock* clock = nullptr);
+  ~App();
+
+  // Binds, starts the scheduler, serves in a background thread. Returns once listening.
+  Status start();
+  // Blocks until stop() (signal handlers call stop()).
+  void wait();
+  void stop();
+
+  int port() const { return server_ ? server_->port() : 0; }
+  KeyService& keys() { return *keys_; }
+  TokenService& tokens() { return *tokens_; }
+  AuditService& audit() { return *audit_; }
+  Scheduler& scheduler() { return *scheduler_; }
+  db::Store& store() { return *store_; }
+  hsm::Hsm& hsm() { return *hsm_; }
+  Metrics& metrics() { return metrics_; }
+  const Clock& clock() const { return *clock_; }
+
+ private:
+  App() = default;
+  void register_metrics();
+
+  Config cfg_;
+  SystemClock system_clock_;
+  const Clock* clock_ = nullptr;
+  Metrics metrics_;
+  std::unique_ptr<db::Store> store_;
+  std::unique_ptr<hsm::Hsm> hsm_;
+  std::unique_ptr<KeyService> keys_;
+  std::unique_ptr<TokenService> tokens_;
+  std::unique_ptr<AuditService> audit_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<api::Server> server_;
+  std::thread serve_thread_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopped_ = false;
+};
+
+}  // namespace keymgr::cli

@@ -1,0 +1,149 @@
+#include "cli/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace keymgr::cli {
+namespace {
+
+Status bad(const std::string& where, const std::string& what) {
+  return InvalidArgument(where + ": " + what, "bad_config");
+}
+
+template <typename T>
+Status get(const toml::table& t, std::string_view section, std::string_view key, T& out, const std::string& src) {
+  auto node = t[section][key];
+  if (!node) return Status::Ok();
+  if constexpr (std::is_same_v<T, std::string>) {
+    auto v = node.template value<std::string>();
+    if (!v) return bad(src, std::string(section) + "." + std::string(key) + " must be a string");
+    out = *v;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    auto v = node.template value<bool>();
+    if (!v) return bad(src, std::string(section) + "." + std::string(key) + " must be true or false");
+    out = *v;
+  } else {
+    auto v = node.template value<int64_t>();
+    if (!v || *v < 0 || *v > 1'000'000) return bad(src, std::string(section) + "." + std::string(key) + " must be a small non-negative integer");
+    out = static_cast<T>(*v);
+  }
+  return Status::Ok();
+}
+
+Status get_duration(const toml::table& t, std::string_view section, std::string_view key, std::chrono::seconds& out,
+                    const std::string& src) {
+  auto node = t[section][key];
+  if (!node) return Status::Ok();
+  if (auto i = node.value<int64_t>()) {
+    if (*i <= 0) return bad(src, std::string(section) + "." + std::string(key) + " must be positive");
+    out = std::chrono::seconds(*i);
+    return Status::Ok();
+  }
+  auto s = node.value<std::string>();
+  if (!s) return bad(src, std::string(section) + "." + std::string(key) + " must be a duration like \"10s\"");
+  auto d = parse_duration(*s);
+  if (!d.ok() || d->count() <= 0) return bad(src, std::string(section) + "." + std::string(key) + ": bad duration");
+  out = *d;
+  return Status::Ok();
+}
+
+const std::set<std::string>& known_keys(const std::string& section) {
+  static const std::map<std::string, std::set<std::string>> kKnown = {
+      {"server", {"listen", "port", "threads", "max_body_bytes", "tls_cert", "tls_key", "client_ca"}},
+      {"hsm", {"module", "token_label", "token_serial", "pin_file", "pool_size"}},
+      {"database", {"path"}},
+      {"scheduler", {"interval", "checkpoint_interval"}},
+      {"log", {"level", "json"}},
+      {"bootstrap", {"keyset", "issuer", "alg"}},
+  };
+  static const std::set<std::string> kNone;
+  auto it = kKnown.find(section);
+  return it == kKnown.end() ? kNone : it->second;
+}
+
+void env_str(const char* name, std::string& out) {
+  if (const char* v = std::getenv(name); v != nullptr && *v != '\0') out = v;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, const std::string& src) {
+  Config c;
+  c.source = src;
+  toml::table t;
+  try {
+    t = toml::parse(text, src);
+  } catch (const toml::parse_error& err) {
+    return bad(src, "line " + std::to_string(err.source().begin.line) + ": " + std::string(err.description()));
+  }
+  // Unknown sections or keys are mistakes (a typo must not silently fall back to a default).
+  for (const auto& [k, v] : t) {
+    std::string section(k.str());
+    if (known_keys(section).empty()) return bad(src, "unknown section [" + section + "]");
+    if (!v.is_table()) return bad(src, "[" + section + "] must be a table");
+    for (const auto& [kk, vv] : *v.as_table()) {
+      if (!known_keys(section).count(std::string(kk.str()))) {
+        return bad(src, "unknown key " + section + "." + std::string(kk.str()));
+      }
+    }
+  }
+  RETURN_IF_ERROR(get(t, "server", "listen", c.server.host, src));
+  RETURN_IF_ERROR(get(t, "server", "port", c.server.port, src));
+  RETURN_IF_ERROR(get(t, "server", "threads", c.server.threads, src));
+  RETURN_IF_ERROR(get(t, "server", "max_body_bytes", c.server.max_body_bytes, src));
+  RETURN_IF_ERROR(get(t, "server", "tls_cert", c.server.tls_cert, src));
+  RETURN_IF_ERROR(get(t, "server", "tls_key", c.server.tls_key, src));
+  RETURN_IF_ERROR(get(t, "server", "client_ca", c.server.client_ca, src));
+  RETURN_IF_ERROR(get(t, "hsm", "module", c.hsm_module, src));
+  RETURN_IF_ERROR(get(t, "hsm", "token_label", c.hsm_token_label, src));
+  RETURN_IF_ERROR(get(t, "hsm", "token_serial", c.hsm_token_serial, src));
+  RETURN_IF_ERROR(get(t, "hsm", "pin_file", c.hsm_pin_file, src));
+  RETURN_IF_ERROR(get(t, "hsm", "pool_size", c.hsm_pool_size, src));
+  RETURN_IF_ERROR(get(t, "database", "path", c.db_path, src));
+  RETURN_IF_ERROR(get_duration(t, "scheduler", "interval", c.scheduler_interval, src));
+  RETURN_IF_ERROR(get_duration(t, "scheduler", "checkpoint_interval", c.checkpoint_interval, src));
+  RETURN_IF_ERROR(get(t, "log", "level", c.log.level, src));
+  RETURN_IF_ERROR(get(t, "log", "json", c.log.json, src));
+  RETURN_IF_ERROR(get(t, "bootstrap", "keyset", c.bootstrap_keyset, src));
+  RETURN_IF_ERROR(get(t, "bootstrap", "issuer", c.bootstrap_issuer, src));
+  RETURN_IF_ERROR(get(t, "bootstrap", "alg", c.bootstrap_alg, src));
+  if (c.server.port > 65535) return bad(src, "server.port must be 0..65535");
+  if (c.hsm_pool_size < 1 || c.hsm_pool_size > 256) return bad(src, "hsm.pool_size must be 1..256");
+  if (c.server.tls_cert.empty() != c.server.tls_key.empty()) return bad(src, "server.tls_cert and tls_key go together");
+  if (!c.server.client_ca.empty() && c.server.tls_cert.empty()) return bad(src, "server.client_ca needs TLS");
+  return c;
+}
+
+Result<Config> load_config(const std::string& path) {
+  Config c;
+  if (!path.empty()) {
+    std::ifstream in(path);
+    if (!in) return InvalidArgument("cannot read config file '" + path + "'", "bad_config");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    ASSIGN_OR_RETURN(c, parse_config(ss.str(), path));
+  }
+  env_str("KEYMGR_LISTEN", c.server.host);
+  if (const char* p = std::getenv("KEYMGR_PORT"); p != nullptr && *p) {
+    char* end = nullptr;
+    long v = std::strtol(p, &end, 10);
+    if (*end != '\0' || v < 0 || v > 65535) return InvalidArgument("KEYMGR_PORT must be 0..65535", "bad_config");
+    c.server.port = static_cast<int>(v);
+  }
+  env_str("KEYMGR_DB", c.db_path);
+  env_str("KEYMGR_HSM_MODULE", c.hsm_module);
+  env_str("KEYMGR_HSM_TOKEN_LABEL", c.hsm_token_label);
+  env_str("KEYMGR_HSM_PIN_FILE", c.hsm_pin_file);
+  env_str("KEYMGR_LOG_LEVEL", c.log.level);
+  if (const char* j = std::getenv("KEYMGR_LOG_JSON"); j != nullptr && *j) c.log.json = std::string(j) == "1" || std::string(j) == "true";
+  return c;
+}
+
+Result<Secret> load_hsm_pin(const Config& c) { return load_secret(c.hsm_pin_file, "KEYMGR_HSM_PIN", "HSM PIN"); }
+
+}  // namespace keymgr::cli

@@ -1,0 +1,45 @@
+// keymgr's configuration: one TOML file (see docs/keymgr.example.toml) with environment overrides
+// for secrets and deployment paths. Secrets are read from files or the environment, never argv.
+#pragma once
+
+#include <string>
+
+#include "api/server.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "common/secret.h"
+#include "keymgr/policy.h"
+
+namespace keymgr::cli {
+
+struct Config {
+  api::ServerOptions server;
+  // HSM
+  std::string hsm_module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string hsm_token_label = "keymgr";
+  std::string hsm_token_serial;
+  std::string hsm_pin_file;  // else $KEYMGR_HSM_PIN
+  int hsm_pool_size = 4;
+  // Database
+  std::string db_path = "data/keymgr.db";
+  // Scheduler
+  std::chrono::seconds scheduler_interval{10};
+  std::chrono::seconds checkpoint_interval{300};
+  LogOptions log;
+  // A keyset created at start-up when the database has none (empty name: none).
+  std::string bootstrap_keyset = "default";
+  std::string bootstrap_issuer;  // default: http://<host>:<port>/default
+  std::string bootstrap_alg = "ES256";
+  std::string source;            // file the config came from ("" = defaults)
+};
+
+// Reads `path` (may be empty: defaults), then applies environment overrides:
+// KEYMGR_LISTEN, KEYMGR_PORT, KEYMGR_DB, KEYMGR_HSM_MODULE, KEYMGR_HSM_TOKEN_LABEL,
+// KEYMGR_HSM_PIN_FILE, KEYMGR_LOG_LEVEL, KEYMGR_LOG_JSON. (The PIN itself: KEYMGR_HSM_PIN.)
+Result<Config> load_config(const std::string& path);
+// Parses TOML text (exposed for tests and fuzzing).
+Result<Config> parse_config(std::string_view toml_text, const std::string& source_name);
+
+Result<Secret> load_hsm_pin(const Config& c);
+
+}  // namespace keymgr::cli

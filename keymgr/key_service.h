@@ -1,0 +1,192 @@
+// KeyService owns the lifecycle rules: keysets bound to one issuer, key states and their times,
+// rotation, and the repair of half-done work at start-up. It is the only writer of keys.
+//
+// Readers get immutable snapshots (KeysetPtr) that are swapped whole after each committed change,
+// so the sign path and JWKS never wait for an operation. Changes to one keyset are serialised by
+// that keyset's mutex; different keysets change concurrently.
+//
+// Thread-safety: every public method may be called from any thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "common/types.h"
+#include "db/store.h"
+#include "hsm/hsm.h"
+#include "keymgr/key_state.h"
+#include "keymgr/policy.h"
+
+namespace keymgr {
+
+// Label prefix of every HSM object keymgr creates for keysets (reconcile touches only these).
+inline constexpr std::string_view kKeyLabelPrefix = "keymgr:";
+
+struct Key {
+  std::string kid;
+  std::string hsm_id;
+  Algorithm alg = Algorithm::kES256;
+  KeyState state = KeyState::kPreActivation;
+  std::string jwk_text;  // public JWK as stored
+  nlohmann::json jwk;    // parsed jwk_text (left null for destroyed keys: never used again)
+  TimePoint created_at, activate_at, deactivate_at, retire_at, destroy_at, state_changed_at;
+  std::optional<TimePoint> compromised_since;
+  std::string note;
+  bool emergency = false;
+
+  // The rule checked at the moment of signing.
+  bool can_sign_at(TimePoint now) const {
+    return state == KeyState::kActive && activate_at <= now && now < deactivate_at;
+  }
+};
+
+struct Keyset {
+  int64_t id = 0;
+  std::string name;
+  std::string issuer;
+  Algorithm alg = Algorithm::kES256;
+  Policy policy;
+  bool disabled = false;
+  TimePoint created_at, updated_at;
+  std::vector<Key> keys;  // every key ever, newest first
+  std::string jwks;       // the published JWKS document (serialised once per change)
+  std::string etag;       // quoted strong ETag of `jwks`
+
+  const Key* find(std::string_view kid) const;
+  const Key* active_key() const;      // state active (window not checked)
+  const Key* successor() const;       // newest pre-activation key
+};
+using KeysetPtr = std::shared_ptr<const Keyset>;
+
+struct Actor {
+  std::string name;  // API token name, "scheduler", "cli"
+  std::string addr;  // remote address or ""
+};
+
+// What the scheduler and operators see about a keyset's rotation health.
+struct KeysetHealth {
+  std::string keyset;
+  bool signing = false;          // has a key that may sign now
+  bool overdue = false;          // successor not ready in time (alert)
+  std::string problem;           // human text when not fine
+  int64_t consecutive_failures = 0;
+  std::string last_error;
+  std::optional<TimePoint> active_since;  // for the key-age metric
+};
+
+struct ReconcileReport {
+  int intents_removed = 0;     // rows of keys whose generation never finished
+  int orphans_destroyed = 0;   // HSM objects without metadata
+  int missing_marked = 0;      // metadata whose HSM object is gone → destroyed
+  bool done = false;           // false when the HSM could not be reached
+  std::vector<std::string> details;
+};
+
+struct NewKeyset {
+  std::string name;
+  std::string issuer;
+  Algorithm alg = Algorithm::kES256;
+  Policy policy;
+};
+
+class KeyService {
+ public:
+  KeyService(hsm::Hsm& hsm, db::Store& store, const Clock& clock);
+  KeyService(const KeyService&) = delete;
+  KeyService& operator=(const KeyService&) = delete;
+
+  // Loads every keyset from the store and repairs half-done work against the HSM.
+  Result<ReconcileReport> load();
+  // Repairs intents, orphans and missing objects. Safe to call at any time.
+  Result<ReconcileReport> reconcile();
+
+  // ---- reads (snapshots) ----
+  std::vector<KeysetPtr> keysets() const;
+  KeysetPtr find_keyset(std::string_view name) const;
+  KeysetPtr find_keyset_by_issuer(std::string_view issuer) const;
+  // The keyset that holds `kid` (any state), or null.
+  KeysetPtr find_keyset_by_kid(std::string_view kid) const;
+
+  // ---- operations (each records actor and reason in the ledger) ----
+  Result<KeysetPtr> create_keyset(const NewKeyset& spec, const Actor& actor);
+  Result<KeysetPtr> update_policy(std::string_view name, const Policy& policy, const Actor& actor);
+  Result<KeysetPtr> set_disabled(std::string_view name, bool disabled, const Actor& actor, std::string_view reason);
+  // Promote the pre-published key if it has been published long enough; otherwise pre-publish a
+  // new one and end the active key's window when it becomes safe.
+  Result<KeysetPtr> rotate(std::string_view name, const Actor& actor, std::string_view reason);
+  // A brand-new key signs at once; the old active key is deactivated (still verifiable) and
+  // pre-published successors are discarded.
+  Result<KeysetPtr> emergency_rotate(std::string_view name, const Actor& actor, std::string_view reason);
+  Result<KeysetPtr> suspend(std::string_view name, std::string_view kid, const Actor& actor, std::string_view reason);
+  Result<KeysetPtr> resume(std::string_view name, std::string_view kid, const Actor& actor, std::string_view reason);
+  // Unpublishes at once, never signs again. If it was the signing key, a fresh key signs at once
+  // (the pre-published one if any, else a new one); if that fails the scheduler retries each tick.
+  Result<KeysetPtr> compromise(std::string_view name, std::string_view kid, std::optional<TimePoint> suspected_since,
+                               const Actor& actor, std::string_view reason);
+  Result<KeysetPtr> destroy(std::string_view name, std::string_view kid, const Actor& actor, std::string_view reason);
+  // The only way to let a key sign past its window: explicit and recorded. At most one sign_period.
+  Result<KeysetPtr> extend(std::string_view name, std::string_view kid, TimePoint new_deactivate_at,
+                           const Actor& actor, std::string_view reason);
+
+  // ---- scheduling ----
+  // Applies every transition that is due for one keyset at clock.now(), generates the successor
+  // when its time comes, and updates the keyset's health. HSM failures are returned (and counted)
+  // but never leave the keyset half-changed.
+  Status advance(std::string_view name);
+  KeysetHealth health(std::string_view name) const;
+  std::vector<KeysetHealth> health_all() const;
+
+  // ---- signing support ----
+  struct SigningKey {
+    KeysetPtr keyset;
+    const Key* key = nullptr;  // points into *keyset
+  };
+  // The key that may sign for `name` right now (state active and inside its window at `now`).
+  // If a pre-published key is due but the scheduler has not promoted it yet, promotes it first.
+  Result<SigningKey> signing_key(std::string_view name, TimePoint now);
+
+  const Clock& clock() const { return clock_; }
+  hsm::Hsm& hsm() { return hsm_; }
+  db::Store& store() { return store_; }
+
+ private:
+  struct KeysetSlot;  // per-keyset mutex + health
+  std::shared_ptr<KeysetSlot> slot(std::string_view name);
+
+  // All REQUIRE: the keyset's slot mutex held.
+  Result<KeysetPtr> reload_locked(int64_t keyset_id);
+  Result<db::KeyRecord> generate_locked(const Keyset& ks, TimePoint activate_at, bool emergency);
+  Status advance_locked(const Keyset& ks, KeysetSlot& slot);
+  void publish(KeysetPtr ks);
+
+  db::LedgerEntry lifecycle_entry(const Keyset& ks, std::string_view event, const Actor& actor,
+                                  std::string_view reason, const nlohmann::json& detail) const;
+
+  hsm::Hsm& hsm_;
+  db::Store& store_;
+  const Clock& clock_;
+
+  mutable std::shared_mutex mu_;  // guards the maps below
+  std::map<std::string, KeysetPtr, std::less<>> by_name_;
+  std::map<std::string, std::string, std::less<>> name_by_issuer_;
+  std::map<std::string, std::string, std::less<>> name_by_kid_;
+  std::map<std::string, std::shared_ptr<KeysetSlot>, std::less<>> slots_;
+  std::mutex create_mu_;  // serialises keyset creation (unique names/issuers)
+};
+
+// Conversions between rows and domain values (also used by tests).
+Result<Key> key_from_record(const db::KeyRecord& r);
+db::KeyRecord key_to_record(const Key& k, int64_t keyset_id);
+// Builds the JWKS document and its ETag for a keyset's published keys.
+void build_jwks(Keyset& ks);
+
+}  // namespace keymgr

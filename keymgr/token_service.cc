@@ -1,0 +1,322 @@
+#include "keymgr/token_service.h"
+
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+#include "common/crypto.h"
+#include "common/json_util.h"
+#include "hsm/public_key.h"
+
+namespace keymgr {
+namespace {
+using nlohmann::json;
+
+std::string aud_text(const json& claims) {
+  auto it = claims.find("aud");
+  if (it == claims.end()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  return it->dump();
+}
+std::string str_claim(const json& claims, const char* name) {
+  auto it = claims.find(name);
+  return (it != claims.end() && it->is_string()) ? it->get<std::string>() : "";
+}
+}  // namespace
+
+Status validate_claims(const json& claims, const std::string& issuer) {
+  if (!claims.is_object()) return InvalidArgument("claims must be a JSON object", "bad_claims");
+  if (claims.dump().size() > kMaxClaimsBytes) {
+    return ResourceExhausted("claims larger than " + std::to_string(kMaxClaimsBytes) + " bytes", "claims_too_large");
+  }
+  for (const char* reserved : {"iat", "nbf", "exp", "jti"}) {
+    if (claims.contains(reserved)) {
+      return InvalidArgument(std::string("claim '") + reserved + "' is set by keymgr; do not send it", "reserved_claim");
+    }
+  }
+  if (auto it = claims.find("iss"); it != claims.end()) {
+    if (!it->is_string() || it->get<std::string>() != issuer) {
+      return PermissionDenied("claim 'iss' must be this keyset's issuer '" + issuer + "'", "iss_mismatch");
+    }
+  }
+  if (auto it = claims.find("sub"); it != claims.end() && (!it->is_string() || it->get<std::string>().empty())) {
+    return InvalidArgument("claim 'sub' must be a non-empty string", "bad_claims");
+  }
+  if (auto it = claims.find("aud"); it != claims.end()) {
+    bool ok = it->is_string() && !it->get<std::string>().empty();
+    if (it->is_array() && !it->empty()) {
+      ok = true;
+      for (const auto& a : *it) ok = ok && a.is_string() && !a.get<std::string>().empty();
+    }
+    if (!ok) return InvalidArgument("claim 'aud' must be a string or a non-empty array of strings", "bad_claims");
+  }
+  return Status::Ok();
+}
+
+TokenService::TokenService(KeyService& keys, Metrics* metrics) : keys_(keys), metrics_(metrics) {}
+
+void TokenService::count(std::string_view keyset, std::string_view alg, std::string_view outcome) {
+  if (metrics_ == nullptr) return;
+  metrics_->inc("keymgr_signatures_total", "keyset=\"" + Metrics::label_value(std::string(keyset)) + "\",alg=\"" +
+                                               std::string(alg) + "\",outcome=\"" + std::string(outcome) + "\"");
+}
+
+void TokenService::refuse(const SignRequest& req, const std::string& kid, const Status& why, const json& claims) {
+  db::LedgerEntry e;
+  e.ts_ms = to_unix_millis(keys_.clock().now());
+  e.kind = "sign";
+  e.event = "sign";
+  e.keyset = req.keyset;
+  e.kid = kid;
+  e.actor = req.actor.name;
+  e.actor_addr = req.actor.addr;
+  if (claims.is_object()) {
+    e.sub = str_claim(claims, "sub");
+    e.aud = aud_text(claims);
+  }
+  const std::string outcome = why.code() == ErrorCode::kUnavailable ? "error" : "refused";
+  e.outcome = outcome;
+  e.reason = std::string(why.reason());
+  auto st = keys_.store().append_ledger(std::move(e));
+  if (!st.ok()) spdlog::error("ledger: could not record a refused signing: {}", st.status().to_string());
+  count(req.keyset, "", outcome);
+}
+
+void TokenService::record_refusal(std::string_view keyset, const Actor& actor, std::string_view reason) {
+  SignRequest req;
+  req.keyset = std::string(keyset);
+  req.actor = actor;
+  refuse(req, "", PermissionDenied("refused", std::string(reason)), nullptr);
+}
+
+Result<SignedToken> TokenService::sign(const SignRequest& req) {
+  const auto started = std::chrono::steady_clock::now();
+  const TimePoint now = keys_.clock().now();
+  auto sk = keys_.signing_key(req.keyset, now);
+  if (!sk.ok()) {
+    if (sk.status().code() != ErrorCode::kNotFound) refuse(req, "", sk.status(), req.claims);
+    return sk.status();
+  }
+  const Keyset& ks = *sk->keyset;
+  const Key& key = *sk->key;
+  if (Status st = validate_claims(req.claims, ks.issuer); !st.ok()) {
+    refuse(req, key.kid, st, req.claims);
+    return st;
+  }
+  const Policy& p = ks.policy;
+  int64_t ttl = req.ttl_seconds.value_or(std::min<int64_t>(p.max_token_ttl.count(), 3600));
+  if (ttl <= 0) {
+    Status st = InvalidArgument("ttl must be a positive number of seconds", "bad_ttl");
+    refuse(req, key.kid, st, req.claims);
+    return st;
+  }
+  const int64_t iat = to_unix_seconds(now);
+  ttl = std::min<int64_t>(ttl, p.max_token_ttl.count());
+  // Never outlive the key's publication (minus skew, so verifiers still see the key).
+  const int64_t exp = std::min<int64_t>(iat + ttl, to_unix_seconds(key.retire_at) - p.clock_skew.count());
+  if (exp <= iat) {
+    Status st = Unavailable("the signing key is about to be unpublished", "key_expiring");
+    refuse(req, key.kid, st, req.claims);
+    return st;
+  }
+  ASSIGN_OR_RETURN(Bytes jti_raw, random_bytes(16));
+  const std::string jti = base64url_encode(jti_raw);
+
+  json payload = req.claims;
+  payload["iss"] = ks.issuer;
+  payload["iat"] = iat;
+  payload["nbf"] = iat;
+  payload["exp"] = exp;
+  payload["jti"] = jti;
+  json header = {{"alg", std::string(jws_alg(key.alg))}, {"kid", key.kid}, {"typ", "JWT"}};
+  const std::string signing_input = base64url_encode(header.dump()) + "." + base64url_encode(payload.dump());
+
+  auto sig = keys_.hsm().sign(key.hsm_id, key.alg, signing_input);
+  if (!sig.ok()) {
+    if (metrics_ != nullptr) metrics_->inc("keymgr_hsm_errors_total", "op=\"sign\"");
+    Status st = sig.status().code() == ErrorCode::kUnavailable
+                    ? sig.status()
+                    : Unavailable("HSM could not sign: " + sig.status().message(), "hsm_unavailable");
+    refuse(req, key.kid, st, req.claims);
+    return st;
+  }
+  std::string token = signing_input + "." + base64url_encode(*sig);
+
+  // The key may have been suspended or marked compromised while the HSM signed: look again.
+  const TimePoint after = keys_.clock().now();
+  KeysetPtr fresh = keys_.find_keyset(req.keyset);
+  const Key* fk = fresh ? fresh->find(key.kid) : nullptr;
+  if (fk == nullptr || !fk->can_sign_at(after) || fresh->disabled) {
+    Status st = Unavailable("the signing key changed state while signing; retry", "key_state_changed");
+    refuse(req, key.kid, st, req.claims);
+    return st;
+  }
+
+  db::LedgerEntry e;
+  e.ts_ms = to_unix_millis(now);
+  e.kind = "sign";
+  e.event = "sign";
+  e.keyset = ks.name;
+  e.kid = key.kid;
+  e.alg = std::string(jws_alg(key.alg));
+  e.actor = req.actor.name;
+  e.actor_addr = req.actor.addr;
+  e.jti = jti;
+  e.sub = str_claim(payload, "sub");
+  e.aud = aud_text(payload);
+  e.iat = iat;
+  e.exp = exp;
+  e.token_sha256 = hex_encode(sha256(token));
+  e.outcome = "ok";
+  auto seq = keys_.store().append_ledger(std::move(e));
+  if (!seq.ok()) {
+    // Fail closed: a token that is not in the ledger must not exist.
+    count(ks.name, jws_alg(key.alg), "error");
+    return Unavailable("the signing ledger cannot record the token: " + seq.status().message(), "ledger_unavailable");
+  }
+  count(ks.name, jws_alg(key.alg), "ok");
+  if (metrics_ != nullptr) {
+    metrics_->observe("keymgr_sign_duration_seconds", "keyset=\"" + Metrics::label_value(ks.name) + "\"",
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  SignedToken out;
+  out.token = std::move(token);
+  out.kid = key.kid;
+  out.alg = std::string(jws_alg(key.alg));
+  out.jti = jti;
+  out.iat = iat;
+  out.exp = exp;
+  out.ledger_seq = *seq;
+  return out;
+}
+
+Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_view token) {
+  VerifyResult r;
+  auto add = [&](std::string name, bool ok, std::string detail) {
+    r.checks.push_back({std::move(name), ok, std::move(detail)});
+    return ok;
+  };
+  auto finish = [&]() {
+    r.valid = !r.checks.empty();
+    for (const auto& c : r.checks) r.valid = r.valid && c.ok;
+    return r;
+  };
+  KeysetPtr ks = keys_.find_keyset(keyset);
+  if (!ks) return NotFound("no keyset named '" + std::string(keyset) + "'", "keyset_not_found");
+  if (token.size() > kMaxTokenBytes) {
+    add("format", false, "token larger than " + std::to_string(kMaxTokenBytes) + " bytes");
+    return finish();
+  }
+  const size_t d1 = token.find('.');
+  const size_t d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
+  if (d1 == std::string_view::npos || d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos) {
+    add("format", false, "not a compact JWS (three base64url parts)");
+    return finish();
+  }
+  auto hb = base64url_decode(token.substr(0, d1));
+  auto pb = base64url_decode(token.substr(d1 + 1, d2 - d1 - 1));
+  auto sb = base64url_decode(token.substr(d2 + 1));
+  if (!hb || !pb || !sb) {
+    add("format", false, "a part is not valid unpadded base64url");
+    return finish();
+  }
+  auto header = parse_json(to_string(*hb), {4096, 4});
+  auto payload = parse_json(to_string(*pb), {kMaxTokenBytes, 16});
+  if (!header.ok() || !header->is_object() || !payload.ok() || !payload->is_object()) {
+    add("format", false, "header and payload must be JSON objects");
+    return finish();
+  }
+  add("format", true, "");
+  r.header = *header;
+  r.claims = *payload;
+
+  // Header: only what keymgr itself produces is acceptable.
+  std::string alg = header->contains("alg") && (*header)["alg"].is_string() ? (*header)["alg"].get<std::string>() : "";
+  bool header_ok = true;
+  std::string header_detail;
+  for (const char* forbidden : {"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"}) {
+    if (header->contains(forbidden)) {
+      header_ok = false;
+      header_detail = std::string("header member '") + forbidden + "' is not accepted (keys come only from the JWKS)";
+    }
+  }
+  if (header->contains("crit")) {
+    header_ok = false;
+    header_detail = "header 'crit' names extensions keymgr does not understand";
+  }
+  add("header", header_ok, header_detail);
+
+  std::string kid = header->contains("kid") && (*header)["kid"].is_string() ? (*header)["kid"].get<std::string>() : "";
+  r.kid = kid;
+  const Key* key = ks->find(kid);
+  if (kid.empty() || key == nullptr) {
+    KeysetPtr other = kid.empty() ? nullptr : keys_.find_keyset_by_kid(kid);
+    add("kid", false, kid.empty() ? "no kid in header"
+                      : other   ? "kid belongs to another keyset; keys never verify across keysets"
+                                : "unknown kid");
+    add("alg", alg == std::string(jws_alg(ks->alg)), "alg '" + alg + "'");
+    return finish();
+  }
+  add("kid", true, "");
+  const bool alg_ok = alg == std::string(jws_alg(key->alg));
+  add("alg", alg_ok, alg_ok ? "" : "alg '" + alg + "' is not the key's algorithm " + std::string(jws_alg(key->alg)));
+  if (alg_ok) {
+    auto pk = hsm::public_key_from_jwk(key->jwk, key->alg);
+    if (!pk.ok()) {
+      add("signature", false, "key unusable: " + pk.status().message());
+    } else {
+      Status v = hsm::verify_jws_signature(*pk, key->alg, token.substr(0, d2), *sb);
+      add("signature", v.ok(), v.ok() ? "" : v.message());
+    }
+  } else {
+    add("signature", false, "not checked: algorithm not allowed");
+  }
+  const std::string iss = str_claim(*payload, "iss");
+  add("scope", iss == ks->issuer, iss == ks->issuer ? "" : "iss '" + iss + "' is not the key's issuer " + ks->issuer);
+
+  const TimePoint now = keys_.clock().now();
+  const int64_t now_s = to_unix_seconds(now);
+  const int64_t skew = ks->policy.clock_skew.count();
+  auto int_claim = [&](const char* n) -> std::optional<int64_t> {
+    auto it = payload->find(n);
+    if (it == payload->end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<int64_t>();
+  };
+  auto iat = int_claim("iat");
+  if (!iat) {
+    add("key_active_at_iat", false, "no integer iat");
+  } else {
+    bool ok = to_unix_seconds(key->activate_at) <= *iat && *iat < to_unix_seconds(key->deactivate_at);
+    add("key_active_at_iat", ok, ok ? "" : "the key was not in its signing window at iat");
+  }
+  if (key->state == KeyState::kCompromised) {
+    add("key_state", false, "key marked compromised");
+  } else if (!is_published(key->state)) {
+    add("key_state", false, "key is " + std::string(key_state_name(key->state)) + " and no longer published");
+  } else {
+    add("key_state", true, std::string(key_state_name(key->state)));
+  }
+  db::LedgerQuery q;
+  q.token_sha256 = hex_encode(sha256(token));
+  q.kind = "sign";
+  q.outcome = "ok";
+  q.limit = 1;
+  auto found = keys_.store().query_ledger(q);
+  if (!found.ok()) {
+    return Unavailable("the ledger cannot be read to check provenance: " + found.status().message(),
+                       "ledger_unavailable");
+  }
+  if (found->entries.empty()) {
+    add("provenance", false, "token is not in the signing ledger: keymgr did not issue it");
+  } else {
+    r.ledger_seq = found->entries.front().seq;
+    add("provenance", found->entries.front().kid == kid, "");
+  }
+  auto exp = int_claim("exp");
+  add("exp", exp && now_s < *exp + skew, exp ? (now_s < *exp + skew ? "" : "expired") : "no integer exp");
+  auto nbf = int_claim("nbf");
+  if (payload->contains("nbf")) add("nbf", nbf && *nbf <= now_s + skew, nbf && *nbf <= now_s + skew ? "" : "not yet valid");
+  return finish();
+}
+
+}  // namespace keymgr

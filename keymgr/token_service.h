@@ -1,0 +1,79 @@
+// Signing and verifying tokens for a keyset.
+//
+// sign(): the key is chosen and its window checked at the moment of signing; the token is
+// returned only after its ledger record is durable; any failure of HSM, clock or ledger returns
+// an error and no token (fail closed). Refusals are recorded too.
+// verify(): reports every check (signature, alg, kid, scope, key active at iat, key state,
+// provenance in the ledger, exp/nbf), not only the first failure.
+//
+// Thread-safety: all methods may be called concurrently.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/metrics.h"
+#include "keymgr/key_service.h"
+
+namespace keymgr {
+
+struct SignRequest {
+  std::string keyset;
+  nlohmann::json claims;              // the caller's claims (object)
+  std::optional<int64_t> ttl_seconds; // requested lifetime; capped by policy and the key's window
+  Actor actor;
+};
+
+struct SignedToken {
+  std::string token;
+  std::string kid;
+  std::string alg;
+  std::string jti;
+  int64_t iat = 0, exp = 0;
+  int64_t ledger_seq = 0;
+};
+
+struct VerifyCheck {
+  std::string name;  // format, alg, kid, signature, scope, key_active_at_iat, key_state, provenance, exp, nbf
+  bool ok = false;
+  std::string detail;
+};
+
+struct VerifyResult {
+  bool valid = false;
+  std::vector<VerifyCheck> checks;
+  nlohmann::json header;
+  nlohmann::json claims;
+  std::string kid;
+  std::optional<int64_t> ledger_seq;
+};
+
+inline constexpr size_t kMaxClaimsBytes = 8 * 1024;
+inline constexpr size_t kMaxTokenBytes = 16 * 1024;
+
+class TokenService {
+ public:
+  TokenService(KeyService& keys, Metrics* metrics = nullptr);
+
+  Result<SignedToken> sign(const SignRequest& req);
+  // Verifies `token` as a token of keyset `keyset` (a key of another keyset fails the kid check).
+  Result<VerifyResult> verify(std::string_view keyset, std::string_view token);
+  // Records a refusal that happened before sign() could run (e.g. an issuer not bound to the keyset).
+  void record_refusal(std::string_view keyset, const Actor& actor, std::string_view reason);
+
+ private:
+  void refuse(const SignRequest& req, const std::string& kid, const Status& why, const nlohmann::json& claims);
+  void count(std::string_view keyset, std::string_view alg, std::string_view outcome);
+
+  KeyService& keys_;
+  Metrics* metrics_;
+};
+
+// Checks the caller's claims: an object, bounded, no reserved claim keymgr sets itself, `iss` (if
+// present) equal to `issuer`, `sub` a string, `aud` a string or array of strings.
+Status validate_claims(const nlohmann::json& claims, const std::string& issuer);
+
+}  // namespace keymgr
