@@ -722,7 +722,24 @@ Result<KeysetPtr> KeyService::compromise(std::string_view name, std::string_view
                actor.name, secs(since), affected);
   ASSIGN_OR_RETURN(KeysetPtr after, reload_locked(ks->id));
   if (was_signing) {
-    // Keep the keyset signing with a fresh key now; the scheduler retries if this fails.
+    // Keep the keyset signing with a fresh key now: the pre-published successor if there is one
+    // (verifiers may already have it), else a new key; the scheduler retries if this fails.
+    if (const Key* next = after->successor(); next != nullptr) {
+      db::ChangeSet promote;
+      Status st = transition(promote, *after, *next, KeyState::kActive, Trigger::kEmergency, now, actor,
+                             "replaces compromised key " + k->kid,
+                             [&](db::KeyRecord& r) {
+                               set_window(r, now, after->policy);
+                               r.emergency = true;
+                             });
+      if (st.ok()) st = store_.apply(promote).status();
+      if (st.ok()) {
+        auto re = reload_locked(after->id);
+        if (re.ok()) after = *re;
+      } else {
+        spdlog::error("keyset {}: could not promote successor after compromise: {}", after->name, st.to_string());
+      }
+    }
     Status st = advance_locked(*after, *s);
     if (!st.ok()) spdlog::error("keyset {}: no replacement key after compromise yet: {}", ks->name, st.to_string());
     return find_keyset(name);

@@ -208,6 +208,21 @@ TEST_P(KeyServiceTest, CompromiseUnpublishesAtOnceAndAFreshKeySigns) {
   EXPECT_EQ(invariants("after compromise"), 0);
 }
 
+TEST_P(KeyServiceTest, CompromiseWithAPrepublishedSuccessorPromotesItAtOnce) {
+  auto ks = env->create("web", Algorithm::kES256, short_policy());
+  const std::string bad = ks->active_key()->kid;
+  auto rot = env->keys->rotate("web", Actor{"ops", ""}, "planned");
+  ASSERT_TRUE(rot.ok());
+  const std::string next = (*rot)->successor()->kid;
+  auto after = env->keys->compromise("web", bad, std::nullopt, Actor{"ops", ""}, "leak");
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  ASSERT_NE((*after)->active_key(), nullptr);
+  EXPECT_EQ((*after)->active_key()->kid, next);
+  EXPECT_TRUE((*after)->active_key()->emergency);
+  EXPECT_EQ(env->sign("web")->kid, next);
+  EXPECT_EQ(invariants("compromise with successor"), 0);
+}
+
 TEST_P(KeyServiceTest, SuspendStopsSigningResumeRestores) {
   auto ks = env->create("web");
   const std::string kid = ks->active_key()->kid;
