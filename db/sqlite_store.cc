@@ -6,7 +6,7 @@
 //              under it, so seq order == commit order.
 //   stats_mu_  guards stats_ (leaf lock).
 //   queue_mu_  guards the group-commit queue (queue_, stopping_) and each PendingAppend's result;
-//              callers block on done_cv_, the committer thread on queue_cv_.
+//              each caller blocks on its own PendingAppend::cv, the committer on queue_cv_.
 //   pool_mu_   guards idle_readers_; readers run concurrently (WAL), each on its own connection.
 // Lock order: queue_mu_ is never held while taking write_mu_ (the committer drops it first).
 #include <nlohmann/json.hpp>
@@ -299,6 +299,7 @@ class SqliteStore final : public Store, public CommitStatsSource {
   // committer fills status/seq and sets done under queue_mu_.
   struct PendingAppend {
     LedgerEntry entry;
+    std::condition_variable cv;  // only this caller waits on it: a batch wakes only its callers
     bool done = false;
     Status status;
     int64_t seq = 0;
@@ -357,7 +358,6 @@ class SqliteStore final : public Store, public CommitStatsSource {
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;    // committer: work or stop
-  std::condition_variable done_cv_;     // callers: their PendingAppend is done
   std::deque<PendingAppend*> queue_;    // GUARDED_BY(queue_mu_)
   bool stopping_ = false;               // GUARDED_BY(queue_mu_)
   std::thread committer_;
@@ -613,7 +613,7 @@ Result<int64_t> SqliteStore::append_ledger(LedgerEntry entry) {
   if (stopping_) return Unavailable("ledger store is shutting down", std::string(kLedgerUnavailable));
   queue_.push_back(&p);
   queue_cv_.notify_one();
-  done_cv_.wait(lk, [&] { return p.done; });
+  p.cv.wait(lk, [&] { return p.done; });
   if (!p.status.ok()) return p.status;
   return p.seq;
 }
@@ -644,15 +644,15 @@ void SqliteStore::committer_loop() {
       st = Status(ErrorCode::kUnavailable, std::string(kLedgerUnavailable),
                   st.code() == ErrorCode::kUnavailable ? st.message() : st.to_string());
     }
-    {
-      std::lock_guard lk(queue_mu_);
-      for (size_t i = 0; i < batch.size(); ++i) {
-        batch[i]->status = st;
-        if (st.ok()) batch[i]->seq = seqs[i];
-        batch[i]->done = true;
-      }
+    std::lock_guard lk(queue_mu_);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i]->status = st;
+      if (st.ok()) batch[i]->seq = seqs[i];
+      batch[i]->done = true;
+      // Notified under queue_mu_: the caller cannot return (and destroy its PendingAppend, which
+      // lives on its stack) before we release the lock.
+      batch[i]->cv.notify_one();
     }
-    done_cv_.notify_all();
   }
 }
 
