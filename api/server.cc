@@ -184,6 +184,28 @@ std::string csv_row(const db::LedgerEntry& e) {
 constexpr const char* kCsvHeader =
     "seq,ts_ms,kind,event,keyset,kid,alg,actor,actor_addr,jti,sub,aud,iat,exp,token_sha256,outcome,reason,hash\n";
 
+// "(/v1/keysets/([a-z0-9_-]+)/jwks\\.json)" → "/v1/keysets/{name}/jwks.json"
+std::string openapi_path(std::string p) {
+  const std::pair<std::string, std::string> subst[] = {
+      {"(.*)/", "/{issuer_path}/"}, {"([a-z0-9_-]+)", "{name}"}, {"([A-Za-z0-9_-]+)", "{kid}"}, {"([0-9a-f]+)", "{id}"},
+      {"\\", ""}};
+  for (const auto& [from, to] : subst) {
+    for (size_t pos; (pos = p.find(from)) != std::string::npos;) p.replace(pos, from.size(), to);
+  }
+  return p;
+}
+
+// Registers routes on the server and records them for routes().
+struct Routes {
+  httplib::Server& s;
+  std::vector<RouteInfo>& catalog;
+  void Get(const std::string& p, httplib::Server::Handler h) { catalog.push_back({"GET", openapi_path(p)}), s.Get(p, std::move(h)); }
+  void Post(const std::string& p, httplib::Server::Handler h) { catalog.push_back({"POST", openapi_path(p)}), s.Post(p, std::move(h)); }
+  void Patch(const std::string& p, httplib::Server::Handler h) { catalog.push_back({"PATCH", openapi_path(p)}), s.Patch(p, std::move(h)); }
+  void Delete(const std::string& p, httplib::Server::Handler h) { catalog.push_back({"DELETE", openapi_path(p)}), s.Delete(p, std::move(h)); }
+  void set_error_handler(httplib::Server::Handler h) { s.set_error_handler(std::move(h)); }
+};
+
 }  // namespace
 
 Server::Server(ServerOptions opts, Services services) : opts_(std::move(opts)), s_(services) {
@@ -229,7 +251,7 @@ void Server::stop() {
 
 void Server::install_routes() {
   Services s = s_;
-  httplib::Server& h = *http_;
+  Routes h{*http_, routes_};
 
   // Wraps a handler: authentication, role check, error mapping, never an exception to httplib.
   using Fn = std::function<Result<Reply>(const httplib::Request&, const Principal*)>;

@@ -46,6 +46,12 @@ struct Services {
   const Clock* clock = nullptr;
 };
 
+// A registered route, in OpenAPI path form ("/v1/keysets/{name}/sign").
+struct RouteInfo {
+  std::string method;
+  std::string path;
+};
+
 class Server {
  public:
   Server(ServerOptions opts, Services services);
@@ -59,6 +65,8 @@ class Server {
   // Serves until stop(). REQUIRES: bind() succeeded.
   void serve();
   void stop();
+  // Every route this server answers (docs/openapi.json is checked against it by a test).
+  const std::vector<RouteInfo>& routes() const { return routes_; }
 
  private:
   void install_routes();
@@ -67,6 +75,7 @@ class Server {
   Services s_;
   std::unique_ptr<httplib::Server> http_;
   int port_ = 0;
+  std::vector<RouteInfo> routes_;
 };
 
 }  // namespace keymgr::api

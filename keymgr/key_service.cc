@@ -621,8 +621,11 @@ Result<KeysetPtr> KeyService::emergency_rotate(std::string_view name, const Acto
   std::lock_guard lk(s->mu);
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
+  ASSIGN_OR_RETURN(db::KeyRecord nk, generate_locked(*ks, clock_.now(), true));
+  // The old key kept signing while the HSM generated (RSA can take seconds): its window ends now,
+  // after generation, so every token it signed lies inside it.
   const TimePoint now = clock_.now();
-  ASSIGN_OR_RETURN(db::KeyRecord nk, generate_locked(*ks, now, true));
+  set_window(nk, now, ks->policy);
   db::ChangeSet cs;
   nk.state = std::string(key_state_name(KeyState::kActive));
   cs.key_updates.push_back(nk);

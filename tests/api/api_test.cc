@@ -421,5 +421,42 @@ TEST_F(ApiTest, CheckpointsAreSignedByThePublishedAuditKeyAndVerifyWithOpenSsl) 
   EXPECT_NE(out.find("Verified OK"), std::string::npos) << out;
 }
 
+TEST_F(ApiTest, OpenApiDocumentDescribesExactlyTheServedRoutes) {
+  std::ifstream in(source_dir() + "/docs/openapi.json");
+  ASSERT_TRUE(in.good());
+  json doc = json::parse(in);
+  EXPECT_EQ(doc["openapi"].get<std::string>().rfind("3.", 0), 0u);
+  std::set<std::string> documented, served;
+  for (auto& [path, ops] : doc["paths"].items()) {
+    for (auto& [method, op] : ops.items()) {
+      std::string m = method;
+      for (auto& c : m) c = static_cast<char>(std::toupper(c));
+      documented.insert(m + " " + path);
+      EXPECT_TRUE(op.contains("responses")) << path;
+    }
+  }
+  // The server's own record of what it registered (api::Server::routes()).
+  cli::Config cfg;
+  api::Server probe(cfg.server, api::Services{});
+  for (const auto& r : probe.routes()) served.insert(r.method + " " + r.path);
+  for (const auto& r : served) EXPECT_TRUE(documented.count(r)) << "served but not in docs/openapi.json: " << r;
+  for (const auto& d : documented) EXPECT_TRUE(served.count(d)) << "documented but not served: " << d;
+  EXPECT_GE(served.size(), 25u);
+  // Each documented route answers on the live server (never the catch-all route_not_found).
+  create_keyset("web");
+  for (const auto& d : documented) {
+    const std::string method = d.substr(0, d.find(' '));
+    std::string path = d.substr(d.find(' ') + 1);
+    for (auto [from, to] : {std::pair<std::string, std::string>{"{issuer_path}", "web"}, {"{name}", "web"}, {"{kid}", "x"}, {"{id}", "00"}}) {
+      for (size_t pos; (pos = path.find(from)) != std::string::npos;) path.replace(pos, from.size(), to);
+    }
+    auto r = call(method, path, admin_, "{}");
+    ASSERT_TRUE(r) << d;
+    json j = json::parse(r->body, nullptr, false);
+    const bool catch_all = r->status == 404 && !j.is_discarded() && j.is_object() && j.value("error", "") == "route_not_found";
+    EXPECT_FALSE(catch_all) << d << " is documented but not routed";
+  }
+}
+
 }  // namespace
 }  // namespace keymgr::testing

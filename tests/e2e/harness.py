@@ -1,0 +1,130 @@
+"""Runs the real keymgr binary against a fresh SoftHSM2 token and SQLite file, for end-to-end
+tests that need a separate process (SIGKILL, restarts, CLI)."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Keymgr:
+    def __init__(self, binary, source_dir):
+        self.binary = binary
+        self.dir = tempfile.mkdtemp(prefix="km-e2e-")
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        subprocess.run([os.path.join(source_dir, "scripts/init-softhsm.sh"), self.dir, "keymgr"],
+                       check=True, stdout=subprocess.DEVNULL)
+        self.config = os.path.join(self.dir, "keymgr.toml")
+        with open(self.config, "w") as f:
+            f.write(f"""
+[server]
+listen = "127.0.0.1"
+port = {self.port}
+threads = 16
+[hsm]
+module = "{SOFTHSM}"
+token_label = "keymgr"
+pin_file = "{self.dir}/hsm.pin"
+[database]
+path = "{self.dir}/keymgr.db"
+[scheduler]
+interval = "1s"
+checkpoint_interval = "2s"
+[log]
+level = "info"
+[bootstrap]
+keyset = "default"
+issuer = "{self.base}/default"
+""")
+        self.env = dict(os.environ, SOFTHSM2_CONF=os.path.join(self.dir, "softhsm2.conf"), KEYMGR_CONFIG=self.config)
+        self.env.pop("KEYMGR_HSM_PIN", None)
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "server.log")
+
+    def cli(self, *args, token=None, check=True):
+        env = dict(self.env)
+        if token:
+            env["KEYMGR_API_TOKEN"] = token
+        r = subprocess.run([self.binary, *args], env=env, capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"keymgr {' '.join(args)} failed ({r.returncode}): {r.stderr}")
+        return r
+
+    def token(self, name, role, *keysets):
+        args = ["token", "create", "--name", name, "--role", role]
+        for k in keysets:
+            args += ["--keyset", k]
+        return self.cli(*args).stdout.strip()
+
+    def start(self, timeout=30):
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([self.binary, "serve"], env=self.env, stdout=log, stderr=log)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"keymgr exited with {self.proc.returncode}: {self.log()}")
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.05)
+        raise RuntimeError("keymgr did not start: " + self.log())
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def request(self, method, path, token=None, body=None, timeout=10):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                return e.code, json.loads(raw)
+            except ValueError:
+                return e.code, raw.decode(errors="replace")
+
+    def cleanup(self):
+        self.stop()
+        if os.environ.get("KM_E2E_KEEP"):
+            print("kept", self.dir)
+            return
+        shutil.rmtree(self.dir, ignore_errors=True)
