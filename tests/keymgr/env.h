@@ -30,7 +30,9 @@ inline TimePoint kEpoch = from_unix_seconds(1767225600);
 class Env {
  public:
   // `durable` false: synchronous=OFF (simulations measure logic, not fsync; still a real file).
-  explicit Env(Backend backend, bool durable = true) : clock(kEpoch), durable_(durable) {
+  // `hook`: a PKCS#11 function-list hook (fault injection) for the SoftHsm backend.
+  explicit Env(Backend backend, bool durable = true, std::function<void*(void*)> hook = nullptr)
+      : clock(kEpoch), durable_(durable) {
     dir = make_temp_dir("km-keymgr");
     open_store();
     if (backend == Backend::kFake) {
@@ -40,7 +42,9 @@ class Env {
     } else {
       token = std::make_unique<SoftHsmToken>();
       EXPECT_TRUE(token->ok()) << token->error();
-      auto h = hsm::open_pkcs11_hsm(token->options());
+      auto opts = token->options();
+      opts.function_list_hook = std::move(hook);
+      auto h = hsm::open_pkcs11_hsm(std::move(opts));
       EXPECT_TRUE(h.ok()) << h.status().to_string();
       if (h.ok()) hsm = std::move(*h);
     }

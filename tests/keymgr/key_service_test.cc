@@ -9,6 +9,7 @@
 #include "hsm/public_key.h"
 #include "tests/keymgr/env.h"
 #include "tests/keymgr/invariants.h"
+#include "tests/support/pkcs11_fault.h"
 
 namespace keymgr::testing {
 namespace {
@@ -468,6 +469,65 @@ TEST_P(KeyServiceTest, EveryAlgorithmSignsAndVerifies) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, KeyServiceTest, ::testing::Values(Backend::kFake, Backend::kSoftHsm), backend_name);
+
+// ---- the real token with faults injected at the PKCS#11 boundary ----
+
+TEST(SoftHsmFaults, OneKeysetsHsmFailureDoesNotStopTheOthersAndRecovers) {
+  Pkcs11FaultInjector faults;
+  Env env(Backend::kSoftHsm, true, faults.hook());
+  const Policy p = short_policy();
+  auto a = env.create("a", Algorithm::kES256, p);
+  auto b = env.create("b", Algorithm::kES256, p);
+  ASSERT_TRUE(a && b);
+  env.clock.set(a->active_key()->deactivate_at - p.prepublish - p.rotation_lead + seconds(1));
+  faults.fail_next(P11Call::kGenerateKeyPair, CKR_DEVICE_ERROR, 1);
+  Status sa = env.keys->advance("a");  // hits the fault
+  Status sb = env.keys->advance("b");
+  EXPECT_FALSE(sa.ok());
+  EXPECT_EQ(sa.code(), ErrorCode::kUnavailable) << sa.to_string();
+  EXPECT_TRUE(sb.ok()) << sb.to_string();
+  EXPECT_EQ(env.keys->find_keyset("a")->successor(), nullptr);
+  EXPECT_NE(env.keys->find_keyset("b")->successor(), nullptr);
+  EXPECT_EQ(env.keys->health("a").consecutive_failures, 1);
+  EXPECT_NE(env.keys->health("a").last_error.find("CKR_DEVICE_ERROR"), std::string::npos) << env.keys->health("a").last_error;
+  EXPECT_TRUE(env.sign("a").ok()) << "the active key keeps signing meanwhile";
+  // No half-created key: no intent row left, nothing orphaned in the token.
+  env.reopen_service();
+  EXPECT_EQ(env.last_reconcile.intents_removed + env.last_reconcile.orphans_destroyed, 0);
+  // The HSM is back: the next step catches up.
+  EXPECT_TRUE(env.keys->advance("a").ok());
+  EXPECT_NE(env.keys->find_keyset("a")->successor(), nullptr);
+  EXPECT_EQ(check_invariants(*env.keys, env.clock.now(), env.hsm.get(), "recovered"), 0);
+}
+
+TEST(SoftHsmFaults, SignFaultsFailClosedAndRecover) {
+  Pkcs11FaultInjector faults;
+  Env env(Backend::kSoftHsm, true, faults.hook());
+  env.create("web");
+  for (CK_RV rv : {CKR_DEVICE_REMOVED, CKR_SESSION_HANDLE_INVALID, CKR_DEVICE_ERROR, CKR_GENERAL_ERROR}) {
+    faults.fail_next(P11Call::kSign, rv, 3);
+    auto r = env.sign("web");
+    if (r.ok()) {
+      // A lost session is retried on a fresh one: then the token is real and recorded.
+      auto v = env.tokens->verify("web", r->token);
+      ASSERT_TRUE(v.ok());
+      EXPECT_TRUE(v->valid);
+    } else {
+      EXPECT_EQ(r.status().code(), ErrorCode::kUnavailable) << r.status().to_string();
+    }
+    faults.fail_next(P11Call::kSign, CKR_OK, 0);
+    auto ok = env.sign("web");
+    EXPECT_TRUE(ok.ok()) << "recovers by itself after " << rv << ": " << ok.status().to_string();
+  }
+  faults.fail_next(P11Call::kSignInit, CKR_DEVICE_REMOVED, 1);
+  EXPECT_FALSE(env.sign("web").ok());
+  EXPECT_TRUE(env.sign("web").ok());
+  db::LedgerQuery q;
+  q.outcome = "error";
+  auto errors = env.store->query_ledger(q);
+  ASSERT_TRUE(errors.ok());
+  EXPECT_GE(errors->entries.size(), 2u) << "failed signing attempts are recorded";
+}
 
 // ---- fail closed (fake HSM / broken ledger) ----
 
