@@ -2,6 +2,7 @@
 // cpp-httplib server on 127.0.0.1) and real clients: httplib, PyJWT and the npm jose package.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sqlite3.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -456,6 +457,39 @@ TEST_F(ApiTest, OpenApiDocumentDescribesExactlyTheServedRoutes) {
     const bool catch_all = r->status == 404 && !j.is_discarded() && j.is_object() && j.value("error", "") == "route_not_found";
     EXPECT_FALSE(catch_all) << d << " is documented but not routed";
   }
+}
+
+TEST_F(ApiTest, LedgerThatCannotBeWrittenMeansNoTokenAnd503) {
+  create_keyset("web");
+  const std::string iss = make_token("app", api::Role::kIssuer, {"web"});
+  auto count_sign_rows = [&] {
+    db::LedgerQuery q;
+    q.kind = "sign";
+    q.limit = 1000;
+    return app_->store().query_ledger(q)->entries.size();
+  };
+  sign("web", iss);
+  const size_t before = count_sign_rows();
+  // Another process holds the database exclusively (as a stuck backup or a full disk would make
+  // every write fail): the signing request must fail closed.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/keymgr.db").c_str(), &other), SQLITE_OK);
+  sqlite3_busy_timeout(other, 5000);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE;", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto r = call("POST", "/v1/keysets/web/sign", iss, json{{"claims", {{"sub", "bob"}}}}.dump());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  json j = json::parse(r->body);
+  EXPECT_EQ(j["error"], "ledger_unavailable") << r->body;
+  EXPECT_FALSE(j.contains("token"));
+  sqlite3_exec(other, "ROLLBACK;", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  // Nothing half-written, and the service recovers by itself.
+  EXPECT_EQ(count_sign_rows(), before);
+  json ok = sign("web", iss);
+  EXPECT_TRUE(ok.contains("token"));
+  auto ver = call("GET", "/v1/audit/verify", auditor_);
+  EXPECT_TRUE(json::parse(ver->body)["ok"]) << ver->body;
 }
 
 }  // namespace
