@@ -18,8 +18,20 @@ using nlohmann::json;
 
 class KeyServiceTest : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override { env = std::make_unique<Env>(GetParam()); }
-  void TearDown() override { env.reset(); }
+  void SetUp() override {
+    if (GetParam() == Backend::kSoftHsm) faults = std::make_unique<Pkcs11FaultInjector>();
+    env = std::make_unique<Env>(GetParam(), true, faults ? faults->hook() : nullptr);
+  }
+  void TearDown() override {
+    env.reset();
+    faults.reset();
+  }
+  // The next n key generations fail as if the HSM refused (fake switch, or CKR_DEVICE_ERROR
+  // injected at the PKCS#11 boundary of the real token).
+  void fail_generate(int n) {
+    if (env->fake != nullptr) env->fake->fail_next_generate(n);
+    else faults->fail_next(P11Call::kGenerateKeyPair, CKR_DEVICE_ERROR, n);
+  }
   void tick(std::chrono::seconds by) {
     env->clock.advance(by);
     for (const auto& ks : env->keys->keysets()) (void)env->keys->advance(ks->name);
@@ -42,6 +54,7 @@ class KeyServiceTest : public ::testing::TestWithParam<Backend> {
     }
     return out;
   }
+  std::unique_ptr<Pkcs11FaultInjector> faults;
   std::unique_ptr<Env> env;
 };
 
@@ -143,11 +156,10 @@ TEST_P(KeyServiceTest, StalledSchedulerNeverExtendsAKeyButPromotesTheReadySucces
 }
 
 TEST_P(KeyServiceTest, KeysetWhoseHsmRefusesStopsSigningAtTheEndAndAlertsBefore) {
-  if (GetParam() != Backend::kFake) GTEST_SKIP() << "generation faults are injected with the fake here";
   const Policy p = short_policy();
   auto ks = env->create("web", Algorithm::kES256, p);
   env->create("other", Algorithm::kES256, p);
-  env->fake->fail_next_generate(1000);
+  fail_generate(1000);
   const TimePoint end = ks->active_key()->deactivate_at;
   env->clock.set(end - p.prepublish - p.rotation_lead);
   tick(seconds(0));
@@ -176,7 +188,7 @@ TEST_P(KeyServiceTest, KeysetWhoseHsmRefusesStopsSigningAtTheEndAndAlertsBefore)
   EXPECT_EQ(ev[0].actor, "ops");
   EXPECT_EQ(ev[0].reason, "HSM ticket #42");
   // The HSM recovers: the scheduler catches up by itself.
-  env->fake->fail_next_generate(0);
+  fail_generate(0);
   tick(seconds(0));
   EXPECT_NE(env->keys->find_keyset("web")->successor(), nullptr);
   EXPECT_EQ(env->keys->health("web").consecutive_failures, 0);
