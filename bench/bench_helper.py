@@ -1,0 +1,352 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run.sh (standard library only).
+
+  bench_helper.py create PORT TOKEN_FILE COUNT [--prefix P] [--due-every 100] [--conc 4]
+      creates COUNT keysets through POST /v1/keysets (ES256). Every --due-every'th keyset gets
+      sign_period=10d (default 30d), so a clock 8.5 days ahead (window opens at 10d - prepublish - rotation_lead = 8d) has exactly those keysets due.
+  bench_helper.py startup PORT LOG -- CMD...
+      execs CMD (stdout/stderr to LOG), polls GET /healthz every ~1 ms, prints
+      "STARTUP ms=... pid=..." once it answers 200 (the server keeps running).
+  bench_helper.py report RAW_DIR OUT_JSON OUT_MD
+      parses the raw outputs of a run and writes the JSON and markdown summaries.
+"""
+import concurrent.futures
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+
+def cmd_create(argv):
+    port, token_file, count = int(argv[0]), argv[1], int(argv[2])
+    opts = dict(prefix="ks", due_every=100, conc=4)
+    i = 3
+    while i < len(argv):
+        k = argv[i].lstrip("-").replace("-", "_")
+        opts[k] = type(opts[k])(argv[i + 1])
+        i += 2
+    token = open(token_file).read().strip()
+    local = threading.local()
+    errors = []
+
+    def one(n):
+        if not hasattr(local, "c"):
+            local.c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        name = f"{opts['prefix']}{n:05d}"
+        body = {"name": name, "issuer": f"http://127.0.0.1:{port}/t/{name}", "alg": "ES256"}
+        if opts["due_every"] > 0 and n % opts["due_every"] == 0:
+            body["policy"] = {"sign_period": "10d"}
+        for attempt in range(3):
+            try:
+                local.c.request("POST", "/v1/keysets", json.dumps(body),
+                                {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+                r = local.c.getresponse()
+                data = r.read()
+                if r.status == 201:
+                    return True
+                if r.status == 409:  # exists already (rerun)
+                    return True
+                errors.append(f"{name}: {r.status} {data[:200]!r}")
+                return False
+            except (OSError, http.client.HTTPException) as e:
+                local.c.close()
+                local.c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                if attempt == 2:
+                    errors.append(f"{name}: {e}")
+        return False
+
+    t0 = time.time()
+    ok = 0
+    with concurrent.futures.ThreadPoolExecutor(opts["conc"]) as ex:
+        for done, res in enumerate(ex.map(one, range(count)), 1):
+            ok += bool(res)
+            if done % 1000 == 0:
+                el = time.time() - t0
+                print(f"  created {done}/{count} ({done / el:.0f}/s)", file=sys.stderr, flush=True)
+    el = time.time() - t0
+    due = len([n for n in range(count) if opts["due_every"] > 0 and n % opts["due_every"] == 0])
+    for e in errors[:5]:
+        print("  error:", e, file=sys.stderr)
+    print(f"CREATE count={count} ok={ok} due_policy={due} secs={el:.1f} per_s={ok / el if el else 0:.1f} "
+          f"ms_each={1000 * el / max(ok, 1):.1f}")
+    return 0 if ok == count else 1
+
+
+def healthz(port):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=1)
+    except OSError:
+        return False
+    try:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = s.recv(64)
+        return data.startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def cmd_startup(argv):
+    port, log = int(argv[0]), argv[1]
+    cmd = argv[argv.index("--") + 1:]
+    logf = open(log, "ab")
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=logf, stderr=logf, start_new_session=True)
+    while True:
+        if p.poll() is not None:
+            print(f"STARTUP failed rc={p.returncode}", file=sys.stderr)
+            return 1
+        if healthz(port):
+            break
+        if time.monotonic() - t0 > 120:
+            print("STARTUP timeout", file=sys.stderr)
+            return 1
+        time.sleep(0.001)
+    print(f"STARTUP ms={1000 * (time.monotonic() - t0):.1f} pid={p.pid}")
+    return 0
+
+
+# ---------------------------------------------------------------- report
+
+def kv(line):
+    return {k: v for k, v in re.findall(r"(\w+)=(\S+)", line)}
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def dur_ms(s):
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", s)
+    if not m:
+        return None
+    v, u = float(m.group(1)), m.group(2)
+    return v * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[u]
+
+
+def parse_wrk(path):
+    if not os.path.exists(path):
+        return None
+    t = open(path).read()
+    r = {"req_per_s": None, "p50_ms": None, "p99_ms": None, "requests": 0, "non2xx": 0,
+         "err_connect": 0, "err_read": 0, "err_write": 0, "timeouts": 0}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", t)
+    if m:
+        r["req_per_s"] = float(m.group(1))
+    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        m = re.search(r"^\s+%s%%\s+(\S+)" % pct, t, re.M)
+        if m:
+            r[key] = dur_ms(m.group(1))
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", t)
+    if m:
+        r["requests"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", t)
+    if m:
+        r["err_connect"], r["err_read"], r["err_write"], r["timeouts"] = map(int, m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+    if m:
+        r["non2xx"] = int(m.group(1))
+    r["errors"] = r["err_connect"] + r["err_read"] + r["err_write"] + r["timeouts"] + r["non2xx"]
+    ok = r["requests"] - r["non2xx"]
+    m = re.search(r"requests in ([\d.]+)(us|ms|s|m),", t)
+    secs = dur_ms(m.group(1) + m.group(2)) / 1000 if m else None
+    r["ok_per_s"] = ok / secs if secs else None
+    return r
+
+
+def results_lines(path, tag="RESULT"):
+    if not os.path.exists(path):
+        return []
+    return [kv(l) | {"_": l.split()[1] if len(l.split()) > 1 else ""}
+            for l in open(path) if l.startswith(tag + " ")]
+
+
+def ratio(a, b):
+    return round(a / b, 3) if a is not None and b else None
+
+
+def fmt(v, nd=0):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float) and nd == 0 and abs(v) < 10:
+        nd = 2
+    return f"{v:,.{nd}f}"
+
+
+def verdict(ok):
+    return "n/a" if ok is None else ("**yes**" if ok else "**NO**")
+
+
+def cmd_report(argv):
+    raw, out_json, out_md = argv
+    meta = {}
+    for l in open(os.path.join(raw, "meta.txt")):
+        if "=" in l:
+            k, v = l.rstrip("\n").split("=", 1)
+            meta[k] = v
+    res = {"meta": meta, "signing": {}, "jwks": {}, "ledger": {}, "scale": {}, "goals": {}}
+    rows = []  # (section, figure, value, baseline, ratio, goal, met)
+
+    # 1. signing
+    raw_p11 = {l.get("alg"): num(l.get("ops_per_s")) for l in results_lines(os.path.join(raw, "p11bench.txt"))}
+    for alg, p11alg in (("ES256", "ecdsa-p256"), ("RS256", "rsa2048"), ("EdDSA", "ed25519")):
+        w = parse_wrk(os.path.join(raw, f"wrk_sign_{alg}.txt"))
+        base = raw_p11.get(p11alg)
+        d = {"wrk": w, "raw_c_sign_2thr_per_s": base,
+             "tokens_per_s": w["ok_per_s"] if w else None}
+        d["ratio"] = ratio(d["tokens_per_s"], base)
+        res["signing"][alg] = d
+        goal = "≥ 0.7x" if alg == "ES256" else ""
+        met = (d["ratio"] >= 0.7) if (alg == "ES256" and d["ratio"] is not None) else None
+        if alg == "ES256":
+            res["goals"]["sign_es256_ratio>=0.7"] = met
+        rows.append(("sign", f"{alg} tokens/s (64 clients; p50 / p99 ms; errors)",
+                     f"{fmt(d['tokens_per_s'])} ({fmt(w and w['p50_ms'], 1)} / {fmt(w and w['p99_ms'], 1)}; {w and w['errors']})",
+                     f"raw C_Sign 2 thr {fmt(base)}", d["ratio"], goal, met))
+
+    # 2. JWKS
+    for c in ("64", "512"):
+        km = parse_wrk(os.path.join(raw, f"wrk_jwks_keymgr_c{c}.txt"))
+        ng = parse_wrk(os.path.join(raw, f"wrk_jwks_nginx_c{c}.txt"))
+        d = {"keymgr": km, "nginx": ng,
+             "rps_ratio": ratio(km and km["req_per_s"], ng and ng["req_per_s"]),
+             "p99_ratio": ratio(km and km["p99_ms"], ng and ng["p99_ms"])}
+        res["jwks"]["c" + c] = d
+        met = None
+        if km and ng and d["rps_ratio"] is not None and d["p99_ratio"] is not None:
+            met = d["rps_ratio"] >= 0.8 and d["p99_ratio"] <= 2 and km["errors"] == 0
+        res["goals"][f"jwks_c{c}"] = met
+        rows.append(("jwks", f"JWKS req/s, {c} clients",
+                     f"{fmt(km and km['req_per_s'])}", f"nginx {fmt(ng and ng['req_per_s'])}", d["rps_ratio"],
+                     "≥ 0.8x", None if met is None else d["rps_ratio"] >= 0.8))
+        rows.append(("jwks", f"JWKS p99 ms, {c} clients (errors+timeouts: keymgr / nginx)",
+                     f"{fmt(km and km['p99_ms'], 2)} ({km and km['errors']} / {ng and ng['errors']})",
+                     f"nginx {fmt(ng and ng['p99_ms'], 2)}", d["p99_ratio"], "≤ 2x, 0 errors",
+                     None if met is None else (d["p99_ratio"] <= 2 and km["errors"] == 0)))
+
+    # 3. ledger
+    sq = {(l.get("journal"), l.get("sync"), l.get("batch")): num(l.get("rows_per_s"))
+          for l in results_lines(os.path.join(raw, "sqlitebench.txt")) if l.get("test") == "write"}
+    sq512 = sq.get(("wal", "FULL", "512"))
+    sq1 = sq.get(("wal", "FULL", "1"))
+    led = {}
+    for f in sorted(os.listdir(raw)):
+        if f.startswith("ledger_") and f.endswith(".txt"):
+            for l in results_lines(os.path.join(raw, f)):
+                kind = l["_"]
+                if kind == "append":
+                    led[f"append_t{l.get('threads')}"] = num(l.get("records_per_s"))
+                    led[f"append_t{l.get('threads')}_commits_per_s"] = num(l.get("commits_per_s"))
+                elif kind == "query":
+                    led.setdefault("query", {}).setdefault(l["n"], {})[l["name"]] = {
+                        "p50_us": num(l.get("p50_us")), "p99_us": num(l.get("p99_us")),
+                        "avg_rows": num(l.get("avg_rows"))}
+                elif kind == "size":
+                    led.setdefault("bytes_per_million", {})[l["n"]] = num(l.get("bytes_per_million"))
+                elif kind == "append_into_large":
+                    led.setdefault("append_into_large", {})[l["n"]] = num(l.get("records_per_s"))
+                elif kind == "fill":
+                    led.setdefault("fill_per_s", {})[l["records"]] = num(l.get("records_per_s"))
+    led["sqlite_raw_wal_full_batch512"] = sq512
+    led["sqlite_raw_wal_full_batch1"] = sq1
+    es = res["signing"].get("ES256", {})
+    led["http_durable_per_s_es256"] = es.get("tokens_per_s")
+    res["ledger"] = led
+    a64 = led.get("append_t64")
+    met = a64 >= 25000 if a64 is not None else None
+    res["goals"]["ledger_append>=25k"] = met
+    rows.append(("ledger", "durable appends/s, 64 threads, group commit (ledger_bench)", fmt(a64),
+                 f"raw SQLite WAL/FULL batch 512 {fmt(sq512)}", ratio(a64, sq512), "≥ 25,000/s", met))
+    rows.append(("ledger", "durable appends/s, 1 thread", fmt(led.get("append_t1")),
+                 f"raw SQLite WAL/FULL batch 1 {fmt(sq1)}", ratio(led.get("append_t1"), sq1), "", None))
+    rows.append(("ledger", "durable records/s through HTTP (= ES256 tokens/s)", fmt(es.get("tokens_per_s")),
+                 "", None, "", None))
+    for n, qs in sorted(led.get("query", {}).items(), key=lambda x: int(x[0])):
+        nm = f"{int(n) / 1e6:g}M"
+        big = int(n) >= 10_000_000
+        for qn, goal_us, label in (("kid_1h_page100", 5000, "kid + 1 h range, page of 100"),
+                                   ("kid_only_page100", 5000, "kid, page of 100"),
+                                   ("jti_hit", 100, "jti lookup (hit)")):
+            q = qs.get(qn)
+            if not q:
+                continue
+            m = (q["p50_us"] < goal_us) if big else None
+            if big:
+                res["goals"][f"ledger_10M_{qn}_p50"] = m
+            rows.append(("ledger", f"{label} at {nm}: p50 / p99 µs", f"{fmt(q['p50_us'], 1)} / {fmt(q['p99_us'], 1)}",
+                         "", None, f"p50 < {goal_us / 1000:g} ms at 10M" if goal_us >= 1000 else "p50 < 0.1 ms at 10M",
+                         m if big else (q["p50_us"] < goal_us)))
+        bpm = led.get("bytes_per_million", {}).get(n)
+        if bpm:
+            rows.append(("ledger", f"database size per million records (at {nm})", f"{bpm / 1e6:,.0f} MB", "", None, "", None))
+
+    # 4. scale
+    sc = {}
+    for l in open(os.path.join(raw, "scale.txt")) if os.path.exists(os.path.join(raw, "scale.txt")) else []:
+        p = l.split()
+        if not p:
+            continue
+        sc.setdefault(p[0], []).append(kv(l))
+    for l in results_lines(os.path.join(raw, "tick.txt")):
+        sc.setdefault(l["_"], []).append(l)
+    res["scale"] = sc
+    nks = (sc.get("tick") or [{}])[0].get("keysets") or meta.get("keysets")
+    t = (sc.get("tick") or [{}])[0]
+    td = (sc.get("tick_due") or [{}])[0]
+    idle_tick = num(t.get("idle_p50_ms"))
+    res["goals"]["tick_idle<50ms"] = idle_tick < 50 if idle_tick is not None else None
+    rows.append(("scale", f"scheduler tick, nothing due, {nks} keysets (p50 ms)", fmt(idle_tick, 2), "", None,
+                 "< 50 ms", res["goals"]["tick_idle<50ms"]))
+    rows.append(("scale", f"scheduler tick, 1% due ({td.get('keys_generated', '?')} keys generated), ms",
+                 fmt(num(td.get("due_tick_ms")), 1), "", None, "", None))
+    rows.append(("scale", "first tick after start (includes reconcile), ms", fmt(num(t.get("first_ms")), 1), "", None,
+                 "", None))
+    starts = sorted(num(x.get("ms")) for x in sc.get("STARTUP", []) if num(x.get("ms")) is not None)
+    st = starts[len(starts) // 2] if starts else None
+    res["goals"]["startup<1s"] = st < 1000 if st is not None else None
+    rows.append(("scale", f"start-up, exec → /healthz 200, {nks} keysets (median of {len(starts)}), ms", fmt(st, 0),
+                 "", None, "< 1,000 ms", res["goals"]["startup<1s"]))
+    rss = {x.get("what"): x for x in sc.get("RSS", [])}
+    idle = num(rss.get("idle_large", {}).get("kb"))
+    res["goals"]["idle_rss<40MB"] = idle / 1024 < 40 if idle is not None else None
+    rows.append(("scale", f"RSS idle, {nks} keysets, MB", fmt(idle / 1024 if idle else None, 1), "", None, "< 40 MB",
+                 res["goals"]["idle_rss<40MB"]))
+    for what, label in (("load_large", f"RSS peak under sign load, {nks} keysets, MB"),
+                        ("idle_small", "RSS idle, 4 keysets, MB"),
+                        ("load_small", "RSS peak under sign+JWKS load, 4 keysets, MB")):
+        v = num(rss.get(what, {}).get("kb"))
+        rows.append(("scale", label, fmt(v / 1024 if v else None, 1), "", None, "", None))
+    cr = (sc.get("CREATE") or [{}])[0]
+    rows.append(("scale", "keyset creation through HTTP (ms each)", fmt(num(cr.get("ms_each")), 1), "", None, "", None))
+
+    res["table"] = [dict(zip(("section", "figure", "value", "baseline", "ratio", "goal", "met"), r)) for r in rows]
+    with open(out_json, "w") as f:
+        json.dump(res, f, indent=2, default=str)
+    md = [f"# keymgr benchmark — {meta.get('date')}", "",
+          f"Machine: {meta.get('cpu')} × {meta.get('nproc')} vCPU, {meta.get('mem')}, kernel {meta.get('kernel')}; "
+          f"commit {meta.get('commit')}; mode {meta.get('mode')}; keysets {meta.get('keysets')}; "
+          f"wrk duration {meta.get('duration')}; JWKS document {meta.get('jwks_bytes')} bytes.", "",
+          "| figure | keymgr | baseline (same run) | ratio | goal | met |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        md.append(f"| {r[1]} | {r[2]} | {r[3]} | {'' if r[4] is None else f'{r[4]:.2f}x'} | {r[5]} | "
+                  f"{'' if r[6] is None else verdict(r[6])} |")
+    open(out_md, "w").write("\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    cmds = {"create": cmd_create, "startup": cmd_startup, "report": cmd_report}
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+        print(__doc__)
+        sys.exit(2)
+    sys.exit(cmds[sys.argv[1]](sys.argv[2:]))
