@@ -217,6 +217,8 @@ std::string url_escape(const std::string& s) {
 int main(int argc, char** argv) {
   CLI::App app{"keymgr: signing keys in an HSM, rotated, published, and every signature in a ledger"};
   app.require_subcommand(1);
+  // Options of a parent command (--config, --url, --table...) may also follow a subcommand.
+  app.fallthrough();
   std::string config = default_config();
   app.add_option("-c,--config", config, "configuration file (TOML); default $KEYMGR_CONFIG");
   Remote remote;

@@ -349,6 +349,7 @@ class SqliteStore final : public Store, public CommitStatsSource {
   std::unique_ptr<Connection> writer_;  // GUARDED_BY(write_mu_)
   ChainState head_;                     // GUARDED_BY(write_mu_); last committed state
   bool head_stale_ = false;             // GUARDED_BY(write_mu_)
+  int64_t data_version_ = -1;           // GUARDED_BY(write_mu_): PRAGMA data_version when head_ was loaded
   // Highest seq known committed; readable without write_mu_ (verify_chain's truncation check).
   std::atomic<int64_t> committed_seq_{0};
 
@@ -538,8 +539,20 @@ Status SqliteStore::write_txn(std::string_view op, const std::vector<const Ledge
       head_stale_ = true;
     }
     if (head_stale_) RETURN_IF_ERROR(refresh_head_locked());
-    next = head_;
     ASSIGN_OR_RETURN(auto txn, Transaction::begin_immediate(*writer_, reason));
+    // Another process (the CLI creating an API token, a second instance) may have appended since
+    // this connection last wrote: the in-memory head is trusted only while the file's
+    // data_version is unchanged (it does not move for this connection's own commits).
+    {
+      ASSIGN_OR_RETURN(auto q, writer_->prepare("PRAGMA data_version"));
+      ASSIGN_OR_RETURN(bool row, q.step("read data_version"));
+      const int64_t dv = row ? q.int64(0) : -1;
+      if (dv != data_version_) {
+        RETURN_IF_ERROR(refresh_head_locked());
+        data_version_ = dv;
+      }
+    }
+    next = head_;
     if (body) RETURN_IF_ERROR(body(*writer_));
     RETURN_IF_ERROR(insert_ledger_locked(ledger, &next, seqs));
     Status c = txn.commit();

@@ -482,3 +482,30 @@ TEST(StoreDurability, HeadAndSizeSurviveReopen) {
 
 }  // namespace
 }  // namespace keymgr::db
+
+namespace keymgr::db {
+namespace {
+// The server and the CLI (`keymgr token create`) are two processes writing one file: each store
+// must continue the chain from what the other committed, never from a stale in-memory head.
+TEST(StoreLedger, TwoWritersOnOneFileKeepOneChain) {
+  testing::TempDir dir;
+  auto a = testing::open_or_die(testing::options_for(dir.file("km.db")));
+  auto b = testing::open_or_die(testing::options_for(dir.file("km.db")));
+  ASSERT_TRUE(a && b);
+  for (int i = 0; i < 20; ++i) {
+    Store& w = (i % 3 == 0) ? *b : *a;
+    auto seq = w.append_ledger(testing::sign_entry("k", "j" + std::to_string(i), 1000 + i));
+    ASSERT_TRUE(seq.ok()) << i << ": " << seq.status().to_string();
+    EXPECT_EQ(*seq, i + 1);
+  }
+  ChangeSet cs;
+  cs.ledger = {testing::lifecycle_entry("key_generated", "k", 5000)};
+  ASSERT_TRUE(b->apply(cs).ok());
+  ASSERT_TRUE(a->append_ledger(testing::sign_entry("k", "last", 6000)).ok());
+  auto rep = a->verify_chain();
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->ok) << rep->problem;
+  EXPECT_EQ(rep->entries, 22);
+}
+}  // namespace
+}  // namespace keymgr::db
