@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the concurrency tests under ThreadSanitizer (build-tsan/) and runs them.
+#   scripts/tsan.sh                 # default selection
+#   KEYMGR_TSAN_REGEX='Pool' scripts/tsan.sh
+# Exit status is ctest's: any data race TSan reports fails the test (halt_on_error=1).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DIR=${KEYMGR_TSAN_DIR:-$ROOT/build-tsan}
+JOBS=${KEYMGR_TSAN_JOBS:-2}
+REGEX=${KEYMGR_TSAN_REGEX:-'Concurren|GroupCommit|Threads|Pool|Parallel'}
+# The test binaries that hold the concurrency tests (building only these keeps the run short).
+TARGETS=${KEYMGR_TSAN_TARGETS:-"db_group_commit_test hsm_pkcs11_test keymgr_key_service_test api_e2e_test"}
+
+echo "==> [tsan] configure"
+cmake -S "$ROOT" -B "$DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEYMGR_TSAN=ON >/dev/null
+echo "==> [tsan] build: $TARGETS"
+# shellcheck disable=SC2086
+cmake --build "$DIR" -j"$JOBS" --target $TARGETS
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4}
+echo "==> [tsan] ctest -R '$REGEX'"
+cd "$DIR"
+set +e
+ctest --output-on-failure -j1 --timeout 900 -R "$REGEX" 2>&1 | tee "$DIR/tsan-ctest.log"
+rc=${PIPESTATUS[0]}
+set -e
+races=$(grep -c "WARNING: ThreadSanitizer" "$DIR/tsan-ctest.log" || true)
+echo "==> [tsan] ctest exit $rc; ThreadSanitizer warnings: $races (full log: $DIR/tsan-ctest.log)"
+exit "$rc"

@@ -1,0 +1,47 @@
+// Fuzz entry points: one function per parser that sees outside bytes. Each is called by a libFuzzer
+// target (fuzz_main.cc, clang -fsanitize=fuzzer) and by fuzz_regression_test (gtest, every build),
+// which replays the committed corpus and every saved crash through the same function.
+//
+// Each entry checks properties beyond "does not crash" (round trips, fail-closed verification) and
+// abort()s when one breaks, so libFuzzer saves the input.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace keymgr::fuzz {
+
+using Entry = int (*)(const uint8_t* data, size_t size);
+
+struct Target {
+  const char* name;  // also the corpus directory tests/fuzz/corpus/<name>
+  Entry entry;
+};
+
+// parse_json with the request-body limits (64 KiB, depth 16); accepted documents round-trip.
+int fuzz_json(const uint8_t* data, size_t size);
+// parse_json (claims limits) + validate_claims; accepted claims are signed with a FakeHsm keyset
+// and the token must then verify (sign/verify round trip through TokenService).
+int fuzz_claims(const uint8_t* data, size_t size);
+// TokenService::verify on a FakeHsm keyset. Input forms (see fuzz_entries.cc): "T:<compact token>",
+// "R:<n>" (a genuinely issued token, then mutated by the rest), or "<header>\n<payload>[\n<sig>]"
+// with placeholders @KA (kid of keyset A), @KB (kid of keyset B), @NOW; without <sig> the token is
+// signed by keyset A's HSM key (valid signature, not in the ledger). Must never be valid unless
+// keymgr issued the exact token.
+int fuzz_verify(const uint8_t* data, size_t size);
+// base64url_decode: accepted strings are canonical (re-encode equal); encode/decode round trip.
+int fuzz_base64url(const uint8_t* data, size_t size);
+// public_key_from_jwk; first byte picks the algorithm; imported keys export back to the same JWK.
+int fuzz_jwk(const uint8_t* data, size_t size);
+// policy_from_json + validate_policy + parse_duration; accepted policies round-trip via JSON.
+int fuzz_policy(const uint8_t* data, size_t size);
+// cli::parse_config on TOML text.
+int fuzz_config(const uint8_t* data, size_t size);
+// api::authenticate on an Authorization header value against a store holding a few tokens.
+int fuzz_auth(const uint8_t* data, size_t size);
+
+const std::vector<Target>& targets();
+
+}  // namespace keymgr::fuzz
