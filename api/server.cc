@@ -45,15 +45,6 @@ bool allowed(Access a, Role r) {
   return false;
 }
 
-std::string issuer_path(const std::string& issuer) {
-  // "https://host:port/a/b/" → "/a/b"
-  size_t scheme = issuer.find("://");
-  size_t slash = scheme == std::string::npos ? std::string::npos : issuer.find('/', scheme + 3);
-  std::string p = slash == std::string::npos ? "" : issuer.substr(slash);
-  while (!p.empty() && p.back() == '/') p.pop_back();
-  return p;
-}
-
 json key_to_json(const Key& k) {
   json j = {{"kid", k.kid},
             {"alg", std::string(jws_alg(k.alg))},
@@ -347,12 +338,7 @@ void Server::install_routes() {
                        {"response_types_supported", json::array({"id_token"})},
                        {"subject_types_supported", json::array({"public"})}});
   };
-  auto by_path = [s](const std::string& path) -> KeysetPtr {
-    for (const auto& ks : s.keys->keysets()) {
-      if (issuer_path(ks->issuer) == path) return ks;
-    }
-    return nullptr;
-  };
+  auto by_path = [s](const std::string& path) -> KeysetPtr { return s.keys->find_keyset_by_issuer_path(path); };
   // The issuer URL's path on this server: {path}/.well-known/jwks.json and openid-configuration.
   h.Get(R"((.*)/\.well-known/jwks\.json)",
         wrap(Access::kPublic, [s, by_path, jwks_reply](const httplib::Request& req, const Principal*) -> Result<Reply> {
@@ -467,12 +453,6 @@ void Server::install_routes() {
            const std::string path = issuer_path(spec.issuer);
            if (path.rfind("/v1", 0) == 0 || path == "/healthz" || path == "/readyz" || path == "/metrics") {
              return InvalidArgument("issuer path '" + path + "' collides with keymgr's own routes", "bad_issuer");
-           }
-           for (const auto& other : s.keys->keysets()) {
-             if (issuer_path(other->issuer) == path) {
-               return AlreadyExists("issuer path '" + path + "' is already served for keyset '" + other->name + "'",
-                                    "issuer_path_taken");
-             }
            }
            ASSIGN_OR_RETURN(KeysetPtr ks, s.keys->create_keyset(spec, actor_of(p, req)));
            return json_reply(keyset_to_json(*ks, s.keys->health(ks->name), true), 201);

@@ -68,6 +68,14 @@ struct KeyService::KeysetSlot {
 
 // ---------------------------------------------------------------- conversions
 
+std::string issuer_path(std::string_view issuer) {
+  const size_t scheme = issuer.find("://");
+  const size_t slash = scheme == std::string_view::npos ? std::string_view::npos : issuer.find('/', scheme + 3);
+  std::string p = slash == std::string_view::npos ? "" : std::string(issuer.substr(slash));
+  while (!p.empty() && p.back() == '/') p.pop_back();
+  return p;
+}
+
 Result<Key> key_from_record(const db::KeyRecord& r) {
   Key k;
   k.kid = r.kid;
@@ -194,6 +202,7 @@ void KeyService::publish(KeysetPtr ks) {
     if (!k.kid.empty()) name_by_kid_[k.kid] = ks->name;
   }
   name_by_issuer_[ks->issuer] = ks->name;
+  name_by_issuer_path_[issuer_path(ks->issuer)] = ks->name;
   by_name_[ks->name] = std::move(ks);
 }
 
@@ -347,6 +356,14 @@ KeysetPtr KeyService::find_keyset_by_issuer(std::string_view issuer) const {
   return k == by_name_.end() ? nullptr : k->second;
 }
 
+KeysetPtr KeyService::find_keyset_by_issuer_path(std::string_view path) const {
+  std::shared_lock lk(mu_);
+  auto it = name_by_issuer_path_.find(path);
+  if (it == name_by_issuer_path_.end()) return nullptr;
+  auto k = by_name_.find(it->second);
+  return k == by_name_.end() ? nullptr : k->second;
+}
+
 KeysetPtr KeyService::find_keyset_by_kid(std::string_view kid) const {
   std::shared_lock lk(mu_);
   auto it = name_by_kid_.find(kid);
@@ -496,6 +513,10 @@ Result<KeysetPtr> KeyService::create_keyset(const NewKeyset& spec, const Actor& 
   if (find_keyset(spec.name)) return AlreadyExists("keyset '" + spec.name + "' exists", "keyset_exists");
   if (find_keyset_by_issuer(spec.issuer)) {
     return AlreadyExists("issuer '" + spec.issuer + "' already belongs to a keyset", "issuer_taken");
+  }
+  if (KeysetPtr other = find_keyset_by_issuer_path(issuer_path(spec.issuer))) {
+    return AlreadyExists("issuer path '" + issuer_path(spec.issuer) + "' is already served for keyset '" + other->name + "'",
+                         "issuer_path_taken");
   }
   const TimePoint now = clock_.now();
   db::KeysetRecord rec;

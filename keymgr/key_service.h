@@ -113,6 +113,8 @@ class KeyService {
   std::vector<KeysetPtr> keysets() const;
   KeysetPtr find_keyset(std::string_view name) const;
   KeysetPtr find_keyset_by_issuer(std::string_view issuer) const;
+  // The keyset whose issuer URL has this path ("/tenants/a"; "" for an issuer without a path).
+  KeysetPtr find_keyset_by_issuer_path(std::string_view path) const;
   // The keyset that holds `kid` (any state), or null.
   KeysetPtr find_keyset_by_kid(std::string_view kid) const;
 
@@ -179,9 +181,14 @@ class KeyService {
   std::map<std::string, KeysetPtr, std::less<>> by_name_;
   std::map<std::string, std::string, std::less<>> name_by_issuer_;
   std::map<std::string, std::string, std::less<>> name_by_kid_;
+  std::map<std::string, std::string, std::less<>> name_by_issuer_path_;
   std::map<std::string, std::shared_ptr<KeysetSlot>, std::less<>> slots_;
   std::mutex create_mu_;  // serialises keyset creation (unique names/issuers)
 };
+
+// The path of an issuer URL: "https://host:port/a/b/" → "/a/b". Each keyset's JWKS and discovery
+// document are served under its issuer path, so no two keysets may share one.
+std::string issuer_path(std::string_view issuer);
 
 // Conversions between rows and domain values (also used by tests).
 Result<Key> key_from_record(const db::KeyRecord& r);

@@ -86,6 +86,12 @@ TEST_P(KeyServiceTest, NameAndIssuerAreUnique) {
   dup.name = "b";
   dup.issuer = "https://issuer.example/a";
   EXPECT_EQ(env->keys->create_keyset(dup, Actor{"t", ""}).status().reason(), "issuer_taken");
+  dup.name = "b";
+  dup.issuer = "https://another-host.example/a/";  // same path as a's issuer: same JWKS URL path
+  EXPECT_EQ(env->keys->create_keyset(dup, Actor{"t", ""}).status().reason(), "issuer_path_taken");
+  EXPECT_EQ(issuer_path("https://h.example:8443/t/a/"), "/t/a");
+  EXPECT_EQ(issuer_path("https://h.example"), "");
+  EXPECT_EQ(env->keys->find_keyset_by_issuer_path("/a")->name, "a");
   dup.name = "Bad Name";
   dup.issuer = "https://x.example";
   EXPECT_EQ(env->keys->create_keyset(dup, Actor{"t", ""}).status().reason(), "bad_keyset_name");
