@@ -1,13 +1,15 @@
 #include "common/metrics.h"
 
+#include <charconv>
 #include <cstdio>
 
 namespace keymgr {
 namespace {
+// Shortest text that reads back as the same double ("0.005", not "0.0050000000000000001").
 std::string num(double v) {
   char buf[64];
-  snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : "NaN";
 }
 std::string braces(const std::string& labels) { return labels.empty() ? "" : "{" + labels + "}"; }
 }  // namespace

@@ -1,0 +1,151 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "cli/config.h"
+#include "common/crypto.h"
+#include "common/encoding.h"
+#include "common/json_util.h"
+#include "common/metrics.h"
+#include "common/secret.h"
+#include "common/status.h"
+
+namespace keymgr {
+namespace {
+
+TEST(Base64Url, Rfc4648VectorsWithoutPadding) {
+  const std::pair<std::string, std::string> v[] = {{"", ""},         {"f", "Zg"},         {"fo", "Zm8"},
+                                                   {"foo", "Zm9v"},  {"foob", "Zm9vYg"},  {"fooba", "Zm9vYmE"},
+                                                   {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, enc] : v) {
+    EXPECT_EQ(base64url_encode(plain), enc);
+    auto d = base64url_decode(enc);
+    ASSERT_TRUE(d.has_value()) << enc;
+    EXPECT_EQ(to_string(*d), plain);
+  }
+  EXPECT_EQ(base64url_encode(Bytes{0xfb, 0xff}), "-_8");
+}
+
+TEST(Base64Url, StrictDecoding) {
+  EXPECT_FALSE(base64url_decode("Zg==").has_value()) << "padding";
+  EXPECT_FALSE(base64url_decode("+/8").has_value()) << "standard alphabet";
+  EXPECT_FALSE(base64url_decode("Zm 9v").has_value()) << "whitespace";
+  EXPECT_FALSE(base64url_decode("Z").has_value()) << "impossible length";
+  EXPECT_FALSE(base64url_decode("Zh").has_value()) << "non-canonical trailing bits";
+}
+
+TEST(Hex, RoundTripAndRejects) {
+  EXPECT_EQ(hex_encode(Bytes{0x00, 0xab, 0xff}), "00abff");
+  EXPECT_EQ(*hex_decode("00ABff"), (Bytes{0x00, 0xab, 0xff}));
+  EXPECT_FALSE(hex_decode("abc").has_value());
+  EXPECT_FALSE(hex_decode("zz").has_value());
+}
+
+TEST(Crypto, Sha256AndConstantTimeCompare) {
+  EXPECT_EQ(hex_encode(sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_TRUE(constant_time_equal("secret", "secret"));
+  EXPECT_FALSE(constant_time_equal("secret", "secreT"));
+  EXPECT_FALSE(constant_time_equal("secret", "secret2"));
+  auto r = random_bytes(16);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->size(), 16u);
+  EXPECT_NE(*r, *random_bytes(16));
+}
+
+TEST(StatusResult, CarriesCodeReasonAndMessage) {
+  Result<int> ok = 5;
+  EXPECT_TRUE(ok.ok());
+  EXPECT_EQ(*ok, 5);
+  Result<int> bad = Unavailable("HSM gone", "hsm_unavailable");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().reason(), "hsm_unavailable");
+  EXPECT_EQ(bad.status().with_context("signing").message(), "signing: HSM gone");
+  Result<int> from_ok = Status::Ok();
+  EXPECT_FALSE(from_ok.ok()) << "a Result built from OK must not pretend to hold a value";
+  EXPECT_EQ(Status(ErrorCode::kNotFound, "", "x").reason(), "not_found");
+}
+
+TEST(ParseJson, BoundsSizeAndDepth) {
+  EXPECT_TRUE(parse_json(R"({"a":[1,2,{"b":null}]})").ok());
+  EXPECT_EQ(parse_json("{bad").status().reason(), "bad_json");
+  EXPECT_EQ(parse_json(std::string(70000, ' ')).status().reason(), "too_large");
+  std::string deep(40, '[');
+  deep += std::string(40, ']');
+  EXPECT_EQ(parse_json(deep).status().reason(), "json_too_deep");
+  EXPECT_EQ(parse_json("\"\xff\"").status().reason(), "bad_json") << "invalid UTF-8";
+}
+
+TEST(Secrets, FromFileOrEnvNeverEcho) {
+  const std::string path = ::testing::TempDir() + "/pin.txt";
+  std::ofstream(path) << "s3cret-pin\n";
+  auto s = load_secret(path, "", "HSM PIN");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->reveal(), "s3cret-pin");
+  setenv("KM_TEST_SECRET", "from-env", 1);
+  EXPECT_EQ(load_secret("", "KM_TEST_SECRET", "x")->reveal(), "from-env");
+  unsetenv("KM_TEST_SECRET");
+  auto missing = load_secret("", "KM_TEST_SECRET", "HSM PIN");
+  EXPECT_EQ(missing.status().reason(), "secret_missing");
+  auto unreadable = load_secret("/nonexistent/pin", "", "HSM PIN");
+  EXPECT_EQ(unreadable.status().reason(), "secret_unreadable");
+  Secret moved = std::move(*s);
+  EXPECT_EQ(moved.reveal(), "s3cret-pin");
+}
+
+TEST(MetricsRender, PrometheusTextFormat) {
+  Metrics m;
+  m.describe("x_total", "counter", "things");
+  m.inc("x_total", "k=\"a\"");
+  m.inc("x_total", "k=\"a\"", 2);
+  m.observe("lat_seconds", "", 0.003);
+  m.gauge("g", "a gauge", [] { return std::vector<std::pair<std::string, double>>{{"", 7}}; });
+  const std::string out = m.render();
+  EXPECT_NE(out.find("# TYPE x_total counter\nx_total{k=\"a\"} 3\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("lat_seconds_bucket{le=\"0.005\"} 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("lat_seconds_bucket{le=\"0.002\"} 0"), std::string::npos) << out;
+  EXPECT_NE(out.find("lat_seconds_count 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("# TYPE g gauge\ng 7\n"), std::string::npos) << out;
+  EXPECT_EQ(Metrics::label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+TEST(Config, ParsesEveryOptionAndRefusesMistakes) {
+  auto c = cli::parse_config(R"(
+[server]
+listen = "0.0.0.0"
+port = 9000
+threads = 32
+[hsm]
+token_label = "prod"
+pin_file = "/run/secrets/pin"
+pool_size = 8
+[database]
+path = "/var/lib/keymgr/k.db"
+[scheduler]
+interval = "30s"
+checkpoint_interval = 600
+[log]
+level = "debug"
+json = true
+)", "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->server.host, "0.0.0.0");
+  EXPECT_EQ(c->server.port, 9000);
+  EXPECT_EQ(c->hsm_pool_size, 8);
+  EXPECT_EQ(c->scheduler_interval, std::chrono::seconds(30));
+  EXPECT_EQ(c->checkpoint_interval, std::chrono::seconds(600));
+  EXPECT_TRUE(c->log.json);
+  for (const char* bad : {"[server]\nprot = 1\n", "[nope]\n", "[server]\nport = \"x\"\n", "[server]\nport = 70000\n",
+                          "[hsm]\npool_size = 0\n", "[scheduler]\ninterval = \"soon\"\n", "not toml at all",
+                          "[server]\ntls_cert = \"a\"\n", "[hsm]\npin = \"1234\"\n"}) {
+    auto r = cli::parse_config(bad, "bad.toml");
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().reason(), "bad_config");
+      EXPECT_NE(r.status().message().find("bad.toml"), std::string::npos);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace keymgr
