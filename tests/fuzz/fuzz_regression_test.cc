@@ -17,9 +17,11 @@ namespace keymgr::fuzz {
 namespace {
 namespace fs = std::filesystem;
 
+// $KEYMGR_SOURCE_DIR/tests/fuzz if set, else this directory as CMake saw it.
 fs::path fuzz_dir() {
   const char* s = std::getenv("KEYMGR_SOURCE_DIR");
-  return fs::path(s != nullptr ? s : ".") / "tests" / "fuzz";
+  if (s != nullptr && *s != '\0') return fs::path(s) / "tests" / "fuzz";
+  return fs::path(KM_FUZZ_DIR);
 }
 
 std::string read_file(const fs::path& p) {
