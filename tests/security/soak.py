@@ -24,7 +24,9 @@ ap.add_argument("source_dir")
 ap.add_argument("--seconds", type=float, default=300)
 ap.add_argument("--signers", type=int, default=4)
 ap.add_argument("--rotate-every", type=float, default=5.0)
-ap.add_argument("--rss-growth-mb", type=float, default=24.0, help="allowed RSS growth after warm-up")
+# The SQLite page caches may legitimately fill as the ledger grows: writer 64 MiB + 4 readers x
+# 16 MiB (db/sqlite_store.cc) = 128 MiB, plus slack. Growth beyond that after warm-up is a leak.
+ap.add_argument("--rss-growth-mb", type=float, default=160.0, help="allowed RSS growth after warm-up")
 args = ap.parse_args()
 sys.path.insert(0, os.path.join(args.source_dir, "tests", "e2e"))
 from harness import Keymgr  # noqa: E402
