@@ -275,6 +275,10 @@ void Server::install_routes() {
         reply = Reply{http_status(err), error_body(err)};
         if (err.code() == ErrorCode::kUnauthenticated) reply.headers.push_back({"WWW-Authenticate", "Bearer"});
         if (reply.status >= 500) spdlog::warn("{} {} -> {} {}", req.method, req.path, reply.status, err.to_string());
+        // Refused credentials and roles are worth an auditor's eye; the header itself never is.
+        if (reply.status == 401 || reply.status == 403) {
+          spdlog::warn("{} {} from {} -> {} {}", req.method, req.path, req.remote_addr, reply.status, err.reason());
+        }
       }
       res.status = reply.status;
       for (auto& [k, v] : reply.headers) res.set_header(k, v);
@@ -341,7 +345,7 @@ void Server::install_routes() {
   auto by_path = [s](const std::string& path) -> KeysetPtr { return s.keys->find_keyset_by_issuer_path(path); };
   // The issuer URL's path on this server: {path}/.well-known/jwks.json and openid-configuration.
   h.Get(R"((.*)/\.well-known/jwks\.json)",
-        wrap(Access::kPublic, [s, by_path, jwks_reply](const httplib::Request& req, const Principal*) -> Result<Reply> {
+        wrap(Access::kPublic, [by_path, jwks_reply](const httplib::Request& req, const Principal*) -> Result<Reply> {
           KeysetPtr ks = by_path(req.matches[1].str());
           if (!ks) return NotFound("no issuer is served at this path", "issuer_not_found");
           return jwks_reply(ks, req);

@@ -28,6 +28,8 @@ Status get(const toml::table& t, std::string_view section, std::string_view key,
     if (!v) return bad(src, std::string(section) + "." + std::string(key) + " must be true or false");
     out = *v;
   } else {
+    // Integers only: toml++ would cast a float (1e30, inf, nan) with undefined behaviour.
+    if (!node.is_integer()) return bad(src, std::string(section) + "." + std::string(key) + " must be an integer");
     auto v = node.template value<int64_t>();
     if (!v || *v < 0 || *v > 1'000'000) return bad(src, std::string(section) + "." + std::string(key) + " must be a small non-negative integer");
     out = static_cast<T>(*v);
@@ -39,7 +41,8 @@ Status get_duration(const toml::table& t, std::string_view section, std::string_
                     const std::string& src) {
   auto node = t[section][key];
   if (!node) return Status::Ok();
-  if (auto i = node.value<int64_t>()) {
+  if (node.is_integer()) {
+    auto i = node.value<int64_t>();
     if (*i <= 0) return bad(src, std::string(section) + "." + std::string(key) + " must be positive");
     out = std::chrono::seconds(*i);
     return Status::Ok();

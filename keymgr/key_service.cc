@@ -62,6 +62,8 @@ void retire_unused(db::KeyRecord& r, TimePoint at, const Policy& p) {
 
 struct KeyService::KeysetSlot {
   std::mutex mu;  // serialises changes to this keyset
+  // Signers hold it shared; changes that can end a key's signing hold it exclusively (SignGuard).
+  std::shared_ptr<FairSharedMutex> sign_mu = std::make_shared<FairSharedMutex>();
   mutable std::mutex health_mu;
   KeysetHealth health;  // guarded by health_mu
 };
@@ -547,6 +549,7 @@ Result<KeysetPtr> KeyService::update_policy(std::string_view name, const Policy&
   RETURN_IF_ERROR(validate_policy(policy));
   auto s = slot(name);
   std::lock_guard lk(s->mu);
+  std::unique_lock sign_lock(*s->sign_mu);
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
   db::KeysetRecord rec;
@@ -571,6 +574,7 @@ Result<KeysetPtr> KeyService::set_disabled(std::string_view name, bool disabled,
                                            std::string_view reason) {
   auto s = slot(name);
   std::lock_guard lk(s->mu);
+  std::unique_lock sign_lock(*s->sign_mu);
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
   db::KeysetRecord rec;
@@ -592,6 +596,7 @@ Result<KeysetPtr> KeyService::set_disabled(std::string_view name, bool disabled,
 Result<KeysetPtr> KeyService::rotate(std::string_view name, const Actor& actor, std::string_view reason) {
   auto s = slot(name);
   std::lock_guard lk(s->mu);
+  std::unique_lock sign_lock(*s->sign_mu);
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
   const TimePoint now = clock_.now();
@@ -614,9 +619,12 @@ Result<KeysetPtr> KeyService::rotate(std::string_view name, const Actor& actor, 
                                   "emergency rotation to switch at once",
                               "successor_not_prepublished");
   } else {
-    // No successor yet: pre-publish one now and end the active key's window when it becomes safe.
+    // No successor yet: pre-publish one now and end the active key's window when it becomes safe
+    // (a future time: signers need not wait while the HSM generates).
     const TimePoint at = now + ks->policy.prepublish;
+    sign_lock.unlock();
     ASSIGN_OR_RETURN(db::KeyRecord nk, generate_locked(*ks, at, false));
+    sign_lock.lock();
     cs.key_updates.push_back(nk);
     db::LedgerEntry e = lifecycle_entry(*ks, "key_generated", actor, reason,
                                         json{{"activate_at", nk.activate_at}, {"deactivate_at", nk.deactivate_at},
@@ -644,7 +652,8 @@ Result<KeysetPtr> KeyService::emergency_rotate(std::string_view name, const Acto
   if (!ks) return not_found_keyset(name);
   ASSIGN_OR_RETURN(db::KeyRecord nk, generate_locked(*ks, clock_.now(), true));
   // The old key kept signing while the HSM generated (RSA can take seconds): its window ends now,
-  // after generation, so every token it signed lies inside it.
+  // read once no signer is between its check and its ledger record.
+  std::unique_lock sign_lock(*s->sign_mu);
   const TimePoint now = clock_.now();
   set_window(nk, now, ks->policy);
   db::ChangeSet cs;
@@ -676,6 +685,7 @@ Result<KeysetPtr> KeyService::suspend(std::string_view name, std::string_view ki
                                       std::string_view reason) {
   auto s = slot(name);
   std::lock_guard lk(s->mu);
+  std::unique_lock sign_lock(*s->sign_mu);
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
   const Key* k = ks->find(kid);
@@ -690,6 +700,7 @@ Result<KeysetPtr> KeyService::resume(std::string_view name, std::string_view kid
                                      std::string_view reason) {
   auto s = slot(name);
   std::lock_guard lk(s->mu);
+  std::unique_lock sign_lock(*s->sign_mu);
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
   const Key* k = ks->find(kid);
@@ -712,6 +723,7 @@ Result<KeysetPtr> KeyService::compromise(std::string_view name, std::string_view
                                          std::string_view reason) {
   auto s = slot(name);
   std::lock_guard lk(s->mu);
+  std::unique_lock sign_lock(*s->sign_mu);
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
   const Key* k = ks->find(kid);
@@ -764,6 +776,7 @@ Result<KeysetPtr> KeyService::compromise(std::string_view name, std::string_view
         spdlog::error("keyset {}: could not promote successor after compromise: {}", after->name, st.to_string());
       }
     }
+    sign_lock.unlock();  // advance_locked takes it itself
     Status st = advance_locked(*after, *s);
     if (!st.ok()) spdlog::error("keyset {}: no replacement key after compromise yet: {}", ks->name, st.to_string());
     return find_keyset(name);
@@ -793,6 +806,7 @@ Result<KeysetPtr> KeyService::extend(std::string_view name, std::string_view kid
                                      const Actor& actor, std::string_view reason) {
   auto s = slot(name);
   std::lock_guard lk(s->mu);
+  std::unique_lock sign_lock(*s->sign_mu);
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
   const Key* k = ks->find(kid);
@@ -840,6 +854,7 @@ Status KeyService::advance(std::string_view name) {
 
 Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
   const Actor sched{"scheduler", ""};
+  std::unique_lock sign_lock(*slot.sign_mu);
   const TimePoint now = clock_.now();
   const Policy& p = ks_in.policy;
   Status result = Status::Ok();
@@ -889,6 +904,7 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
     RETURN_IF_ERROR(store_.apply(cs).status());
     ASSIGN_OR_RETURN(ks, reload_locked(ks->id));
   }
+  sign_lock.unlock();  // what follows ends no signing window: HSM work runs without blocking signers
   // 2. Destroy HSM objects whose time came (each its own step: HSM first, then the record).
   for (const auto& kid : to_destroy) {
     const Key* k = ks->find(kid);
@@ -990,6 +1006,8 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
   if (!result.ok()) spdlog::error("keyset {}: scheduler step failed: {}", ks->name, result.to_string());
   return result;
 }
+
+KeyService::SignGuard KeyService::sign_guard(std::string_view name) { return SignGuard(slot(name)->sign_mu); }
 
 KeysetHealth KeyService::health(std::string_view name) const {
   std::shared_ptr<KeysetSlot> s;

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/fair_shared_mutex.h"
 #include "common/status.h"
 #include "common/types.h"
 #include "db/store.h"
@@ -155,6 +156,25 @@ class KeyService {
   // The key that may sign for `name` right now (state active and inside its window at `now`).
   // If a pre-published key is due but the scheduler has not promoted it yet, promotes it first.
   Result<SigningKey> signing_key(std::string_view name, TimePoint now);
+
+  // Held (shared) by a signer from the final key check until its ledger record is durable. Every
+  // change that can end a key's signing takes it exclusively, and reads the clock only once it
+  // holds it: so no token is signed by a key after its window was cut, and no transition lands
+  // between a signer's check and its record. REQUIRES: the caller holds no keyset mutex.
+  class SignGuard {
+   public:
+    SignGuard() = default;
+    explicit SignGuard(std::shared_ptr<FairSharedMutex> mu) : mu_(std::move(mu)) { mu_->lock_shared(); }
+    SignGuard(SignGuard&& o) noexcept : mu_(std::move(o.mu_)) {}
+    SignGuard& operator=(SignGuard&&) = delete;
+    ~SignGuard() {
+      if (mu_) mu_->unlock_shared();
+    }
+
+   private:
+    std::shared_ptr<FairSharedMutex> mu_;
+  };
+  SignGuard sign_guard(std::string_view name);
 
   const Clock& clock() const { return clock_; }
   hsm::Hsm& hsm() { return hsm_; }

@@ -91,14 +91,24 @@ void TokenService::record_refusal(std::string_view keyset, const Actor& actor, s
 
 Result<SignedToken> TokenService::sign(const SignRequest& req) {
   const auto started = std::chrono::steady_clock::now();
-  const TimePoint now = keys_.clock().now();
-  auto sk = keys_.signing_key(req.keyset, now);
+  // Choose the key (promoting a due successor if the scheduler is late), then check it again
+  // under the sign guard, where no transition can land until the ledger record is durable.
+  auto sk = keys_.signing_key(req.keyset, keys_.clock().now());
   if (!sk.ok()) {
     if (sk.status().code() != ErrorCode::kNotFound) refuse(req, "", sk.status(), req.claims);
     return sk.status();
   }
-  const Keyset& ks = *sk->keyset;
-  const Key& key = *sk->key;
+  KeyService::SignGuard guard = keys_.sign_guard(req.keyset);
+  const TimePoint now = keys_.clock().now();
+  const KeysetPtr snapshot = keys_.find_keyset(req.keyset);
+  const Key* current = snapshot ? snapshot->active_key() : nullptr;
+  if (!snapshot || snapshot->disabled || current == nullptr || !current->can_sign_at(now)) {
+    Status st = Unavailable("the signing key changed state; retry", "key_state_changed");
+    refuse(req, "", st, req.claims);
+    return st;
+  }
+  const Keyset& ks = *snapshot;
+  const Key& key = *current;
   if (Status st = validate_claims(req.claims, ks.issuer); !st.ok()) {
     refuse(req, key.kid, st, req.claims);
     return st;
@@ -141,16 +151,6 @@ Result<SignedToken> TokenService::sign(const SignRequest& req) {
     return st;
   }
   std::string token = signing_input + "." + base64url_encode(*sig);
-
-  // The key may have been suspended or marked compromised while the HSM signed: look again.
-  const TimePoint after = keys_.clock().now();
-  KeysetPtr fresh = keys_.find_keyset(req.keyset);
-  const Key* fk = fresh ? fresh->find(key.kid) : nullptr;
-  if (fk == nullptr || !fk->can_sign_at(after) || fresh->disabled) {
-    Status st = Unavailable("the signing key changed state while signing; retry", "key_state_changed");
-    refuse(req, key.kid, st, req.claims);
-    return st;
-  }
 
   db::LedgerEntry e;
   e.ts_ms = to_unix_millis(now);
@@ -313,9 +313,14 @@ Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_v
     add("provenance", found->entries.front().kid == kid, "");
   }
   auto exp = int_claim("exp");
-  add("exp", exp && now_s < *exp + skew, exp ? (now_s < *exp + skew ? "" : "expired") : "no integer exp");
+  // Written so that no claim value, however large, can overflow.
+  const bool exp_ok = exp && *exp > now_s - skew;
+  add("exp", exp_ok, exp ? (exp_ok ? "" : "expired") : "no integer exp");
   auto nbf = int_claim("nbf");
-  if (payload->contains("nbf")) add("nbf", nbf && *nbf <= now_s + skew, nbf && *nbf <= now_s + skew ? "" : "not yet valid");
+  if (payload->contains("nbf")) {
+    const bool nbf_ok = nbf && *nbf - skew <= now_s;
+    add("nbf", nbf_ok, nbf_ok ? "" : "not yet valid");
+  }
   return finish();
 }
 

@@ -137,7 +137,8 @@ json = true
   EXPECT_TRUE(c->log.json);
   for (const char* bad : {"[server]\nprot = 1\n", "[nope]\n", "[server]\nport = \"x\"\n", "[server]\nport = 70000\n",
                           "[hsm]\npool_size = 0\n", "[scheduler]\ninterval = \"soon\"\n", "not toml at all",
-                          "[server]\ntls_cert = \"a\"\n", "[hsm]\npin = \"1234\"\n"}) {
+                          "[server]\ntls_cert = \"a\"\n", "[hsm]\npin = \"1234\"\n", "[scheduler]\ninterval = 1e30\n",
+                          "[server]\nport = nan\n", "[hsm]\npool_size = 4.0\n"}) {
     auto r = cli::parse_config(bad, "bad.toml");
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
