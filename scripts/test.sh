@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the whole test suite: a -Werror build, then the same suite under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
-#   scripts/test.sh           # both passes
-#   KEYMGR_TEST_PASSES=plain scripts/test.sh   # only the plain pass (asan: only the sanitizer pass)
+# Sets everything up and runs the whole test suite: a -Werror build, the same suite under
+# AddressSanitizer + UndefinedBehaviorSanitizer, the concurrency tests under ThreadSanitizer, and
+# every libFuzzer target for a bounded time from its committed corpus.
+#   scripts/test.sh                                  # all passes: plain asan tsan fuzz
+#   KEYMGR_TEST_PASSES="plain asan" scripts/test.sh  # a subset
+#   KEYMGR_FUZZ_SECONDS=60 scripts/test.sh           # longer fuzzing (default 10 s per target)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PASSES=${KEYMGR_TEST_PASSES:-"plain asan"}
+PASSES=${KEYMGR_TEST_PASSES:-"plain asan tsan fuzz"}
 JOBS=${KEYMGR_TEST_JOBS:-$(nproc)}
 
 "$ROOT/scripts/install-deps.sh"
@@ -29,6 +31,8 @@ for p in $PASSES; do
       export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
       export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/support/lsan.supp}
       run_pass asan -DCMAKE_BUILD_TYPE=Debug -DKEYMGR_SANITIZE=ON ;;
+    tsan) "$ROOT/scripts/tsan.sh" ;;
+    fuzz) "$ROOT/scripts/fuzz.sh" "${KEYMGR_FUZZ_SECONDS:-10}" ;;
     *) echo "unknown pass $p" >&2; exit 2 ;;
   esac
 done
