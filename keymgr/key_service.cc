@@ -989,6 +989,11 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
   } else if (active == nullptr) {
     h.problem = suspended_now ? "signing key suspended by an operator" : "no key can sign";
     h.overdue = !suspended_now;
+  } else if (now < active->activate_at) {
+    // Only a clock that went backwards gets here: nothing signs until time catches up again.
+    h.overdue = true;
+    h.problem = "the clock is before the active key's activation (" + std::to_string(secs(active->activate_at)) +
+                "): did the clock jump backwards? nothing signs until it catches up";
   } else if (now >= active->deactivate_at - p.prepublish &&
              (succ == nullptr || succ->activate_at > active->deactivate_at ||
               succ->created_at + p.prepublish > active->deactivate_at)) {

@@ -54,7 +54,7 @@ int check_invariants(const KeyService& keys, TimePoint now, hsm::Hsm* hsm, const
     }
     if (published != should_publish) fail(ks->name, "JWKS does not match the published states");
     const KeysetHealth h = keys.health(ks->name);
-    if (!ks->disabled && !suspended_in_window && h.consecutive_failures == 0) {
+    if (!ks->disabled && !suspended_in_window && h.consecutive_failures == 0 && !h.overdue) {
       const Key* a = ks->active_key();
       if (a == nullptr || !a->can_sign_at(now)) fail(ks->name, "healthy keyset without a key that can sign now");
     }

@@ -494,6 +494,57 @@ TEST_P(KeyServiceTest, EveryAlgorithmSignsAndVerifies) {
   }
 }
 
+TEST_P(KeyServiceTest, ClockJumpsNeitherReviveExpiredKeysNorActivateSilently) {
+  const Policy p = short_policy();
+  auto ks = env->create("web", Algorithm::kES256, p);
+  const std::string first = ks->active_key()->kid;
+  env->clock.set(ks->active_key()->deactivate_at - p.prepublish - p.rotation_lead);
+  tick(seconds(0));
+  env->clock.set(ks->active_key()->deactivate_at + minutes(1));
+  tick(seconds(0));
+  const std::string second = env->keys->find_keyset("web")->active_key()->kid;
+  ASSERT_NE(second, first);
+  // Backwards by a day: the old key's window "contains" now again, but it is deactivated: it must
+  // not sign, and the new key must not sign before its activation either.
+  env->clock.advance(-hours(24));
+  tick(seconds(0));
+  auto r = env->sign("web");
+  EXPECT_FALSE(r.ok()) << "signed with " << (r.ok() ? r->kid : "");
+  EXPECT_EQ(env->keys->find_keyset("web")->find(first)->state, KeyState::kDeactivated);
+  EXPECT_TRUE(env->keys->health("web").overdue) << "a clock behind the active key is an alert";
+  EXPECT_NE(env->keys->health("web").problem.find("clock"), std::string::npos);
+  EXPECT_EQ(invariants("after backwards jump"), 0);
+  // Forwards again and then far beyond: every activation that happens is in the ledger, and no
+  // ledger record shows a key signing outside its window.
+  env->clock.advance(hours(24) + minutes(2));
+  ASSERT_TRUE(env->sign("web").ok());
+  env->clock.advance(hours(24 * 40));
+  tick(seconds(0));
+  ASSERT_TRUE(env->sign("web").ok());
+  auto now_ks = env->keys->find_keyset("web");
+  for (const auto& k : now_ks->keys) {
+    if (k.state == KeyState::kPreActivation) continue;
+    bool recorded = false;
+    for (const char* ev : {"key_activated", "key_emergency_activated"}) {
+      for (const auto& e : ledger(ev)) recorded = recorded || e.kid == k.kid;
+    }
+    EXPECT_TRUE(recorded) << "activation of " << k.kid << " not in the ledger";
+  }
+  db::LedgerQuery q;
+  q.kind = "sign";
+  q.outcome = "ok";
+  q.limit = 1000;
+  auto signed_page = env->store->query_ledger(q);
+  ASSERT_TRUE(signed_page.ok());
+  for (const auto& e : signed_page->entries) {
+    const Key* k = now_ks->find(e.kid);
+    ASSERT_NE(k, nullptr);
+    EXPECT_GE(e.iat, to_unix_seconds(k->activate_at)) << e.kid;
+    EXPECT_LT(e.iat, to_unix_seconds(k->deactivate_at)) << e.kid;
+  }
+  EXPECT_EQ(invariants("after forward jump"), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, KeyServiceTest, ::testing::Values(Backend::kFake, Backend::kSoftHsm), backend_name);
 
 // ---- the real token with faults injected at the PKCS#11 boundary ----
