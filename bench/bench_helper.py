@@ -6,7 +6,8 @@
       sign_period=10d (default 30d), so a clock 8.5 days ahead (window opens at 10d - prepublish - rotation_lead = 8d) has exactly those keysets due.
   bench_helper.py startup PORT LOG -- CMD...
       execs CMD (stdout/stderr to LOG), polls GET /healthz every ~1 ms, prints
-      "STARTUP ms=... pid=..." once it answers 200 (the server keeps running).
+      "STARTUP ms=... pid=..." once it answers 200 (the server keeps running), or
+      "STARTUP timeout_s=... pid=..." after $BENCH_STARTUP_TIMEOUT seconds (default 600).
   bench_helper.py report RAW_DIR OUT_JSON OUT_MD
       parses the raw outputs of a run and writes the JSON and markdown summaries.
 """
@@ -94,6 +95,7 @@ def healthz(port):
 
 def cmd_startup(argv):
     port, log = int(argv[0]), argv[1]
+    timeout = float(os.environ.get("BENCH_STARTUP_TIMEOUT", "600"))
     cmd = argv[argv.index("--") + 1:]
     logf = open(log, "ab")
     t0 = time.monotonic()
@@ -104,9 +106,10 @@ def cmd_startup(argv):
             return 1
         if healthz(port):
             break
-        if time.monotonic() - t0 > 120:
-            print("STARTUP timeout", file=sys.stderr)
-            return 1
+        if time.monotonic() - t0 > timeout:
+            # Left running: the caller records the timeout and stops it.
+            print(f"STARTUP timeout_s={timeout:.0f} pid={p.pid}")
+            return 0
         time.sleep(0.001)
     print(f"STARTUP ms={1000 * (time.monotonic() - t0):.1f} pid={p.pid}")
     return 0
@@ -299,19 +302,23 @@ def cmd_report(argv):
     for l in results_lines(os.path.join(raw, "tick.txt")):
         sc.setdefault(l["_"], []).append(l)
     res["scale"] = sc
-    nks = (sc.get("tick") or [{}])[0].get("keysets") or meta.get("keysets")
-    t = (sc.get("tick") or [{}])[0]
-    td = (sc.get("tick_due") or [{}])[0]
+    tks = (sc.get("tick") or [{}])[-1].get("keysets") or meta.get("keysets")
+    nks = (sc.get("CREATE") or [{}])[-1].get("count") or meta.get("keysets")
+    t = (sc.get("tick") or [{}])[-1]
+    td = (sc.get("tick_due") or [{}])[-1]
     idle_tick = num(t.get("idle_p50_ms"))
     res["goals"]["tick_idle<50ms"] = idle_tick < 50 if idle_tick is not None else None
-    rows.append(("scale", f"scheduler tick, nothing due, {nks} keysets (p50 ms)", fmt(idle_tick, 2), "", None,
+    rows.append(("scale", f"scheduler tick, nothing due, {tks} keysets (p50 ms)", fmt(idle_tick, 2), "", None,
                  "< 50 ms", res["goals"]["tick_idle<50ms"]))
-    rows.append(("scale", f"scheduler tick, 1% due ({td.get('keys_generated', '?')} keys generated), ms",
+    rows.append(("scale", f"KeyService::load() (start-up repair), {tks} keysets, ms", fmt(num(t.get("load_ms")), 0),
+                 "", None, "", None))
+    rows.append(("scale", f"scheduler tick, 1% due ({td.get('keys_generated', '?')} keys generated, {tks} keysets), ms",
                  fmt(num(td.get("due_tick_ms")), 1), "", None, "", None))
-    rows.append(("scale", "first tick after start (includes reconcile), ms", fmt(num(t.get("first_ms")), 1), "", None,
+    rows.append(("scale", f"first tick after start (includes reconcile), {tks} keysets, ms", fmt(num(t.get("first_ms")), 1), "", None,
                  "", None))
-    starts = sorted(num(x.get("ms")) for x in sc.get("STARTUP", []) if num(x.get("ms")) is not None)
-    st = starts[len(starts) // 2] if starts else None
+    starts = sorted(num(x.get("ms")) if x.get("ms") else 1000 * num(x.get("timeout_s")) + 0.1
+                    for x in sc.get("STARTUP", []) if num(x.get("ms") or x.get("timeout_s")) is not None)
+    st = starts[len(starts) // 2] if starts else None  # a timeout counts as > timeout_s
     res["goals"]["startup<1s"] = st < 1000 if st is not None else None
     rows.append(("scale", f"start-up, exec → /healthz 200, {nks} keysets (median of {len(starts)}), ms", fmt(st, 0),
                  "", None, "< 1,000 ms", res["goals"]["startup<1s"]))
@@ -325,7 +332,7 @@ def cmd_report(argv):
                         ("load_small", "RSS peak under sign+JWKS load, 4 keysets, MB")):
         v = num(rss.get(what, {}).get("kb"))
         rows.append(("scale", label, fmt(v / 1024 if v else None, 1), "", None, "", None))
-    cr = (sc.get("CREATE") or [{}])[0]
+    cr = (sc.get("CREATE") or [{}])[-1]
     rows.append(("scale", "keyset creation through HTTP (ms each)", fmt(num(cr.get("ms_each")), 1), "", None, "", None))
 
     res["table"] = [dict(zip(("section", "figure", "value", "baseline", "ratio", "goal", "met"), r)) for r in rows]
@@ -334,7 +341,9 @@ def cmd_report(argv):
     md = [f"# keymgr benchmark — {meta.get('date')}", "",
           f"Machine: {meta.get('cpu')} × {meta.get('nproc')} vCPU, {meta.get('mem')}, kernel {meta.get('kernel')}; "
           f"commit {meta.get('commit')}; mode {meta.get('mode')}; keysets {meta.get('keysets')}; "
-          f"wrk duration {meta.get('duration')}; JWKS document {meta.get('jwks_bytes')} bytes.", "",
+          f"wrk duration {meta.get('duration')}; JWKS document {meta.get('jwks_bytes')} bytes; "
+          f"load average at start {meta.get('loadavg_start')}, at end {meta.get('loadavg_end')} "
+          "(shared 2-vCPU machine: other processes skew the figures).", "",
           "| figure | keymgr | baseline (same run) | ratio | goal | met |", "|---|---|---|---|---|---|"]
     for r in rows:
         md.append(f"| {r[1]} | {r[2]} | {r[3]} | {'' if r[4] is None else f'{r[4]:.2f}x'} | {r[5]} | "

@@ -32,7 +32,11 @@
 #   BENCH_PORT / BENCH_NGINX_PORT   default 18480 / 18481
 #   BENCH_WORK=DIR         scratch dir (default mktemp under /tmp: the root disk, as in PERF.md)
 #   BENCH_KEEP=1           keep the scratch dir
-#   BENCH_SKIP_BUILD=1     reuse build-bench as is
+#   BENCH_SKIP_BUILD=1     reuse build-bench as is (its commit is in build-bench/.bench-commit)
+#   BENCH_SECTIONS="sign jwks ledger scale"   run only some sections
+#   BENCH_RAW_DIR=DIR      add to an existing raw directory (e.g. rerun "scale" with fewer keysets);
+#                          the report is rebuilt from everything in it
+#   BENCH_STARTUP_TIMEOUT=600  seconds to wait for /healthz (a timeout is recorded, not fatal)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build-bench}
@@ -49,10 +53,12 @@ PORT=${BENCH_PORT:-18480}
 NPORT=${BENCH_NGINX_PORT:-18481}
 WORK=${BENCH_WORK:-$(mktemp -d /tmp/km-bench.XXXXXX)}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RAW=$ROOT/bench/results/raw-$STAMP
+RAW=${BENCH_RAW_DIR:-$ROOT/bench/results/raw-$STAMP}
+SECTIONS=" ${BENCH_SECTIONS:-sign jwks ledger scale} "
+want() { [[ "$SECTIONS" == *" $1 "* ]]; }
 mkdir -p "$RAW" "$WORK"
 ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+log() { printf '[bench %s load %s] %s\n' "$(date +%H:%M:%S)" "$(cut -d' ' -f1 /proc/loadavg)" "$*" >&2; }
 
 SPID=""; NGPID_FILE="$WORK/nginx/nginx.pid"; SAMPLER=""
 cleanup() {
@@ -77,10 +83,14 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKEYMGR_TESTS=OFF >/dev/null
   cmake --build "$BUILD" -j2 >/dev/null
   cmake --build "$BUILD" -j2 --target ledger_bench >/dev/null
+  { git -C "$ROOT" rev-parse --short HEAD; git -C "$ROOT" status --porcelain -- . ':!bench' | grep -q . && echo "+local-changes"; } \
+    2>/dev/null | paste -sd' ' > "$BUILD/.bench-commit" || true
 fi
 KM=$BUILD/cli/keymgr
 BIN=$WORK/bin; mkdir -p "$BIN"
-g++ -O2 -std=c++20 -I"$ROOT" -I/usr/include/p11-kit-1 -o "$BIN/tick_bench" "$ROOT/bench/tick_bench.cc" \
+# Same flags/defines as the CMake Release build (spdlog/fmt as shared libs): a mismatch aborts at exit.
+g++ -O3 -DNDEBUG -std=c++20 -DFMT_SHARED -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL -DSPDLOG_SHARED_LIB \
+  -I"$ROOT" -I/usr/include/p11-kit-1 -o "$BIN/tick_bench" "$ROOT/bench/tick_bench.cc" \
   "$BUILD/keymgr/libkm_keymgr.a" "$BUILD/hsm/libkm_hsm.a" "$BUILD/db/libkm_db.a" "$BUILD/common/libkm_common.a" \
   -lsqlite3 -lssl -lcrypto -lspdlog -lfmt -ldl -lpthread
 gcc -O2 -I/usr/include/p11-kit-1 -o "$BIN/p11bench" "$BASE/p11bench.c" -ldl -lpthread
@@ -93,15 +103,17 @@ H="python3 $ROOT/bench/bench_helper.py"
   echo "nproc=$(nproc)"
   echo "mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
   echo "kernel=$(uname -r)"
-  echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "commit=$(cat "$BUILD/.bench-commit" 2>/dev/null || echo "unknown (built before run.sh stamped builds)")"
   echo "mode=$MODE"
   echo "keysets=$KEYSETS"
   echo "duration=$DUR"
+  echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"  # shared machine: other builds skew every figure
   echo "softhsm=$(dpkg-query -W -f='${Version}' softhsm2 2>/dev/null)"
   echo "sqlite=$(dpkg-query -W -f='${Version}' libsqlite3-0 2>/dev/null)"
   echo "httplib=$(dpkg-query -W -f='${Version}' libcpp-httplib-dev 2>/dev/null)"
   echo "nginx=$(dpkg-query -W -f='${Version}' nginx-light 2>/dev/null)"
-} > "$RAW/meta.txt"
+} > "$RAW/meta.$STAMP.txt"
+[ -f "$RAW/meta.txt" ] || cp "$RAW/meta.$STAMP.txt" "$RAW/meta.txt"
 
 # ------------------------------------------------------------------ keymgr instance
 DATA=$WORK/data
@@ -127,6 +139,7 @@ unset KEYMGR_HSM_PIN KEYMGR_PORT KEYMGR_LISTEN KEYMGR_DB 2>/dev/null || true
 
 start_server() {  # sets SPID and STARTUP_MS; $1 = 1 to record the start-up time
   $H startup "$PORT" "$DATA/server.log" -- "$KM" serve > "$WORK/startup.out" || { tail -20 "$DATA/server.log" >&2; exit 1; }
+  grep -q timeout_s "$WORK/startup.out" && log "keymgr did not answer /healthz within ${BENCH_STARTUP_TIMEOUT:-600} s"
   [ "${1:-0}" = 1 ] && cat "$WORK/startup.out" >> "$RAW/scale.txt"
   SPID=$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' "$WORK/startup.out")
   STARTUP_MS=$(sed -n 's/.*ms=\([0-9.]*\).*/\1/p' "$WORK/startup.out")
@@ -162,9 +175,10 @@ ISSUER=$(api POST /v1/tokens "$ADMIN" '{"name":"bench-issuer","role":"issuer","k
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 api POST /v1/keysets/es256/sign "$ISSUER" '{"claims":{"sub":"u"},"ttl":300}' >/dev/null
 sleep 1
-echo "RSS what=idle_small kb=$(rss_kb "$SPID")" >> "$RAW/scale.txt"
+want sign || want jwks && echo "RSS what=idle_small kb=$(rss_kb "$SPID")" >> "$RAW/scale.txt"
 
 # ------------------------------------------------------------------ 1. signing
+if want sign; then
 log "raw SoftHSM2 C_Sign, 2 threads, token keys (p11bench ${P11DUR}s per alg)"
 P11=$WORK/p11; mkdir -p "$P11/tokens"
 printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$P11" > "$P11/softhsm2.conf"
@@ -182,7 +196,9 @@ for alg in ES256 RS256 EdDSA; do
   sleep 1
 done
 
+fi
 # ------------------------------------------------------------------ 2. JWKS
+if want jwks; then
 NG=$WORK/nginx; mkdir -p "$NG/www" "$NG/logs"
 curl -sS -f "http://127.0.0.1:$PORT/es256/.well-known/jwks.json" -o "$NG/www/jwks.json"
 echo "jwks_bytes=$(stat -c %s "$NG/www/jwks.json")" >> "$RAW/meta.txt"
@@ -222,10 +238,11 @@ for c in 64 512; do
   done
 done
 kill -QUIT "$(cat "$NG/nginx.pid")" 2>/dev/null || true
+fi
 stop_sampler
-echo "RSS what=load_small kb=$(cat "$WORK/rss_load_small" 2>/dev/null || echo 0)" >> "$RAW/scale.txt"
-
+[ -f "$WORK/rss_load_small" ] && echo "RSS what=load_small kb=$(cat "$WORK/rss_load_small")" >> "$RAW/scale.txt"
 # ------------------------------------------------------------------ 3. ledger (server idle)
+if want ledger; then
 log "raw SQLite writes (sqlitebench, ${SQLSECS}s per test)"
 mkdir -p "$WORK/sqlite"
 SQLB_ONLY=write timeout 300 "$BIN/sqlitebench" "$WORK/sqlite" "$SQLSECS" > "$RAW/sqlitebench.txt" 2>&1 || true
@@ -243,14 +260,17 @@ if [ "${BENCH_LEDGER_10M:-0}" = 1 ]; then
 fi
 rm -rf "$WORK/ledger"
 
+fi
 # ------------------------------------------------------------------ 4. scale
+if want scale; then
 log "creating $KEYSETS keysets through POST /v1/keysets (1% with sign_period=10d)"
 $H create "$PORT" "$DATA/admin.token" "$KEYSETS" --prefix ks --due-every 100 --conc 4 >> "$RAW/scale.txt" \
   || log "some keysets were not created"
 tail -1 "$RAW/scale.txt" >&2
 for i in 1 2 3; do
   stop_server
-  start_server 1; log "start-up with $KEYSETS keysets: ${STARTUP_MS} ms"
+  start_server 1; log "start-up with $KEYSETS keysets: ${STARTUP_MS:-timeout} ms"
+  if [ -z "$STARTUP_MS" ] || [ "${STARTUP_MS%.*}" -gt 30000 ]; then break; fi  # one slow start is enough
 done
 sleep 3
 echo "RSS what=idle_large kb=$(rss_kb "$SPID")" >> "$RAW/scale.txt"
@@ -271,6 +291,8 @@ SOFTHSM2_CONF=$TC/softhsm2.conf "$BIN/tick_bench" "$TC/keymgr.db" "$TC/hsm.pin" 
   > "$RAW/tick.txt" 2> "$RAW/tick.err" || log "tick_bench failed (see $RAW/tick.err)"
 cat "$RAW/tick.txt" >&2
 
+fi
 # ------------------------------------------------------------------ report
+echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$RAW/meta.txt"
 $H report "$RAW" "$ROOT/bench/results/latest.json" "$ROOT/bench/results/latest.md"
 log "raw outputs in $RAW"

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
                  argv[0]);
     return 2;
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // results survive a crash later on
   std::string db_path = argv[1], pin_file = argv[2], label = argv[3];
   std::string module = "/usr/lib/softhsm/libsofthsm2.so";
   int ticks = 5;
