@@ -288,7 +288,7 @@ cp -a "$DATA"/keymgr.db* "$DATA/hsm.pin" "$TC/"
 printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' "$TC" \
   > "$TC/softhsm2.conf"
 SOFTHSM2_CONF=$TC/softhsm2.conf "$BIN/tick_bench" "$TC/keymgr.db" "$TC/hsm.pin" keymgr --ticks 5 --advance-days 8.5 \
-  > "$RAW/tick.txt" 2> "$RAW/tick.err" || log "tick_bench failed (see $RAW/tick.err)"
+  > "$RAW/tick.txt" 2> "$RAW/tick.err" || log "tick_bench exited with $? ($(grep -c RESULT "$RAW/tick.txt") result lines; known: aborts at exit, see docs/perf.md)"
 cat "$RAW/tick.txt" >&2
 
 fi
