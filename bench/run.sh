@@ -86,6 +86,9 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   { git -C "$ROOT" rev-parse --short HEAD; git -C "$ROOT" status --porcelain -- . ':!bench' | grep -q . && echo "+local-changes"; } \
     2>/dev/null | paste -sd' ' > "$BUILD/.bench-commit" || true
 fi
+if [ "${BENCH_SKIP_BUILD:-0}" = 1 ] && [ "$(cut -d' ' -f1 "$BUILD/.bench-commit" 2>/dev/null)" != "$(git -C "$ROOT" rev-parse --short HEAD)" ]; then
+  log "WARNING: build-bench is not built from HEAD; tick_bench (HEAD headers + old libs) may misbehave"
+fi
 KM=$BUILD/cli/keymgr
 BIN=$WORK/bin; mkdir -p "$BIN"
 # Same flags/defines as the CMake Release build (spdlog/fmt as shared libs): a mismatch aborts at exit.
