@@ -64,6 +64,7 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   }
 
   app->scheduler_ = std::make_unique<Scheduler>(*app->keys_, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scheduler_interval));
+  if (rep->done) app->scheduler_->mark_reconciled();
   {
     auto last = std::make_shared<std::atomic<int64_t>>(0);
     AuditService* audit = app->audit_.get();

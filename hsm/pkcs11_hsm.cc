@@ -1,6 +1,7 @@
 #include "hsm/pkcs11_hsm.h"
 
 #include <algorithm>
+#include <map>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -383,6 +384,19 @@ Result<std::vector<KeyInfo>> Pkcs11HsmImpl::list_keys(std::string_view label_pre
     CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}};
     auto found = p11::find_objects(p11_, s, tmpl, 1);
     if ((rv = found.rv) != CKR_OK) return p11::ck_error(found.call, rv);
+    // Public halves by CKA_ID, found once: a C_FindObjects per key would scan the token per key
+    // (quadratic start-up with thousands of keys).
+    CK_OBJECT_CLASS pub_cls = CKO_PUBLIC_KEY;
+    CK_ATTRIBUTE pub_tmpl[] = {{CKA_CLASS, &pub_cls, sizeof pub_cls}};
+    auto pubs = p11::find_objects(p11_, s, pub_tmpl, 1);
+    if ((rv = pubs.rv) != CKR_OK) return p11::ck_error(pubs.call, rv);
+    std::map<Bytes, std::vector<CK_OBJECT_HANDLE>> pub_by_id;
+    for (CK_OBJECT_HANDLE ph : pubs.objects) {
+      auto pid = p11::get_attribute(p11_, s, ph, CKA_ID);
+      if (pid.rv == CKR_OBJECT_HANDLE_INVALID) continue;
+      if ((rv = pid.rv) != CKR_OK) return p11::ck_error("C_GetAttributeValue(CKA_ID)", rv);
+      pub_by_id[pid.value].push_back(ph);
+    }
     std::vector<KeyInfo> out;
     for (CK_OBJECT_HANDLE h : found.objects) {
       auto label = p11::get_attribute(p11_, s, h, CKA_LABEL);
@@ -398,12 +412,23 @@ Result<std::vector<KeyInfo>> Pkcs11HsmImpl::list_keys(std::string_view label_pre
         if (alg.status().reason() == "algorithm_unsupported" || rv == CKR_OBJECT_HANDLE_INVALID) continue;
         return alg.status();
       }
-      auto info = key_info(s, hex_encode(id.value), id.value, h, *alg, rv);
-      if (!info.ok()) {
-        if (rv == CKR_OBJECT_HANDLE_INVALID) continue;
-        return info.status();
+      auto pit = pub_by_id.find(id.value);
+      if (pit == pub_by_id.end() || pit->second.size() != 1) {
+        return Internal("expected one public key with id " + hex_encode(id.value) + ", found " +
+                            std::to_string(pit == pub_by_id.end() ? 0 : pit->second.size()),
+                        "hsm_error");
       }
-      out.push_back(std::move(info).value());
+      KeyInfo info;
+      info.id = hex_encode(id.value);
+      info.label = to_string(label.value);
+      info.public_key.alg = *alg;
+      auto spki = read_public(s, pit->second.front(), *alg, rv);
+      if (!spki.ok()) {
+        if (rv == CKR_OBJECT_HANDLE_INVALID) continue;
+        return spki.status();
+      }
+      info.public_key.spki_der = std::move(spki).value();
+      out.push_back(std::move(info));
     }
     rv = CKR_OK;
     std::sort(out.begin(), out.end(), [](const KeyInfo& a, const KeyInfo& b) {

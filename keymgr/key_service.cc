@@ -208,13 +208,10 @@ void KeyService::publish(KeysetPtr ks) {
   by_name_[ks->name] = std::move(ks);
 }
 
-Result<KeysetPtr> KeyService::reload_locked(int64_t keyset_id) {
-  ASSIGN_OR_RETURN(auto all, store_.list_keysets());
-  const db::KeysetRecord* rec = nullptr;
-  for (const auto& r : all) {
-    if (r.id == keyset_id) rec = &r;
-  }
-  if (rec == nullptr) return NotFound("keyset id " + std::to_string(keyset_id) + " vanished", "keyset_not_found");
+Result<KeysetPtr> KeyService::reload_locked(std::string_view name) {
+  ASSIGN_OR_RETURN(const db::KeysetRecord record, store_.get_keyset(name));
+  const db::KeysetRecord* rec = &record;
+  const int64_t keyset_id = rec->id;
   auto ks = std::make_shared<Keyset>();
   ks->id = rec->id;
   ks->name = rec->name;
@@ -247,7 +244,7 @@ Result<ReconcileReport> KeyService::load() {
   for (const auto& r : all) {
     auto s = slot(r.name);
     std::lock_guard lk(s->mu);
-    auto ks = reload_locked(r.id);
+    auto ks = reload_locked(r.name);
     if (!ks.ok()) return ks.status().with_context("loading keyset '" + r.name + "'");
   }
   return reconcile();
@@ -255,6 +252,17 @@ Result<ReconcileReport> KeyService::load() {
 
 Result<ReconcileReport> KeyService::reconcile() {
   ReconcileReport rep;
+  // Freeze every change first (no keyset created, no key generated or changed), so the HSM listing
+  // and the rows describe the same moment: a key generated between the two would otherwise look
+  // missing, or its intent row unfinished. Signing goes on. Lock order: create_mu_, then slots.
+  std::lock_guard create_lk(create_mu_);
+  ASSIGN_OR_RETURN(auto keysets, store_.list_keysets());
+  std::vector<std::shared_ptr<KeysetSlot>> frozen;
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (const auto& ksr : keysets) {
+    frozen.push_back(slot(ksr.name));
+    locks.emplace_back(frozen.back()->mu);
+  }
   auto hsm_keys = hsm_.list_keys(kKeyLabelPrefix);
   if (!hsm_keys.ok()) {
     spdlog::error("reconcile: HSM unreachable, repair postponed: {}", hsm_keys.status().to_string());
@@ -263,10 +271,7 @@ Result<ReconcileReport> KeyService::reconcile() {
   std::map<std::string, bool> in_hsm;
   for (const auto& k : *hsm_keys) in_hsm[k.id] = false;
 
-  ASSIGN_OR_RETURN(auto keysets, store_.list_keysets());
   for (const auto& ksr : keysets) {
-    auto s = slot(ksr.name);
-    std::lock_guard lk(s->mu);
     ASSIGN_OR_RETURN(auto rows, store_.list_keys(ksr.id));
     db::ChangeSet cs;
     std::vector<std::string> destroy_ids;
@@ -316,7 +321,7 @@ Result<ReconcileReport> KeyService::reconcile() {
     if (!cs.key_deletes.empty() || !cs.key_updates.empty()) {
       auto applied = store_.apply(cs);
       if (!applied.ok()) return applied.status().with_context("reconcile");
-      auto re = reload_locked(ksr.id);
+      auto re = reload_locked(ksr.name);
       if (!re.ok()) return re.status();
     }
   }
@@ -538,7 +543,7 @@ Result<KeysetPtr> KeyService::create_keyset(const NewKeyset& spec, const Actor& 
   ASSIGN_OR_RETURN(auto ids, store_.apply(cs));
   auto s = slot(spec.name);
   std::lock_guard lk(s->mu);
-  ASSIGN_OR_RETURN(KeysetPtr ks, reload_locked(ids.at(0)));
+  ASSIGN_OR_RETURN(KeysetPtr ks, reload_locked(spec.name));
   // The first key signs at once (nothing is cached anywhere yet); advance() also prepares its successor.
   Status st = advance_locked(*ks, *s);
   if (!st.ok()) spdlog::error("keyset {}: first key not created yet: {}", spec.name, st.to_string());
@@ -567,7 +572,7 @@ Result<KeysetPtr> KeyService::update_policy(std::string_view name, const Policy&
                                       json{{"from", policy_to_json(ks->policy)}, {"to", policy_to_json(policy)}}));
   RETURN_IF_ERROR(store_.apply(cs).status());
   // Existing keys keep their windows: a policy change applies to keys generated from now on.
-  return reload_locked(ks->id);
+  return reload_locked(ks->name);
 }
 
 Result<KeysetPtr> KeyService::set_disabled(std::string_view name, bool disabled, const Actor& actor,
@@ -590,7 +595,7 @@ Result<KeysetPtr> KeyService::set_disabled(std::string_view name, bool disabled,
   cs.keyset_upserts.push_back(rec);
   cs.ledger.push_back(lifecycle_entry(*ks, disabled ? "keyset_disabled" : "keyset_enabled", actor, reason, nullptr));
   RETURN_IF_ERROR(store_.apply(cs).status());
-  return reload_locked(ks->id);
+  return reload_locked(ks->name);
 }
 
 Result<KeysetPtr> KeyService::rotate(std::string_view name, const Actor& actor, std::string_view reason) {
@@ -642,7 +647,7 @@ Result<KeysetPtr> KeyService::rotate(std::string_view name, const Actor& actor, 
     }
   }
   RETURN_IF_ERROR(store_.apply(cs).status());
-  return reload_locked(ks->id);
+  return reload_locked(ks->name);
 }
 
 Result<KeysetPtr> KeyService::emergency_rotate(std::string_view name, const Actor& actor, std::string_view reason) {
@@ -678,7 +683,7 @@ Result<KeysetPtr> KeyService::emergency_rotate(std::string_view name, const Acto
     (void)hsm_.destroy_key(nk.hsm_id);  // the intent row stays for reconcile if this fails too
     return applied.status();
   }
-  return reload_locked(ks->id);
+  return reload_locked(ks->name);
 }
 
 Result<KeysetPtr> KeyService::suspend(std::string_view name, std::string_view kid, const Actor& actor,
@@ -693,7 +698,7 @@ Result<KeysetPtr> KeyService::suspend(std::string_view name, std::string_view ki
   db::ChangeSet cs;
   RETURN_IF_ERROR(transition(cs, *ks, *k, KeyState::kSuspended, Trigger::kSuspend, clock_.now(), actor, reason));
   RETURN_IF_ERROR(store_.apply(cs).status());
-  return reload_locked(ks->id);
+  return reload_locked(ks->name);
 }
 
 Result<KeysetPtr> KeyService::resume(std::string_view name, std::string_view kid, const Actor& actor,
@@ -715,7 +720,7 @@ Result<KeysetPtr> KeyService::resume(std::string_view name, std::string_view kid
   db::ChangeSet cs;
   RETURN_IF_ERROR(transition(cs, *ks, *k, KeyState::kActive, Trigger::kResume, now, actor, reason));
   RETURN_IF_ERROR(store_.apply(cs).status());
-  return reload_locked(ks->id);
+  return reload_locked(ks->name);
 }
 
 Result<KeysetPtr> KeyService::compromise(std::string_view name, std::string_view kid,
@@ -756,7 +761,7 @@ Result<KeysetPtr> KeyService::compromise(std::string_view name, std::string_view
   RETURN_IF_ERROR(store_.apply(cs).status());
   spdlog::warn("keyset {}: key {} marked compromised by {} (since {}, {} unexpired tokens affected)", ks->name, k->kid,
                actor.name, secs(since), affected);
-  ASSIGN_OR_RETURN(KeysetPtr after, reload_locked(ks->id));
+  ASSIGN_OR_RETURN(KeysetPtr after, reload_locked(ks->name));
   if (was_signing) {
     // Keep the keyset signing with a fresh key now: the pre-published successor if there is one
     // (verifiers may already have it), else a new key; the scheduler retries if this fails.
@@ -770,7 +775,7 @@ Result<KeysetPtr> KeyService::compromise(std::string_view name, std::string_view
                              });
       if (st.ok()) st = store_.apply(promote).status();
       if (st.ok()) {
-        auto re = reload_locked(after->id);
+        auto re = reload_locked(after->name);
         if (re.ok()) after = *re;
       } else {
         spdlog::error("keyset {}: could not promote successor after compromise: {}", after->name, st.to_string());
@@ -799,7 +804,7 @@ Result<KeysetPtr> KeyService::destroy(std::string_view name, std::string_view ki
   db::ChangeSet cs;
   RETURN_IF_ERROR(transition(cs, *ks, *k, KeyState::kDestroyed, Trigger::kDestroy, now, actor, reason));
   RETURN_IF_ERROR(store_.apply(cs).status());
-  return reload_locked(ks->id);
+  return reload_locked(ks->name);
 }
 
 Result<KeysetPtr> KeyService::extend(std::string_view name, std::string_view kid, TimePoint new_deactivate_at,
@@ -839,7 +844,7 @@ Result<KeysetPtr> KeyService::extend(std::string_view name, std::string_view kid
   cs.ledger.push_back(std::move(e));
   RETURN_IF_ERROR(store_.apply(cs).status());
   spdlog::warn("keyset {}: key {} window extended to {} by {}: {}", ks->name, k->kid, r.deactivate_at, actor.name, reason);
-  return reload_locked(ks->id);
+  return reload_locked(ks->name);
 }
 
 // ---------------------------------------------------------------- scheduling
@@ -902,7 +907,7 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
   }
   if (!cs.key_updates.empty()) {
     RETURN_IF_ERROR(store_.apply(cs).status());
-    ASSIGN_OR_RETURN(ks, reload_locked(ks->id));
+    ASSIGN_OR_RETURN(ks, reload_locked(ks->name));
   }
   sign_lock.unlock();  // what follows ends no signing window: HSM work runs without blocking signers
   // 2. Destroy HSM objects whose time came (each its own step: HSM first, then the record).
@@ -917,7 +922,7 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
     db::ChangeSet d;
     RETURN_IF_ERROR(transition(d, *ks, *k, KeyState::kDestroyed, Trigger::kSchedule, now, sched, "destroy_after elapsed"));
     RETURN_IF_ERROR(store_.apply(d).status());
-    ASSIGN_OR_RETURN(ks, reload_locked(ks->id));
+    ASSIGN_OR_RETURN(ks, reload_locked(ks->name));
   }
 
   // 3. Make sure something signs and the next key is pre-published in time.
@@ -949,7 +954,7 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
           (void)hsm_.destroy_key(nk->hsm_id);
           return st;
         }
-        ASSIGN_OR_RETURN(ks, reload_locked(ks->id));
+        ASSIGN_OR_RETURN(ks, reload_locked(ks->name));
         active = ks->active_key();
         succ = ks->successor();
       }
@@ -972,7 +977,7 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
           (void)hsm_.destroy_key(nk->hsm_id);
           return st;
         }
-        ASSIGN_OR_RETURN(ks, reload_locked(ks->id));
+        ASSIGN_OR_RETURN(ks, reload_locked(ks->name));
         active = ks->active_key();
         succ = ks->successor();
       }

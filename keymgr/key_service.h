@@ -185,7 +185,7 @@ class KeyService {
   std::shared_ptr<KeysetSlot> slot(std::string_view name);
 
   // All REQUIRE: the keyset's slot mutex held.
-  Result<KeysetPtr> reload_locked(int64_t keyset_id);
+  Result<KeysetPtr> reload_locked(std::string_view name);
   Result<db::KeyRecord> generate_locked(const Keyset& ks, TimePoint activate_at, bool emergency);
   Status advance_locked(const Keyset& ks, KeysetSlot& slot);
   void publish(KeysetPtr ks);

@@ -32,6 +32,8 @@ class Scheduler {
   void add_job(std::function<void()> job);
 
   TickReport tick();
+  // Start-up repair already ran (KeyService::load reached the HSM): ticks need not repeat it.
+  void mark_reconciled() { reconciled_ = true; }
   void start();
   void stop();
   TickReport last_report() const;
