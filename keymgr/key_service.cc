@@ -859,12 +859,25 @@ Status KeyService::advance(std::string_view name) {
 
 Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
   const Actor sched{"scheduler", ""};
-  std::unique_lock sign_lock(*slot.sign_mu);
-  const TimePoint now = clock_.now();
   const Policy& p = ks_in.policy;
   Status result = Status::Ok();
   KeysetPtr ks = find_keyset(ks_in.name);
   if (!ks) return not_found_keyset(ks_in.name);
+  // Signers are paused (sign guard) only when a transition that ends or starts signing is due:
+  // most ticks change nothing and must not stall the sign path.
+  TimePoint now = clock_.now();
+  std::unique_lock sign_lock(*slot.sign_mu, std::defer_lock);
+  auto signing_change_due = [&](TimePoint t) {
+    for (const auto& k : ks->keys) {
+      if ((k.state == KeyState::kActive || k.state == KeyState::kSuspended) && t >= k.deactivate_at) return true;
+    }
+    const Key* n = ks->successor();
+    return n != nullptr && t >= n->activate_at && t < n->deactivate_at && !ks->disabled;
+  };
+  if (signing_change_due(now)) {
+    sign_lock.lock();
+    now = clock_.now();  // read under the guard: see SignGuard
+  }
 
   // 1. Time-driven transitions, in one change set.
   db::ChangeSet cs;
@@ -909,7 +922,7 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
     RETURN_IF_ERROR(store_.apply(cs).status());
     ASSIGN_OR_RETURN(ks, reload_locked(ks->name));
   }
-  sign_lock.unlock();  // what follows ends no signing window: HSM work runs without blocking signers
+  if (sign_lock.owns_lock()) sign_lock.unlock();  // what follows ends no window: HSM work never blocks signers
   // 2. Destroy HSM objects whose time came (each its own step: HSM first, then the record).
   for (const auto& kid : to_destroy) {
     const Key* k = ks->find(kid);
