@@ -355,29 +355,22 @@ KeysetPtr KeyService::find_keyset(std::string_view name) const {
   return it == by_name_.end() ? nullptr : it->second;
 }
 
-KeysetPtr KeyService::find_keyset_by_issuer(std::string_view issuer) const {
+KeysetPtr KeyService::find_via(const std::map<std::string, std::string, std::less<>>& index,
+                               std::string_view key) const {
   std::shared_lock lk(mu_);
-  auto it = name_by_issuer_.find(issuer);
-  if (it == name_by_issuer_.end()) return nullptr;
+  auto it = index.find(key);
+  if (it == index.end()) return nullptr;
   auto k = by_name_.find(it->second);
   return k == by_name_.end() ? nullptr : k->second;
 }
+
+KeysetPtr KeyService::find_keyset_by_issuer(std::string_view issuer) const { return find_via(name_by_issuer_, issuer); }
 
 KeysetPtr KeyService::find_keyset_by_issuer_path(std::string_view path) const {
-  std::shared_lock lk(mu_);
-  auto it = name_by_issuer_path_.find(path);
-  if (it == name_by_issuer_path_.end()) return nullptr;
-  auto k = by_name_.find(it->second);
-  return k == by_name_.end() ? nullptr : k->second;
+  return find_via(name_by_issuer_path_, path);
 }
 
-KeysetPtr KeyService::find_keyset_by_kid(std::string_view kid) const {
-  std::shared_lock lk(mu_);
-  auto it = name_by_kid_.find(kid);
-  if (it == name_by_kid_.end()) return nullptr;
-  auto k = by_name_.find(it->second);
-  return k == by_name_.end() ? nullptr : k->second;
-}
+KeysetPtr KeyService::find_keyset_by_kid(std::string_view kid) const { return find_via(name_by_kid_, kid); }
 
 // ---------------------------------------------------------------- helpers
 

@@ -189,6 +189,8 @@ class KeyService {
   Result<db::KeyRecord> generate_locked(const Keyset& ks, TimePoint activate_at, bool emergency);
   Status advance_locked(const Keyset& ks, KeysetSlot& slot);
   void publish(KeysetPtr ks);
+  // The keyset named by `index[key]` (one of the name_by_* maps below), or null. Takes mu_.
+  KeysetPtr find_via(const std::map<std::string, std::string, std::less<>>& index, std::string_view key) const;
 
   db::LedgerEntry lifecycle_entry(const Keyset& ks, std::string_view event, const Actor& actor,
                                   std::string_view reason, const nlohmann::json& detail) const;
