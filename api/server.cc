@@ -494,7 +494,6 @@ void Server::install_routes() {
            }));
   };
   KeyService* keys = s.keys;
-  const Clock* clock = s.clock;
   keyset_op(R"(/v1/keysets/([a-z0-9_-]+)/rotate)", [keys](const std::string& n, const json& b, const Actor& a) -> Result<KeysetPtr> {
     ASSIGN_OR_RETURN(std::string reason, opt_string(b, "reason"));
     return keys->rotate(n, a, reason);
@@ -537,12 +536,11 @@ void Server::install_routes() {
     ASSIGN_OR_RETURN(std::string reason, opt_string(b, "reason"));
     return keys->destroy(n, kid, a, reason);
   });
-  key_op("extend", [keys, clock](const std::string& n, const std::string& kid, const json& b, const Actor& a) -> Result<KeysetPtr> {
+  key_op("extend", [keys](const std::string& n, const std::string& kid, const json& b, const Actor& a) -> Result<KeysetPtr> {
     ASSIGN_OR_RETURN(std::string reason, opt_string(b, "reason", true));
     if (!b.contains("until") || !b["until"].is_number_integer()) {
       return InvalidArgument("'until' (Unix seconds) is required", "bad_time");
     }
-    (void)clock;
     return keys->extend(n, kid, from_unix_seconds(b["until"].get<int64_t>()), a, reason);
   });
 

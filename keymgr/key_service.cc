@@ -447,6 +447,10 @@ const Key& current(const db::ChangeSet& cs, const Key& k, std::optional<Key>& ho
 Status not_found_keyset(std::string_view name) {
   return NotFound("no keyset named '" + std::string(name) + "'", "keyset_not_found");
 }
+
+Status not_found_key(std::string_view name, std::string_view kid) {
+  return NotFound("keyset '" + std::string(name) + "' has no key " + std::string(kid), "key_not_found");
+}
 }  // namespace
 
 Result<db::KeyRecord> KeyService::generate_locked(const Keyset& ks, TimePoint activate_at, bool emergency) {
@@ -687,7 +691,7 @@ Result<KeysetPtr> KeyService::suspend(std::string_view name, std::string_view ki
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
   const Key* k = ks->find(kid);
-  if (k == nullptr) return NotFound("keyset '" + std::string(name) + "' has no key " + std::string(kid), "key_not_found");
+  if (k == nullptr) return not_found_key(name, kid);
   db::ChangeSet cs;
   RETURN_IF_ERROR(transition(cs, *ks, *k, KeyState::kSuspended, Trigger::kSuspend, clock_.now(), actor, reason));
   RETURN_IF_ERROR(store_.apply(cs).status());
@@ -702,7 +706,7 @@ Result<KeysetPtr> KeyService::resume(std::string_view name, std::string_view kid
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
   const Key* k = ks->find(kid);
-  if (k == nullptr) return NotFound("keyset '" + std::string(name) + "' has no key " + std::string(kid), "key_not_found");
+  if (k == nullptr) return not_found_key(name, kid);
   const TimePoint now = clock_.now();
   if (k->state == KeyState::kSuspended && now >= k->deactivate_at) {
     return FailedPrecondition("key " + k->kid + "'s signing window has ended; it cannot resume", "window_ended");
@@ -725,7 +729,7 @@ Result<KeysetPtr> KeyService::compromise(std::string_view name, std::string_view
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
   const Key* k = ks->find(kid);
-  if (k == nullptr) return NotFound("keyset '" + std::string(name) + "' has no key " + std::string(kid), "key_not_found");
+  if (k == nullptr) return not_found_key(name, kid);
   if (reason.empty()) return InvalidArgument("a compromise needs a reason", "reason_required");
   const TimePoint now = clock_.now();
   const TimePoint since = suspected_since.value_or(now);
@@ -789,7 +793,7 @@ Result<KeysetPtr> KeyService::destroy(std::string_view name, std::string_view ki
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
   const Key* k = ks->find(kid);
-  if (k == nullptr) return NotFound("keyset '" + std::string(name) + "' has no key " + std::string(kid), "key_not_found");
+  if (k == nullptr) return not_found_key(name, kid);
   const TimePoint now = clock_.now();
   RETURN_IF_ERROR(check_transition(k->state, KeyState::kDestroyed, Trigger::kDestroy));
   Status st = hsm_.destroy_key(k->hsm_id);
@@ -808,7 +812,7 @@ Result<KeysetPtr> KeyService::extend(std::string_view name, std::string_view kid
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
   const Key* k = ks->find(kid);
-  if (k == nullptr) return NotFound("keyset '" + std::string(name) + "' has no key " + std::string(kid), "key_not_found");
+  if (k == nullptr) return not_found_key(name, kid);
   if (reason.empty()) return InvalidArgument("an extension needs a reason", "reason_required");
   const TimePoint now = clock_.now();
   if (k->state != KeyState::kActive && !(k->state == KeyState::kDeactivated && now < k->retire_at)) {
