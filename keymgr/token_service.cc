@@ -318,7 +318,7 @@ Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_v
   add("exp", exp_ok, exp ? (exp_ok ? "" : "expired") : "no integer exp");
   auto nbf = int_claim("nbf");
   if (payload->contains("nbf")) {
-    const bool nbf_ok = nbf && *nbf - skew <= now_s;
+    const bool nbf_ok = nbf && *nbf <= now_s + skew;
     add("nbf", nbf_ok, nbf_ok ? "" : "not yet valid");
   }
   return finish();
