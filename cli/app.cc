@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "hsm/deadline_hsm.h"
 #include "hsm/pkcs11_hsm.h"
 
 namespace keymgr::cli {
@@ -36,6 +37,15 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     auto h = hsm::open_pkcs11_hsm(std::move(ho));
     if (!h.ok()) return h.status().with_context("opening HSM");
     app->hsm_ = std::move(*h);
+  }
+  if (cfg.hsm_call_timeout_ms > 0) {
+    hsm::DeadlineOptions d;
+    d.call_timeout = std::chrono::milliseconds(cfg.hsm_call_timeout_ms);
+    d.admin_timeout = std::chrono::milliseconds(cfg.hsm_admin_timeout_ms);
+    d.workers = cfg.hsm_pool_size + 2;  // a few spare so a lookup is not queued behind signatures
+    auto wrapped = hsm::with_deadlines(std::move(app->hsm_), d);
+    app->deadlines_ = wrapped.get();
+    app->hsm_ = std::move(wrapped);
   }
 
   app->keys_ = std::make_unique<KeyService>(*app->hsm_, *app->store_, *app->clock_);
@@ -127,6 +137,15 @@ void App::register_metrics() {
     }
     return out;
   });
+  if (hsm::DeadlineHsm* d = deadlines_) {
+    metrics_.gauge("keymgr_hsm_timeouts", "HSM calls refused or abandoned at their deadline since start (503 hsm_timeout)", [d] {
+      const auto s = d->deadline_stats();
+      return std::vector<std::pair<std::string, double>>{{"", static_cast<double>(s.timeouts + s.fast_fails)}};
+    });
+    metrics_.gauge("keymgr_hsm_calls_overdue", "HSM calls still inside the module past their deadline", [d] {
+      return std::vector<std::pair<std::string, double>>{{"", static_cast<double>(d->deadline_stats().overdue)}};
+    });
+  }
   db::Store* store = store_.get();
   metrics_.gauge("keymgr_ledger_entries", "Entries in the signing ledger", [store] {
     auto n = store->ledger_size();

@@ -8,6 +8,7 @@
 #include "cli/config.h"
 #include "common/metrics.h"
 #include "db/store.h"
+#include "hsm/deadline_hsm.h"
 #include "hsm/hsm.h"
 #include "keymgr/audit_service.h"
 #include "keymgr/key_service.h"
@@ -36,6 +37,8 @@ class App {
   Scheduler& scheduler() { return *scheduler_; }
   db::Store& store() { return *store_; }
   hsm::Hsm& hsm() { return *hsm_; }
+  // The deadline wrapper around the HSM (null when hsm.call_timeout_ms = 0).
+  hsm::DeadlineHsm* deadlines() { return deadlines_; }
   Metrics& metrics() { return metrics_; }
   const Clock& clock() const { return *clock_; }
 
@@ -49,6 +52,7 @@ class App {
   Metrics metrics_;
   std::unique_ptr<db::Store> store_;
   std::unique_ptr<hsm::Hsm> hsm_;
+  hsm::DeadlineHsm* deadlines_ = nullptr;  // == hsm_.get() when deadlines are on
   std::unique_ptr<KeyService> keys_;
   std::unique_ptr<TokenService> tokens_;
   std::unique_ptr<AuditService> audit_;

@@ -58,7 +58,7 @@ Status get_duration(const toml::table& t, std::string_view section, std::string_
 const std::set<std::string>& known_keys(const std::string& section) {
   static const std::map<std::string, std::set<std::string>> kKnown = {
       {"server", {"listen", "port", "threads", "max_body_bytes", "tls_cert", "tls_key", "client_ca"}},
-      {"hsm", {"module", "token_label", "token_serial", "pin_file", "pool_size"}},
+      {"hsm", {"module", "token_label", "token_serial", "pin_file", "pool_size", "call_timeout_ms", "admin_timeout_ms"}},
       {"database", {"path"}},
       {"scheduler", {"interval", "checkpoint_interval"}},
       {"log", {"level", "json"}},
@@ -107,6 +107,8 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   RETURN_IF_ERROR(get(t, "hsm", "token_serial", c.hsm_token_serial, src));
   RETURN_IF_ERROR(get(t, "hsm", "pin_file", c.hsm_pin_file, src));
   RETURN_IF_ERROR(get(t, "hsm", "pool_size", c.hsm_pool_size, src));
+  RETURN_IF_ERROR(get(t, "hsm", "call_timeout_ms", c.hsm_call_timeout_ms, src));
+  RETURN_IF_ERROR(get(t, "hsm", "admin_timeout_ms", c.hsm_admin_timeout_ms, src));
   RETURN_IF_ERROR(get(t, "database", "path", c.db_path, src));
   RETURN_IF_ERROR(get_duration(t, "scheduler", "interval", c.scheduler_interval, src));
   RETURN_IF_ERROR(get_duration(t, "scheduler", "checkpoint_interval", c.checkpoint_interval, src));
@@ -117,6 +119,7 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   RETURN_IF_ERROR(get(t, "bootstrap", "alg", c.bootstrap_alg, src));
   if (c.server.port > 65535) return bad(src, "server.port must be 0..65535");
   if (c.hsm_pool_size < 1 || c.hsm_pool_size > 256) return bad(src, "hsm.pool_size must be 1..256");
+  if (c.hsm_admin_timeout_ms < 1) return bad(src, "hsm.admin_timeout_ms must be at least 1");
   if (c.server.tls_cert.empty() != c.server.tls_key.empty()) return bad(src, "server.tls_cert and tls_key go together");
   if (!c.server.client_ca.empty() && c.server.tls_cert.empty()) return bad(src, "server.client_ca needs TLS");
   return c;

@@ -20,6 +20,11 @@ struct Config {
   std::string hsm_token_serial;
   std::string hsm_pin_file;  // else $KEYMGR_HSM_PIN
   int hsm_pool_size = 4;
+  // Deadlines (hsm/deadline_hsm.h): signing, lookups and health checks; key generation, listing
+  // and destruction. 0 for call_timeout_ms runs HSM calls on the caller's thread with no
+  // deadline (not recommended: a hung module then hangs the requests).
+  int hsm_call_timeout_ms = 2000;
+  int hsm_admin_timeout_ms = 60000;
   // Database
   std::string db_path = "data/keymgr.db";
   // Scheduler

@@ -93,10 +93,31 @@ int Pkcs11FaultInjector::calls(P11Call call) const {
   return calls_[static_cast<size_t>(call)];
 }
 
-CK_RV Pkcs11FaultInjector::before(P11Call call) {
+void Pkcs11FaultInjector::hang(P11Call call) {
   std::lock_guard l(mu_);
+  hang_[static_cast<size_t>(call)] = true;
+}
+
+void Pkcs11FaultInjector::release_hangs() {
+  std::lock_guard l(mu_);
+  hang_.fill(false);
+  released_.notify_all();
+}
+
+int Pkcs11FaultInjector::hung() const {
+  std::lock_guard l(mu_);
+  return hung_;
+}
+
+CK_RV Pkcs11FaultInjector::before(P11Call call) {
+  std::unique_lock l(mu_);
   const size_t i = static_cast<size_t>(call);
   ++calls_[i];
+  if (hang_[i]) {
+    ++hung_;
+    released_.wait(l, [&] { return !hang_[i]; });
+    --hung_;
+  }
   Arm& a = arms_[i];
   if (a.times > 0 && !a.after) {
     --a.times;

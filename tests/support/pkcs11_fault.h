@@ -15,6 +15,7 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -51,6 +52,14 @@ class Pkcs11FaultInjector {
   // Calls of `call` seen (failed or not) since construction.
   int calls(P11Call call) const;
 
+  // Every call of `call` from now on blocks (a hung module) until release_hangs(); then it
+  // proceeds to the library as usual.
+  void hang(P11Call call);
+  // Unblocks every hung call and disarms all hangs.
+  void release_hangs();
+  // Calls blocked in a hang right now.
+  int hung() const;
+
   // The library's own table (null until hook() ran).
   CK_FUNCTION_LIST* real() const { return real_; }
 
@@ -69,6 +78,9 @@ class Pkcs11FaultInjector {
   mutable std::mutex mu_;
   std::array<Arm, kN> arms_{};   // guarded by mu_
   std::array<int, kN> calls_{};  // guarded by mu_
+  std::array<bool, kN> hang_{};  // guarded by mu_
+  int hung_ = 0;                 // guarded by mu_
+  std::condition_variable released_;
   CK_FUNCTION_LIST* real_ = nullptr;
   CK_FUNCTION_LIST wrapped_{};
 };
