@@ -2,7 +2,10 @@
 // compared in constant time. Roles: admin, ops, issuer (bound to named keysets), auditor.
 #pragma once
 
+#include <chrono>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -37,5 +40,31 @@ Status revoke_api_token(db::Store& store, const Clock& clock, const std::string&
 // Resolves an Authorization header value ("Bearer km_..."). kUnauthenticated on any mismatch,
 // without telling which part was wrong.
 Result<Principal> authenticate(db::Store& store, std::string_view authorization_header);
+
+// authenticate() with a short-lived cache of token records, so that a busy issuer does not cost a
+// database read per request. The presented secret is still hashed and compared in constant time
+// on every request; only the record lookup is cached, and only for tokens that exist.
+// Revocation through this Authenticator (revoke()) takes effect at once; a revocation made by
+// another process (the CLI) takes effect within `ttl`.
+// Thread-safe.
+class Authenticator {
+ public:
+  explicit Authenticator(db::Store& store, std::chrono::milliseconds ttl = std::chrono::milliseconds(1000),
+                         size_t max_entries = 10000);
+  Result<Principal> authenticate(std::string_view authorization_header);
+  Status revoke(const Clock& clock, const std::string& id, const std::string& actor);
+  void forget(const std::string& id);
+
+ private:
+  struct Entry {
+    db::ApiTokenRecord record;
+    std::chrono::steady_clock::time_point fetched;
+  };
+  db::Store& store_;
+  const std::chrono::milliseconds ttl_;
+  const size_t max_entries_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> cache_;  // by token id; guarded by mu_
+};
 
 }  // namespace keymgr::api

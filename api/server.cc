@@ -199,7 +199,8 @@ struct Routes {
 
 }  // namespace
 
-Server::Server(ServerOptions opts, Services services) : opts_(std::move(opts)), s_(services) {
+Server::Server(ServerOptions opts, Services services)
+    : opts_(std::move(opts)), s_(services), auth_(std::make_unique<Authenticator>(*s_.store)) {
   if (!opts_.tls_cert.empty()) {
     http_ = std::make_unique<httplib::SSLServer>(opts_.tls_cert.c_str(), opts_.tls_key.c_str(),
                                                  opts_.client_ca.empty() ? nullptr : opts_.client_ca.c_str());
@@ -246,14 +247,15 @@ void Server::install_routes() {
 
   // Wraps a handler: authentication, role check, error mapping, never an exception to httplib.
   using Fn = std::function<Result<Reply>(const httplib::Request&, const Principal*)>;
-  auto wrap = [s](Access access, Fn fn) {
-    return [s, access, fn](const httplib::Request& req, httplib::Response& res) {
+  Authenticator* auth = auth_.get();
+  auto wrap = [s, auth](Access access, Fn fn) {
+    return [s, auth, access, fn](const httplib::Request& req, httplib::Response& res) {
       Reply reply;
       Status err;
       try {
         std::optional<Principal> principal;
         if (access != Access::kPublic) {
-          auto p = authenticate(*s.store, req.get_header_value("Authorization"));
+          auto p = auth->authenticate(req.get_header_value("Authorization"));
           if (!p.ok()) {
             err = p.status();
           } else if (!allowed(access, p->role)) {
@@ -640,8 +642,8 @@ void Server::install_routes() {
            return json_reply({{"id", t.record.id}, {"name", name}, {"role", role_s}, {"keysets", keysets},
                               {"token", t.token}}, 201);
          }));
-  h.Delete(R"(/v1/tokens/([0-9a-f]+))", wrap(Access::kAdmin, [s](const httplib::Request& req, const Principal* p) -> Result<Reply> {
-             RETURN_IF_ERROR(revoke_api_token(*s.store, *s.clock, req.matches[1].str(), actor_of(p, req).name));
+  h.Delete(R"(/v1/tokens/([0-9a-f]+))", wrap(Access::kAdmin, [s, auth](const httplib::Request& req, const Principal* p) -> Result<Reply> {
+             RETURN_IF_ERROR(auth->revoke(*s.clock, req.matches[1].str(), actor_of(p, req).name));
              return json_reply({{"id", req.matches[1].str()}, {"revoked", true}});
            }));
 

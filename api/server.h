@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "api/auth.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "db/store.h"
@@ -73,6 +74,7 @@ class Server {
 
   ServerOptions opts_;
   Services s_;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<httplib::Server> http_;
   int port_ = 0;
   std::vector<RouteInfo> routes_;
