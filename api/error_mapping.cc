@@ -9,6 +9,7 @@ int http_status(const Status& st) {
   if (st.reason() == "unsupported_media_type") return 415;
   if (st.reason() == "method_not_allowed") return 405;
   if (st.reason() == "payload_too_large" || st.reason() == "too_large") return 413;
+  if (st.reason() == "header_too_large") return 431;
   switch (st.code()) {
     case ErrorCode::kOk: return 200;
     case ErrorCode::kInvalidArgument: return 400;

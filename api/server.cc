@@ -8,6 +8,7 @@
 #include <set>
 
 #include "api/auth.h"
+#include "api/public_docs.h"
 #include "api/error_mapping.h"
 #include "common/json_util.h"
 #include "hsm/public_key.h"
@@ -201,6 +202,13 @@ struct Routes {
 
 Server::Server(ServerOptions opts, Services services)
     : opts_(std::move(opts)), s_(services), auth_(std::make_unique<Authenticator>(*s_.store)) {
+  if (opts_.public_port >= 0) {
+    PublicListenerOptions po;
+    po.host = opts_.public_host.empty() ? opts_.host : opts_.public_host;
+    po.port = opts_.public_port;
+    po.threads = opts_.public_threads;
+    public_ = std::make_unique<PublicListener>(po, *s_.keys);
+  }
   if (!opts_.tls_cert.empty()) {
     http_ = std::make_unique<httplib::SSLServer>(opts_.tls_cert.c_str(), opts_.tls_key.c_str(),
                                                  opts_.client_ca.empty() ? nullptr : opts_.client_ca.c_str());
@@ -232,12 +240,17 @@ Status Server::bind() {
     }
     port_ = opts_.port;
   }
+  if (public_) RETURN_IF_ERROR(public_->bind());
   return Status::Ok();
 }
 
-void Server::serve() { http_->listen_after_bind(); }
+void Server::serve() {
+  if (public_) public_->start();
+  http_->listen_after_bind();
+}
 
 void Server::stop() {
+  if (public_) public_->stop();
   if (http_) http_->stop();
 }
 
@@ -324,52 +337,21 @@ void Server::install_routes() {
           return r;
         }));
 
-  auto jwks_reply = [](const KeysetPtr& ks, const httplib::Request& req) {
+  // One implementation for both listeners (public_docs.h); the patterns are for the route catalog.
+  auto public_doc = [s](const httplib::Request& req, const Principal*) -> Result<Reply> {
+    ASSIGN_OR_RETURN(PublicDoc d, public_document(*s.keys, req.path, req.get_header_value("If-None-Match")));
     Reply r;
-    r.headers.push_back({"ETag", ks->etag});
-    r.headers.push_back({"Cache-Control", "public, max-age=" + std::to_string(ks->policy.jwks_max_age.count())});
-    if (req.get_header_value("If-None-Match") == ks->etag) {
-      r.status = 304;
-      return r;
-    }
-    r.body = ks->jwks;
-    r.content_type = "application/jwk-set+json";
+    r.status = d.status;
+    if (!d.etag.empty()) r.headers.push_back({"ETag", d.etag});
+    if (d.max_age >= 0) r.headers.push_back({"Cache-Control", "public, max-age=" + std::to_string(d.max_age)});
+    r.body = std::move(d.body);
+    if (!d.content_type.empty()) r.content_type = std::move(d.content_type);
     return r;
   };
-  auto discovery = [](const KeysetPtr& ks) {
-    json algs = json::array({std::string(jws_alg(ks->alg))});
-    return json_reply({{"issuer", ks->issuer},
-                       {"jwks_uri", ks->issuer + "/.well-known/jwks.json"},
-                       {"id_token_signing_alg_values_supported", algs},
-                       {"response_types_supported", json::array({"id_token"})},
-                       {"subject_types_supported", json::array({"public"})}});
-  };
-  auto by_path = [s](const std::string& path) -> KeysetPtr { return s.keys->find_keyset_by_issuer_path(path); };
-  // The issuer URL's path on this server: {path}/.well-known/jwks.json and openid-configuration.
-  h.Get(R"((.*)/\.well-known/jwks\.json)",
-        wrap(Access::kPublic, [by_path, jwks_reply](const httplib::Request& req, const Principal*) -> Result<Reply> {
-          KeysetPtr ks = by_path(req.matches[1].str());
-          if (!ks) return NotFound("no issuer is served at this path", "issuer_not_found");
-          return jwks_reply(ks, req);
-        }));
-  h.Get(R"((.*)/\.well-known/openid-configuration)",
-        wrap(Access::kPublic, [by_path, discovery](const httplib::Request& req, const Principal*) -> Result<Reply> {
-          KeysetPtr ks = by_path(req.matches[1].str());
-          if (!ks) return NotFound("no issuer is served at this path", "issuer_not_found");
-          return discovery(ks);
-        }));
-  h.Get(R"(/v1/keysets/([a-z0-9_-]+)/jwks\.json)",
-        wrap(Access::kPublic, [s, jwks_reply](const httplib::Request& req, const Principal*) -> Result<Reply> {
-          KeysetPtr ks = s.keys->find_keyset(req.matches[1].str());
-          if (!ks) return NotFound("no keyset named '" + req.matches[1].str() + "'", "keyset_not_found");
-          return jwks_reply(ks, req);
-        }));
-  h.Get(R"(/v1/keysets/([a-z0-9_-]+)/openid-configuration)",
-        wrap(Access::kPublic, [s, discovery](const httplib::Request& req, const Principal*) -> Result<Reply> {
-          KeysetPtr ks = s.keys->find_keyset(req.matches[1].str());
-          if (!ks) return NotFound("no keyset named '" + req.matches[1].str() + "'", "keyset_not_found");
-          return discovery(ks);
-        }));
+  h.Get(R"((.*)/\.well-known/jwks\.json)", wrap(Access::kPublic, public_doc));
+  h.Get(R"((.*)/\.well-known/openid-configuration)", wrap(Access::kPublic, public_doc));
+  h.Get(R"(/v1/keysets/([a-z0-9_-]+)/jwks\.json)", wrap(Access::kPublic, public_doc));
+  h.Get(R"(/v1/keysets/([a-z0-9_-]+)/openid-configuration)", wrap(Access::kPublic, public_doc));
   h.Get("/v1/audit/checkpoints", wrap(Access::kPublic, [s](const httplib::Request&, const Principal*) -> Result<Reply> {
           ASSIGN_OR_RETURN(auto cps, s.store->list_checkpoints(100));
           json arr = json::array();

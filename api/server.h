@@ -10,6 +10,7 @@
 #include <string>
 
 #include "api/auth.h"
+#include "api/public_listener.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "db/store.h"
@@ -35,6 +36,11 @@ struct ServerOptions {
   std::string tls_cert;
   std::string tls_key;
   std::string client_ca;
+  // The public listener (public_listener.h) for JWKS, discovery and /healthz: off when
+  // public_port < 0; 0 picks a free port (tests). public_host "" = the same as host.
+  std::string public_host;
+  int public_port = -1;
+  int public_threads = 2;
 };
 
 struct Services {
@@ -63,6 +69,9 @@ class Server {
   // Binds the socket (so tests can read port() before serving).
   Status bind();
   int port() const { return port_; }
+  // The public listener's port, or -1 when it is off.
+  int public_port() const { return public_ ? public_->port() : -1; }
+  const PublicListener* public_listener() const { return public_.get(); }
   // Serves until stop(). REQUIRES: bind() succeeded.
   void serve();
   void stop();
@@ -76,6 +85,7 @@ class Server {
   Services s_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<PublicListener> public_;
   int port_ = 0;
   std::vector<RouteInfo> routes_;
 };

@@ -92,10 +92,10 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
       if (cp->has_value()) spdlog::info("ledger checkpoint at seq {}", (*cp)->seq);
     });
   }
-  app->register_metrics();
   api::Services svc{app->keys_.get(), app->tokens_.get(), app->audit_.get(), app->scheduler_.get(),
                     app->store_.get(), &app->metrics_, app->clock_};
   app->server_ = std::make_unique<api::Server>(cfg.server, svc);
+  app->register_metrics();  // after the server: it reports the public listener too
   return app;
 }
 
@@ -144,6 +144,16 @@ void App::register_metrics() {
     });
     metrics_.gauge("keymgr_hsm_calls_overdue", "HSM calls still inside the module past their deadline", [d] {
       return std::vector<std::pair<std::string, double>>{{"", static_cast<double>(d->deadline_stats().overdue)}};
+    });
+  }
+  if (const api::PublicListener* pl = server_ ? server_->public_listener() : nullptr) {
+    metrics_.gauge("keymgr_public_requests", "Requests answered by the public listener since start, by outcome", [pl] {
+      const auto s = pl->stats();
+      return std::vector<std::pair<std::string, double>>{{"outcome=\"ok\"", static_cast<double>(s.requests - s.errors)},
+                                                         {"outcome=\"error\"", static_cast<double>(s.errors)}};
+    });
+    metrics_.gauge("keymgr_public_connections_refused", "Connections closed at once over max_connections", [pl] {
+      return std::vector<std::pair<std::string, double>>{{"", static_cast<double>(pl->stats().refused)}};
     });
   }
   db::Store* store = store_.get();

@@ -31,6 +31,7 @@ class App {
   void stop();
 
   int port() const { return server_ ? server_->port() : 0; }
+  int public_port() const { return server_ ? server_->public_port() : -1; }
   KeyService& keys() { return *keys_; }
   TokenService& tokens() { return *tokens_; }
   AuditService& audit() { return *audit_; }

@@ -57,7 +57,8 @@ Status get_duration(const toml::table& t, std::string_view section, std::string_
 
 const std::set<std::string>& known_keys(const std::string& section) {
   static const std::map<std::string, std::set<std::string>> kKnown = {
-      {"server", {"listen", "port", "threads", "max_body_bytes", "tls_cert", "tls_key", "client_ca"}},
+      {"server", {"listen", "port", "threads", "max_body_bytes", "tls_cert", "tls_key", "client_ca", "public_listen",
+                  "public_port", "public_threads"}},
       {"hsm", {"module", "token_label", "token_serial", "pin_file", "pool_size", "call_timeout_ms", "admin_timeout_ms"}},
       {"database", {"path"}},
       {"scheduler", {"interval", "checkpoint_interval"}},
@@ -98,6 +99,9 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   RETURN_IF_ERROR(get(t, "server", "listen", c.server.host, src));
   RETURN_IF_ERROR(get(t, "server", "port", c.server.port, src));
   RETURN_IF_ERROR(get(t, "server", "threads", c.server.threads, src));
+  RETURN_IF_ERROR(get(t, "server", "public_listen", c.server.public_host, src));
+  RETURN_IF_ERROR(get(t, "server", "public_port", c.server.public_port, src));
+  RETURN_IF_ERROR(get(t, "server", "public_threads", c.server.public_threads, src));
   RETURN_IF_ERROR(get(t, "server", "max_body_bytes", c.server.max_body_bytes, src));
   RETURN_IF_ERROR(get(t, "server", "tls_cert", c.server.tls_cert, src));
   RETURN_IF_ERROR(get(t, "server", "tls_key", c.server.tls_key, src));
@@ -118,6 +122,8 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   RETURN_IF_ERROR(get(t, "bootstrap", "issuer", c.bootstrap_issuer, src));
   RETURN_IF_ERROR(get(t, "bootstrap", "alg", c.bootstrap_alg, src));
   if (c.server.port > 65535) return bad(src, "server.port must be 0..65535");
+  if (c.server.public_port > 65535) return bad(src, "server.public_port must be 0..65535");
+  if (c.server.public_threads < 1 || c.server.public_threads > 64) return bad(src, "server.public_threads must be 1..64");
   if (c.hsm_pool_size < 1 || c.hsm_pool_size > 256) return bad(src, "hsm.pool_size must be 1..256");
   if (c.hsm_admin_timeout_ms < 1) return bad(src, "hsm.admin_timeout_ms must be at least 1");
   if (c.server.tls_cert.empty() != c.server.tls_key.empty()) return bad(src, "server.tls_cert and tls_key go together");

@@ -65,6 +65,10 @@ int cmd_serve(const std::string& config_path) {
   const std::string base = std::string(cfg->server.tls_cert.empty() ? "http" : "https") + "://" + cfg->server.host +
                            ":" + std::to_string((*app)->port());
   spdlog::info("keymgr listening on {} (database {}, HSM token '{}')", base, cfg->db_path, cfg->hsm_token_label);
+  if ((*app)->public_port() >= 0) {
+    spdlog::info("public listener (JWKS, discovery, /healthz) on http://{}:{}",
+                 cfg->server.public_host.empty() ? cfg->server.host : cfg->server.public_host, (*app)->public_port());
+  }
   for (const auto& ks : (*app)->keys().keysets()) {
     spdlog::info("keyset '{}': issuer {}  JWKS {}/v1/keysets/{}/jwks.json", ks->name, ks->issuer, base, ks->name);
   }
