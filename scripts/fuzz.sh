@@ -6,14 +6,14 @@
 #   KEYMGR_FUZZ_TARGETS="verify jwk" scripts/fuzz.sh 60
 # New coverage is kept in build-fuzz/corpus/<target>/ (not committed; copy good finds by hand).
 # A crash or a broken property exits nonzero; the input is saved as
-# build-fuzz/artifacts/<target>/crash-* (add it to tests/fuzz/regressions/<target>/ once fixed,
-# or tests/fuzz/known-bugs/<target>/ while it is not).
+# build-fuzz/artifacts/<target>/crash-*: fix the bug, then add the input to
+# tests/fuzz/regressions/<target>/ (replayed by fuzz_regression_test in every CI pass).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${1:-20}
 DIR=${KEYMGR_FUZZ_DIR:-$ROOT/build-fuzz}
 JOBS=${KEYMGR_FUZZ_JOBS:-2}
-TARGETS=${KEYMGR_FUZZ_TARGETS:-"json claims verify base64url jwk policy config auth"}
+TARGETS=${KEYMGR_FUZZ_TARGETS:-"json claims verify base64url jwk policy config auth http"}
 
 echo "==> [fuzz] configure + build (clang, $DIR)"
 cmake -S "$ROOT" -B "$DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

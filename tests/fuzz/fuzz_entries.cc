@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "api/auth.h"
+#include "api/public_listener.h"
 #include "cli/config.h"
 #include "common/clock.h"
 #include "common/encoding.h"
@@ -318,10 +319,51 @@ int fuzz_auth(const uint8_t* data, size_t size) {
   return 0;
 }
 
+int fuzz_http(const uint8_t* data, size_t size) {
+  TokenEnv& env = token_env();
+  std::string_view buf = as_view(data, size);
+  for (int n = 0; n < 64 && !buf.empty(); ++n) {
+    api::RequestHead head;
+    const api::ParseStatus st = api::parse_request_head(buf, head, 8192);
+    if (st == api::ParseStatus::kIncomplete) {
+      KM_FUZZ_CHECK(buf.size() < 8192, "incomplete only below the head limit");
+      break;
+    }
+    if (st != api::ParseStatus::kOk) break;
+    KM_FUZZ_CHECK(head.length > 0 && head.length <= buf.size(), "a parsed head lies within the buffer");
+    KM_FUZZ_CHECK(!head.method.empty() && !head.target.empty(), "method and target are present");
+    if (auto path = api::decode_target_path(head.target)) {
+      KM_FUZZ_CHECK(path->find('\0') == std::string::npos, "decoded paths hold no NUL");
+    }
+    bool keep = true;
+    const std::string resp = api::respond(*env.keys, head, keep);
+    KM_FUZZ_CHECK(resp.rfind("HTTP/1.1 ", 0) == 0, "a status line");
+    const size_t end = resp.find("\r\n\r\n");
+    KM_FUZZ_CHECK(end != std::string::npos, "a complete head");
+    const std::string body = resp.substr(end + 4);
+    const size_t cl = resp.find("Content-Length: ");
+    if (cl != std::string::npos && cl < end && head.method != "HEAD") {
+      KM_FUZZ_CHECK(std::stoul(resp.substr(cl + 16)) == body.size(), "Content-Length matches the body");
+    }
+    if (head.has_body) KM_FUZZ_CHECK(!keep && resp.rfind("HTTP/1.1 400", 0) == 0, "a body is refused and closes");
+    if (!head.keep_alive) KM_FUZZ_CHECK(!keep, "close is honoured");
+    if (resp.rfind("HTTP/1.1 200", 0) == 0 && resp.find("application/jwk-set+json") != std::string::npos &&
+        head.method == "GET") {
+      bool one_of_ours = false;
+      for (const auto& ks : env.keys->keysets()) one_of_ours = one_of_ours || ks->jwks == body;
+      KM_FUZZ_CHECK(one_of_ours, "a served JWKS is a keyset's published document");
+    }
+    buf.remove_prefix(head.length);
+    if (!keep) break;
+  }
+  return 0;
+}
+
 const std::vector<Target>& targets() {
   static const std::vector<Target> kTargets = {
       {"json", fuzz_json},     {"claims", fuzz_claims}, {"verify", fuzz_verify}, {"base64url", fuzz_base64url},
       {"jwk", fuzz_jwk},       {"policy", fuzz_policy}, {"config", fuzz_config}, {"auth", fuzz_auth},
+      {"http", fuzz_http},
   };
   return kTargets;
 }

@@ -41,6 +41,10 @@ int fuzz_policy(const uint8_t* data, size_t size);
 int fuzz_config(const uint8_t* data, size_t size);
 // api::authenticate on an Authorization header value against a store holding a few tokens.
 int fuzz_auth(const uint8_t* data, size_t size);
+// The public listener's request path: parse_request_head over pipelined bytes, decode_target_path,
+// respond() against a FakeHsm KeyService; responses are well-formed HTTP/1.1 whose Content-Length
+// matches, a request with a body always closes the connection, and a served JWKS is the keyset's.
+int fuzz_http(const uint8_t* data, size_t size);
 
 const std::vector<Target>& targets();
 

@@ -2,7 +2,6 @@
 // plain and ASan+UBSan CI passes check what the fuzzers found (no clang or libFuzzer needed).
 //   tests/fuzz/corpus/<target>/*       seed corpus (also the fuzzers' starting point)
 //   tests/fuzz/regressions/<target>/*  inputs that once crashed or broke a property (fixed)
-//   tests/fuzz/known-bugs/<target>/*   inputs that still crash: replayed only by the DISABLED_ test
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -58,15 +57,6 @@ TEST_P(FuzzRegression, CorpusAndRegressionsReplayCleanly) {
   // Every target has a committed seed corpus.
   EXPECT_GT(seeds, 0u) << "no corpus for " << GetParam().name << " under " << fuzz_dir();
   std::printf("[ replayed ] %s: %zu corpus + %zu regression inputs\n", GetParam().name, seeds, fixed);
-}
-
-// Inputs that still crash product code (see the README in known-bugs/). Enable once fixed, then
-// move the files to regressions/.
-// The fuzz entries mask these bugs unless KM_FUZZ_KNOWN_BUGS is set (so fuzzing can go on).
-TEST_P(FuzzRegression, DISABLED_KnownBugsReplayCleanly) {
-  setenv("KM_FUZZ_KNOWN_BUGS", "1", 1);
-  replay(GetParam(), "known-bugs");
-  unsetenv("KM_FUZZ_KNOWN_BUGS");
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, FuzzRegression, ::testing::ValuesIn(targets()),
