@@ -12,7 +12,8 @@
 #   1. signing: raw SoftHSM2 C_Sign, token key, 2 threads (p11bench, own token) for P-256/RSA-2048/
 #      Ed25519; then keymgr end to end: wrk -t2 -c64 POST /v1/keysets/{ES256,RS256,EdDSA}/sign
 #      (bench/sign.lua; every token is in the durable ledger before it is returned);
-#   2. JWKS: wrk -t2 -c64 and -c512 against {issuer path}/.well-known/jwks.json and against nginx
+#   2. JWKS: wrk -t2 -c64 and -c512 against {issuer path}/.well-known/jwks.json on keymgr's public
+#      listener (server.public_port) and on its main listener (cpp-httplib), and against nginx
 #      (config as in perf-baseline/bench_http.sh, own prefix, port BENCH_NGINX_PORT) serving the
 #      same bytes as a static file;
 #   3. ledger: bench/ledger_bench.cc (append 1 and 64 threads, fill + queries + size) at 1M records
@@ -29,7 +30,7 @@
 #   BENCH_DURATION=10s     wrk duration per run (smoke 2s)
 #   BENCH_LEDGER_10M=1     also run ledger_bench at 10,000,000 records (takes minutes, ~3 GB in /tmp)
 #   BENCH_LEDGER_RECORDS=N records of the base ledger run (default 1000000; smoke 20000)
-#   BENCH_PORT / BENCH_NGINX_PORT   default 18480 / 18481
+#   BENCH_PORT / BENCH_NGINX_PORT / BENCH_PUBLIC_PORT   default 18480 / 18481 / 18482
 #   BENCH_WORK=DIR         scratch dir (default mktemp under /tmp: the root disk, as in PERF.md)
 #   BENCH_KEEP=1           keep the scratch dir
 #   BENCH_SKIP_BUILD=1     reuse build-bench as is (its commit is in build-bench/.bench-commit)
@@ -51,6 +52,7 @@ else
 fi
 PORT=${BENCH_PORT:-18480}
 NPORT=${BENCH_NGINX_PORT:-18481}
+PPORT=${BENCH_PUBLIC_PORT:-18482}  # keymgr's public listener (server.public_port)
 WORK=${BENCH_WORK:-$(mktemp -d /tmp/km-bench.XXXXXX)}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RAW=${BENCH_RAW_DIR:-$ROOT/bench/results/raw-$STAMP}
@@ -126,6 +128,7 @@ cat > "$DATA/keymgr.toml" <<TOML
 [server]
 listen = "127.0.0.1"
 port = $PORT
+public_port = $PPORT
 [hsm]
 module = "/usr/lib/softhsm/libsofthsm2.so"
 token_label = "keymgr"
@@ -231,8 +234,8 @@ nginx -t -q -c "$NG/nginx.conf" -p "$NG" "${NGUSER[@]}"
 nginx -c "$NG/nginx.conf" -p "$NG" "${NGUSER[@]}"
 sleep 0.5
 for c in 64 512; do
-  for srv in nginx keymgr; do
-    p=$([ $srv = nginx ] && echo "$NPORT" || echo "$PORT")
+  for srv in nginx public keymgr; do
+    p=$(case $srv in nginx) echo "$NPORT" ;; public) echo "$PPORT" ;; *) echo "$PORT" ;; esac)
     log "JWKS $srv -c$c"
     wrk -t2 -c"$c" -d"$DUR" --latency "http://127.0.0.1:$p/es256/.well-known/jwks.json" \
       > "$RAW/wrk_jwks_${srv}_c$c.txt" 2>&1 || true

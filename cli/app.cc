@@ -21,6 +21,7 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   }
   db::StoreOptions so;
   so.path = cfg.db_path;
+  so.cache_mib = cfg.db_cache_mib;
   auto store = db::open_sqlite_store(so);
   if (!store.ok()) return store.status().with_context("opening database " + cfg.db_path);
   app->store_ = std::move(*store);

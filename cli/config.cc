@@ -60,7 +60,7 @@ const std::set<std::string>& known_keys(const std::string& section) {
       {"server", {"listen", "port", "threads", "max_body_bytes", "tls_cert", "tls_key", "client_ca", "public_listen",
                   "public_port", "public_threads"}},
       {"hsm", {"module", "token_label", "token_serial", "pin_file", "pool_size", "call_timeout_ms", "admin_timeout_ms"}},
-      {"database", {"path"}},
+      {"database", {"path", "cache_mib"}},
       {"scheduler", {"interval", "checkpoint_interval"}},
       {"log", {"level", "json"}},
       {"bootstrap", {"keyset", "issuer", "alg"}},
@@ -114,6 +114,7 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   RETURN_IF_ERROR(get(t, "hsm", "call_timeout_ms", c.hsm_call_timeout_ms, src));
   RETURN_IF_ERROR(get(t, "hsm", "admin_timeout_ms", c.hsm_admin_timeout_ms, src));
   RETURN_IF_ERROR(get(t, "database", "path", c.db_path, src));
+  RETURN_IF_ERROR(get(t, "database", "cache_mib", c.db_cache_mib, src));
   RETURN_IF_ERROR(get_duration(t, "scheduler", "interval", c.scheduler_interval, src));
   RETURN_IF_ERROR(get_duration(t, "scheduler", "checkpoint_interval", c.checkpoint_interval, src));
   RETURN_IF_ERROR(get(t, "log", "level", c.log.level, src));
@@ -125,6 +126,7 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   if (c.server.public_port > 65535) return bad(src, "server.public_port must be 0..65535");
   if (c.server.public_threads < 1 || c.server.public_threads > 64) return bad(src, "server.public_threads must be 1..64");
   if (c.hsm_pool_size < 1 || c.hsm_pool_size > 256) return bad(src, "hsm.pool_size must be 1..256");
+  if (c.db_cache_mib < 2 || c.db_cache_mib > 65536) return bad(src, "database.cache_mib must be 2..65536");
   if (c.hsm_admin_timeout_ms < 1) return bad(src, "hsm.admin_timeout_ms must be at least 1");
   if (c.server.tls_cert.empty() != c.server.tls_key.empty()) return bad(src, "server.tls_cert and tls_key go together");
   if (!c.server.client_ca.empty() && c.server.tls_cert.empty()) return bad(src, "server.client_ca needs TLS");

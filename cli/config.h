@@ -27,6 +27,7 @@ struct Config {
   int hsm_admin_timeout_ms = 60000;
   // Database
   std::string db_path = "data/keymgr.db";
+  int db_cache_mib = 128;  // SQLite page caches, all connections together
   // Scheduler
   std::chrono::seconds scheduler_interval{10};
   std::chrono::seconds checkpoint_interval{300};

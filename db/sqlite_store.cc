@@ -396,7 +396,8 @@ SqliteStore::~SqliteStore() {
 Status SqliteStore::init() {
   Connection::Options wopts;
   wopts.busy_timeout_ms = opts_.busy_timeout_ms;
-  wopts.cache_kib = 64 * 1024;  // the random-key indexes (jti, token hash) touch a page per entry
+  const int cache_kib = std::max(opts_.cache_mib, 2) * 1024;
+  wopts.cache_kib = cache_kib / 2;  // the random-key indexes (jti, token hash) touch a page per entry
   ASSIGN_OR_RETURN(writer_, Connection::open(opts_.path, wopts));
   {
     // journal_mode answers with the mode in effect; anything but "wal" (e.g. on a filesystem without
@@ -417,7 +418,7 @@ Status SqliteStore::init() {
   Connection::Options ropts;
   ropts.busy_timeout_ms = opts_.busy_timeout_ms;
   ropts.read_only = true;
-  ropts.cache_kib = 16 * 1024;
+  ropts.cache_kib = std::max(cache_kib / 2 / std::max(opts_.read_connections, 1), 256);
   for (int i = 0; i < std::max(1, opts_.read_connections); ++i) {
     ASSIGN_OR_RETURN(auto r, Connection::open(opts_.path, ropts));
     idle_readers_.push_back(std::move(r));
@@ -576,22 +577,20 @@ Status SqliteStore::write_txn(std::string_view op, const std::vector<const Ledge
 
 // ---- WAL checkpoints ----
 
-// Background checkpoint from this many WAL frames (SQLite's own default threshold).
-constexpr int kWalCheckpointFrames = 1000;
-// Safety net: past this many frames (~64 MiB) the writer checkpoints inline. Under sustained load a
+// Background checkpoints start at StoreOptions::checkpoint_frames WAL frames.
+// Safety net: past 4x that many frames the writer checkpoints inline. Under sustained load a
 // PASSIVE checkpoint on another connection never quite catches up with the writer, and the WAL is
 // only rewound once it has been copied completely; the writer, being the only writer, can always
 // finish the copy.
-constexpr int kWalInlineCheckpointFrames = 16384;
 
 int SqliteStore::on_wal_commit(void* self, sqlite3* db, const char* schema, int frames) {
   auto* store = static_cast<SqliteStore*>(self);
-  if (frames >= kWalInlineCheckpointFrames) {
+  if (frames >= 4 * store->opts_.checkpoint_frames) {
     // The commit has already happened; a failed checkpoint only means the WAL stays long.
     int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     std::lock_guard lk(store->stats_mu_);
     if (rc == SQLITE_OK) ++store->stats_.wal_checkpoints;
-  } else if (frames >= kWalCheckpointFrames) {
+  } else if (frames >= store->opts_.checkpoint_frames) {
     {
       std::lock_guard lk(store->ckpt_mu_);
       store->ckpt_requested_ = true;

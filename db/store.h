@@ -27,6 +27,13 @@ struct StoreOptions {
   int max_batch = 512;            // group commit: most entries per transaction
   int busy_timeout_ms = 5000;
   int read_connections = 4;
+  // SQLite page cache budget: half for the writer (the random-key indexes touch a page per entry),
+  // half shared by the readers. Memory use grows to this as the ledger is written and queried.
+  int cache_mib = 128;
+  // WAL frames (pages) after which a background checkpoint copies them into the database file.
+  // Larger: hot index pages are written back once for more commits, and the WAL file grows to
+  // about frames x 4 KiB. SQLite's own default is 1,000.
+  int checkpoint_frames = 8192;
   // synchronous=OFF instead of FULL. For benchmark fills and one-off bulk imports only: a crash or
   // power loss may lose recent commits, which breaks "every write call returns durable".
   bool unsafe_no_sync = false;

@@ -24,6 +24,7 @@ if [ ! -f "$CONF" ]; then
 [server]
 listen = "127.0.0.1"
 port = $PORT
+public_port = $((PORT + 1))   # JWKS/discovery only, no credentials (the fast path for verifiers)
 
 [hsm]
 module = "/usr/lib/softhsm/libsofthsm2.so"
@@ -51,6 +52,7 @@ cat <<MSG
 keymgr: data in $DATA (SQLite ledger keymgr.db, SoftHSM2 token 'keymgr', config keymgr.toml)
   health:     curl -s http://127.0.0.1:$PORT/readyz
   JWKS:       curl -s http://127.0.0.1:$PORT/default/.well-known/jwks.json
+              (also on the public listener: http://127.0.0.1:$((PORT + 1))/default/.well-known/jwks.json)
   discovery:  curl -s http://127.0.0.1:$PORT/default/.well-known/openid-configuration
   admin API:  export KEYMGR_API_TOKEN=\$(cat $DATA/admin.token)
               curl -s -H "Authorization: Bearer \$KEYMGR_API_TOKEN" http://127.0.0.1:$PORT/v1/keysets

@@ -115,12 +115,18 @@ TEST(Config, ParsesEveryOptionAndRefusesMistakes) {
 listen = "0.0.0.0"
 port = 9000
 threads = 32
+public_listen = "0.0.0.0"
+public_port = 9001
+public_threads = 4
 [hsm]
 token_label = "prod"
 pin_file = "/run/secrets/pin"
 pool_size = 8
+call_timeout_ms = 500
+admin_timeout_ms = 30000
 [database]
 path = "/var/lib/keymgr/k.db"
+cache_mib = 32
 [scheduler]
 interval = "30s"
 checkpoint_interval = 600
@@ -132,13 +138,25 @@ json = true
   EXPECT_EQ(c->server.host, "0.0.0.0");
   EXPECT_EQ(c->server.port, 9000);
   EXPECT_EQ(c->hsm_pool_size, 8);
+  EXPECT_EQ(c->server.public_host, "0.0.0.0");
+  EXPECT_EQ(c->server.public_port, 9001);
+  EXPECT_EQ(c->server.public_threads, 4);
+  EXPECT_EQ(c->hsm_call_timeout_ms, 500);
+  EXPECT_EQ(c->hsm_admin_timeout_ms, 30000);
+  EXPECT_EQ(c->db_cache_mib, 32);
+  auto defaults = cli::parse_config("", "empty.toml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->server.public_port, -1);  // the public listener is off unless asked for
+  EXPECT_EQ(defaults->hsm_call_timeout_ms, 2000);
   EXPECT_EQ(c->scheduler_interval, std::chrono::seconds(30));
   EXPECT_EQ(c->checkpoint_interval, std::chrono::seconds(600));
   EXPECT_TRUE(c->log.json);
   for (const char* bad : {"[server]\nprot = 1\n", "[nope]\n", "[server]\nport = \"x\"\n", "[server]\nport = 70000\n",
                           "[hsm]\npool_size = 0\n", "[scheduler]\ninterval = \"soon\"\n", "not toml at all",
                           "[server]\ntls_cert = \"a\"\n", "[hsm]\npin = \"1234\"\n", "[scheduler]\ninterval = 1e30\n",
-                          "[server]\nport = nan\n", "[hsm]\npool_size = 4.0\n"}) {
+                          "[server]\nport = nan\n", "[hsm]\npool_size = 4.0\n", "[server]\npublic_port = 70000\n",
+                          "[server]\npublic_port = -2\n", "[server]\npublic_threads = 0\n", "[database]\ncache_mib = 1\n",
+                          "[hsm]\nadmin_timeout_ms = 0\n", "[hsm]\ncall_timeout_ms = -1\n"}) {
     auto r = cli::parse_config(bad, "bad.toml");
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {

@@ -251,7 +251,9 @@ TEST(FailClosed, ReadOnlyFileWhenNotRoot) {
 TEST(GroupCommit, WalIsCheckpointedOffTheCommitPath) {
   TempDir dir;
   auto path = dir.file("km.db");
-  auto s = open_or_die(options_for(path));
+  auto opts = options_for(path);
+  opts.checkpoint_frames = 1000;
+  auto s = open_or_die(opts);
   ASSERT_TRUE(s);
   for (int b = 0; b < 30; ++b) {
     ChangeSet cs;

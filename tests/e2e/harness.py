@@ -21,7 +21,9 @@ def free_port():
 
 
 class Keymgr:
-    def __init__(self, binary, source_dir):
+    def __init__(self, binary, source_dir, extra=None):
+        """extra: {"server": "key = value\n...", ...} lines added to those sections of the config."""
+        extra = extra or {}
         self.binary = binary
         self.dir = tempfile.mkdtemp(prefix="km-e2e-")
         self.port = free_port()
@@ -35,12 +37,14 @@ class Keymgr:
 listen = "127.0.0.1"
 port = {self.port}
 threads = 16
+{extra.get("server", "")}
 [hsm]
 module = "{SOFTHSM}"
 token_label = "keymgr"
 pin_file = "{self.dir}/hsm.pin"
 [database]
 path = "{self.dir}/keymgr.db"
+{extra.get("database", "")}
 [scheduler]
 interval = "1s"
 checkpoint_interval = "2s"
