@@ -28,7 +28,7 @@ namespace keymgr::api {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;             // 0: pick a free port (see port())
-  int threads = 16;
+  int threads = 32;  // HTTP worker threads; a keep-alive connection holds one while it is open
   size_t max_body_bytes = 64 * 1024;
   int keep_alive_max_count = 10000;
   // TLS (optional): certificate + key in PEM; with client_ca set, clients must present a
