@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <unordered_map>
 
@@ -88,14 +89,32 @@ Answer error_answer(const Status& st) {
   return a;
 }
 
+// "Date: Wed, 25 Nov 2026 10:30:00 GMT\r\n", formatted once per second per thread (RFC 9110
+// §6.6.1: an origin server with a clock sends Date; caches age max-age from it).
+const std::string& date_header() {
+  thread_local std::time_t last = 0;
+  thread_local std::string header;
+  const std::time_t now = std::time(nullptr);
+  if (now != last) {
+    last = now;
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[64];
+    const size_t n = std::strftime(buf, sizeof buf, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    header.assign(buf, n);
+  }
+  return header;
+}
+
 std::string render(const Answer& a, bool head_only, int minor_version, bool keep_alive) {
   std::string out;
-  out.reserve(160 + a.body.size());
+  out.reserve(200 + a.body.size());
   out += "HTTP/1.1 ";
   out += std::to_string(a.status);
   out += ' ';
   out += reason_phrase(a.status);
   out += "\r\n";
+  out += date_header();
   if (a.status != 304) {
     out += "Content-Type: ";
     out += a.content_type;
@@ -428,7 +447,14 @@ void PublicListener::run(Loop& loop) {
       if (fd == loop.listen_fd) {
         for (;;) {
           const int cfd = ::accept4(loop.listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (cfd < 0) break;  // EAGAIN, or EMFILE and friends: try again on the next event
+          if (cfd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+              // Out of descriptors: the pending connection stays queued and the (level-triggered)
+              // event fires again at once; pause briefly instead of spinning.
+              std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            break;
+          }
           ++connections_;
           if (open_connections_.load() >= opts_.max_connections) {
             ++refused_;

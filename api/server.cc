@@ -201,8 +201,10 @@ struct Routes {
 }  // namespace
 
 Server::Server(ServerOptions opts, Services services)
-    : opts_(std::move(opts)), s_(services), auth_(std::make_unique<Authenticator>(*s_.store)) {
-  if (opts_.public_port >= 0) {
+    : opts_(std::move(opts)),
+      s_(services),
+      auth_(s_.store != nullptr ? std::make_unique<Authenticator>(*s_.store) : nullptr) {
+  if (opts_.public_port >= 0 && s_.keys != nullptr) {
     PublicListenerOptions po;
     po.host = opts_.public_host.empty() ? opts_.host : opts_.public_host;
     po.port = opts_.public_port;
@@ -218,7 +220,7 @@ Server::Server(ServerOptions opts, Services services)
   // Without TCP_NODELAY, Nagle + delayed ACK stall every keep-alive response ~40 ms (PERF.md §4).
   http_->set_tcp_nodelay(true);
   http_->set_keep_alive_max_count(static_cast<size_t>(opts_.keep_alive_max_count));
-  http_->set_keep_alive_timeout(30);
+  http_->set_keep_alive_timeout(5);  // an idle keep-alive connection holds a worker thread
   http_->set_read_timeout(10, 0);
   http_->set_write_timeout(10, 0);
   http_->set_payload_max_length(opts_.max_body_bytes);
@@ -268,7 +270,8 @@ void Server::install_routes() {
       try {
         std::optional<Principal> principal;
         if (access != Access::kPublic) {
-          auto p = auth->authenticate(req.get_header_value("Authorization"));
+          auto p = auth != nullptr ? auth->authenticate(req.get_header_value("Authorization"))
+                                   : Result<Principal>(Unavailable("no credential store", "unavailable"));
           if (!p.ok()) {
             err = p.status();
           } else if (!allowed(access, p->role)) {

@@ -294,6 +294,7 @@ TEST_F(ApiTest, EveryRouteByEveryRole) {
       {"GET", "/a/.well-known/jwks.json", "", all},
       {"GET", "/a/.well-known/openid-configuration", "", all},
       {"GET", "/v1/keysets/a/jwks.json", "", all},
+      {"GET", "/v1/keysets/a/openid-configuration", "", all},
       {"GET", "/v1/audit/checkpoints", "", all},
       {"GET", "/v1/keysets", "", authed},
       {"GET", "/v1/keysets/a", "", authed},
@@ -316,6 +317,9 @@ TEST_F(ApiTest, EveryRouteByEveryRole) {
       {"POST", "/v1/tokens", R"({"name":"n","role":"auditor"})", {"admin"}},
       {"DELETE", "/v1/tokens/0000", "", {"admin"}},
   };
+  // One row per served route (api::Server::routes(); the OpenAPI test ties those to the docs).
+  api::Server probe(cli::Config{}.server, api::Services{});
+  EXPECT_EQ(routes.size(), probe.routes().size()) << "a route is missing from this table";
   int cells = 0;
   for (const auto& r : routes) {
     for (const auto& [role, tok] : roles) {

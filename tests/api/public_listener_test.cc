@@ -200,6 +200,7 @@ TEST_F(PublicListenerTest, ServesTheSameDocumentsAsTheMainListener) {
     EXPECT_EQ(a->get_header_value("ETag"), b->get_header_value("ETag")) << path;
     EXPECT_EQ(a->get_header_value("Cache-Control"), b->get_header_value("Cache-Control")) << path;
     EXPECT_EQ(a->get_header_value("Content-Type"), b->get_header_value("Content-Type")) << path;
+    EXPECT_NE(b->get_header_value("Date").find(" GMT"), std::string::npos) << path;  // RFC 9110 §6.6.1
   }
   auto jwks = json::parse(pub.Get("/tenants/web/.well-known/jwks.json")->body);
   EXPECT_GE(jwks["keys"].size(), 1u);
