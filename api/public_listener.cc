@@ -385,9 +385,9 @@ void PublicListener::run(Loop& loop) {
     ev.data.fd = fd;
     epoll_ctl(loop.epfd, EPOLL_CTL_MOD, fd, &ev);
   };
-  // Answers every complete request in c.in (up to the output cap). Returns false if the
-  // connection must close now.
-  auto process = [&](Loop::Conn& c) {
+  // Answers the complete requests in c.in, up to the output cap. Returns true when it consumed
+  // anything (then more may be answerable once the output drains).
+  auto process = [&](Loop::Conn& c) -> bool {
     size_t pos = 0;
     while (!c.close_after && c.out.size() - c.out_off < kMaxPendingOut) {
       RequestHead head;
@@ -414,6 +414,7 @@ void PublicListener::run(Loop& loop) {
     }
     c.in.erase(0, pos);
     if (!c.in.empty() && pos > 0) c.head_started = SteadyClock::now();
+    return pos > 0;
   };
   // Writes what it can. Returns false when the connection is done (closed or must close).
   auto flush = [&](int fd, Loop::Conn& c) -> bool {
@@ -503,14 +504,12 @@ void PublicListener::run(Loop& loop) {
       }
       // Answer, write, and while the output drains at once keep answering what is pipelined.
       for (int round = 0; round < 64; ++round) {
-        process(c);
+        const bool progressed = process(c);
         if (!flush(fd, c)) {
           alive = false;
           break;
         }
-        if (c.want_out || c.in.empty() || c.close_after) break;
-        RequestHead probe;
-        if (parse_request_head(c.in, probe, kMaxHead) == ParseStatus::kIncomplete) break;
+        if (!progressed || c.want_out || c.in.empty() || c.close_after) break;
       }
       // After EOF nothing more arrives: an unfinished head can never complete.
       if (!alive || (c.eof && c.out.empty())) close_conn(fd);

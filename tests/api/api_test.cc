@@ -13,6 +13,7 @@
 #include "common/crypto.h"
 #include "hsm/pkcs11_hsm.h"
 #include "tests/support/sanitizers.h"
+#include "tests/api/app_env.h"
 #include "tests/support/softhsm_token.h"
 
 namespace keymgr::testing {
@@ -29,18 +30,10 @@ class ApiTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(token_.ok()) << token_.error();
     dir_ = make_temp_dir("km-api");
-    cli::Config cfg;
-    cfg.db_path = dir_ + "/keymgr.db";
-    cfg.server.port = 0;
+    cli::Config cfg = test_config(dir_);
     cfg.server.threads = 8;
     cfg.server.max_body_bytes = 16 * 1024;
-    cfg.bootstrap_keyset = "";
-    auto h = hsm::open_pkcs11_hsm(token_.options());
-    ASSERT_TRUE(h.ok()) << h.status().to_string();
-    auto app = cli::App::open(cfg, std::move(*h));
-    ASSERT_TRUE(app.ok()) << app.status().to_string();
-    app_ = std::move(*app);
-    ASSERT_TRUE(app_->start().ok());
+    ASSERT_NO_FATAL_FAILURE(start_test_app(token_, cfg, app_));
     base_ = "http://127.0.0.1:" + std::to_string(app_->port());
     admin_ = make_token("admin", api::Role::kAdmin, {});
     ops_ = make_token("ops", api::Role::kOps, {});
@@ -52,9 +45,7 @@ class ApiTest : public ::testing::Test {
   }
 
   std::string make_token(const std::string& name, api::Role role, const std::vector<std::string>& keysets) {
-    auto t = api::create_api_token(app_->store(), app_->clock(), name, role, keysets, "test");
-    EXPECT_TRUE(t.ok()) << t.status().to_string();
-    return t.ok() ? t->token : "";
+    return api_token(*app_, name, role, keysets);
   }
 
   httplib::Result call(const std::string& method, const std::string& path, const std::string& tok,

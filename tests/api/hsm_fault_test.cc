@@ -9,11 +9,8 @@
 #include <future>
 #include <thread>
 
-#include "api/auth.h"
-#include "cli/app.h"
-#include "hsm/pkcs11_hsm.h"
+#include "tests/api/app_env.h"
 #include "tests/support/pkcs11_fault.h"
-#include "tests/support/softhsm_token.h"
 
 namespace keymgr::testing {
 namespace {
@@ -25,28 +22,18 @@ class HsmFaultApiTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(token_.ok()) << token_.error();
     dir_ = make_temp_dir("km-hsmfault");
-    cli::Config cfg;
-    cfg.db_path = dir_ + "/keymgr.db";
-    cfg.server.port = 0;
+    cli::Config cfg = test_config(dir_);
     cfg.server.threads = 8;
-    cfg.bootstrap_keyset = "";
     cfg.hsm_call_timeout_ms = 300;
-    auto opts = token_.options();
-    opts.function_list_hook = faults_.hook();
-    auto h = hsm::open_pkcs11_hsm(std::move(opts));
-    ASSERT_TRUE(h.ok()) << h.status().to_string();
-    auto app = cli::App::open(cfg, std::move(*h));
-    ASSERT_TRUE(app.ok()) << app.status().to_string();
-    app_ = std::move(*app);
+    ASSERT_NO_FATAL_FAILURE(start_test_app(token_, cfg, app_, faults_.hook()));
     ASSERT_NE(app_->deadlines(), nullptr);
-    ASSERT_TRUE(app_->start().ok());
     base_ = "http://127.0.0.1:" + std::to_string(app_->port());
-    ops_ = make_token("ops", api::Role::kOps, {});
-    auditor_ = make_token("auditor", api::Role::kAuditor, {});
+    ops_ = api_token(*app_, "ops", api::Role::kOps);
+    auditor_ = api_token(*app_, "auditor", api::Role::kAuditor);
     auto r = call("POST", "/v1/keysets", ops_, json{{"name", "web"}, {"issuer", base_ + "/web"}, {"alg", "ES256"}}.dump());
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 201) << r->body;
-    issuer_ = make_token("issuer", api::Role::kIssuer, {"web"});
+    issuer_ = api_token(*app_, "issuer", api::Role::kIssuer, {"web"});
   }
   void TearDown() override {
     faults_.release_hangs();
@@ -54,11 +41,6 @@ class HsmFaultApiTest : public ::testing::Test {
     remove_tree(dir_);
   }
 
-  std::string make_token(const std::string& name, api::Role role, const std::vector<std::string>& keysets) {
-    auto t = api::create_api_token(app_->store(), app_->clock(), name, role, keysets, "test");
-    EXPECT_TRUE(t.ok()) << t.status().to_string();
-    return t.ok() ? t->token : "";
-  }
   httplib::Result call(const std::string& method, const std::string& path, const std::string& tok,
                        const std::string& body = "") {
     httplib::Client c(base_);

@@ -14,10 +14,7 @@
 
 #include <thread>
 
-#include "api/auth.h"
-#include "cli/app.h"
-#include "hsm/pkcs11_hsm.h"
-#include "tests/support/softhsm_token.h"
+#include "tests/api/app_env.h"
 
 namespace keymgr::testing {
 namespace {
@@ -155,21 +152,13 @@ class PublicListenerTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(token_.ok()) << token_.error();
     dir_ = make_temp_dir("km-public");
-    cli::Config cfg;
-    cfg.db_path = dir_ + "/keymgr.db";
-    cfg.server.port = 0;
+    cli::Config cfg = test_config(dir_);
     cfg.server.public_port = 0;
-    cfg.bootstrap_keyset = "";
-    auto h = hsm::open_pkcs11_hsm(token_.options());
-    ASSERT_TRUE(h.ok()) << h.status().to_string();
-    auto app = cli::App::open(cfg, std::move(*h));
-    ASSERT_TRUE(app.ok()) << app.status().to_string();
-    app_ = std::move(*app);
-    ASSERT_TRUE(app_->start().ok());
+    ASSERT_NO_FATAL_FAILURE(start_test_app(token_, cfg, app_));
     ASSERT_GT(app_->public_port(), 0);
     base_ = "http://127.0.0.1:" + std::to_string(app_->port());
     pub_ = "http://127.0.0.1:" + std::to_string(app_->public_port());
-    ops_ = api::create_api_token(app_->store(), app_->clock(), "ops", api::Role::kOps, {}, "t")->token;
+    ops_ = api_token(*app_, "ops", api::Role::kOps);
     httplib::Client c(base_);
     auto r = c.Post("/v1/keysets", {{"Authorization", "Bearer " + ops_}},
                     json{{"name", "web"}, {"issuer", "https://login.example/tenants/web"}, {"alg", "ES256"}}.dump(),

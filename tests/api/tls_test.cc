@@ -3,9 +3,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include "cli/app.h"
-#include "hsm/pkcs11_hsm.h"
-#include "tests/support/softhsm_token.h"
+#include "tests/api/app_env.h"
 
 namespace keymgr::testing {
 namespace {
@@ -34,19 +32,11 @@ class TlsTest : public ::testing::Test {
     remove_tree(dir_);
   }
   void start(bool mtls) {
-    cli::Config cfg;
-    cfg.db_path = dir_ + "/keymgr.db";
-    cfg.server.port = 0;
+    cli::Config cfg = test_config(dir_);
     cfg.server.tls_cert = dir_ + "/srv.crt";
     cfg.server.tls_key = dir_ + "/srv.key";
     if (mtls) cfg.server.client_ca = dir_ + "/ca.crt";
-    cfg.bootstrap_keyset = "";
-    auto h = hsm::open_pkcs11_hsm(token_.options());
-    ASSERT_TRUE(h.ok()) << h.status().to_string();
-    auto app = cli::App::open(cfg, std::move(*h));
-    ASSERT_TRUE(app.ok()) << app.status().to_string();
-    app_ = std::move(*app);
-    ASSERT_TRUE(app_->start().ok());
+    ASSERT_NO_FATAL_FAILURE(start_test_app(token_, cfg, app_));
   }
   SoftHsmToken token_;
   std::string dir_;
@@ -84,16 +74,11 @@ TEST_F(TlsTest, ClientCertificateIsRequiredWhenAClientCaIsConfigured) {
 }
 
 TEST_F(TlsTest, MissingCertificateFilesAreAClearStartupError) {
-  cli::Config cfg;
-  cfg.db_path = dir_ + "/keymgr.db";
-  cfg.server.port = 0;
+  cli::Config cfg = test_config(dir_);
   cfg.server.tls_cert = dir_ + "/nope.crt";
   cfg.server.tls_key = dir_ + "/nope.key";
-  cfg.bootstrap_keyset = "";
-  auto h = hsm::open_pkcs11_hsm(token_.options());
-  ASSERT_TRUE(h.ok());
-  auto app = cli::App::open(cfg, std::move(*h));
-  ASSERT_TRUE(app.ok());
+  auto app = open_test_app(token_, cfg);
+  ASSERT_TRUE(app.ok()) << app.status().to_string();
   Status st = (*app)->start();
   EXPECT_FALSE(st.ok());
   EXPECT_EQ(st.reason(), "bad_config") << st.to_string();
