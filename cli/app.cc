@@ -49,7 +49,7 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     app->hsm_ = std::move(wrapped);
   }
 
-  app->keys_ = std::make_unique<KeyService>(*app->hsm_, *app->store_, *app->clock_);
+  app->keys_ = std::make_unique<KeyService>(*app->hsm_, *app->store_, *app->clock_, &app->metrics_);
   auto rep = app->keys_->load();
   if (!rep.ok()) return rep.status().with_context("loading keysets");
   if (rep->done) {
@@ -105,6 +105,10 @@ void App::register_metrics() {
   metrics_.describe("keymgr_sign_duration_seconds", "histogram", "End-to-end signing latency incl. durable ledger write");
   metrics_.describe("keymgr_hsm_errors_total", "counter", "HSM operations that failed");
   metrics_.describe("keymgr_http_requests_total", "counter", "HTTP responses by status code");
+  metrics_.describe("keymgr_signing_gaps_total", "counter",
+                    "Signing windows that ended with no successor ready (signing stopped or an emergency key took over)");
+  metrics_.describe("keymgr_unpublished_activations_total", "counter",
+                    "Keys made to sign before they were published for verifier_cache + clock_skew (emergency keys)");
   KeyService* keys = keys_.get();
   const Clock* clk = clock_;
   metrics_.gauge("keymgr_key_age_seconds", "Age of each keyset's active key", [keys, clk] {

@@ -65,8 +65,82 @@ struct KeyService::KeysetSlot {
   // Signers hold it shared; changes that can end a key's signing hold it exclusively (SignGuard).
   std::shared_ptr<FairSharedMutex> sign_mu = std::make_shared<FairSharedMutex>();
   mutable std::mutex health_mu;
-  KeysetHealth health;  // guarded by health_mu
+  KeysetHealth health;     // guarded by health_mu
+  std::optional<TimePoint> last_attempt;  // guarded by health_mu: when advance() last ran
 };
+
+namespace {
+// Retry back-off of a keyset whose scheduler step failed: 1, 2, 4, then every 8 s, so a
+// successor's generation gets several tries within the minimum rotation_lead.
+seconds retry_after(int64_t failures) { return seconds(int64_t{1} << std::clamp<int64_t>(failures - 1, 0, 3)); }
+}  // namespace
+
+TimePoint published_safe_at(const Policy& p, TimePoint published_at) {
+  return published_at + std::max(p.verifier_cache, p.jwks_max_age) + p.clock_skew;
+}
+
+std::optional<TimePoint> next_event(const Keyset& ks, TimePoint now, std::optional<TimePoint> last_pass,
+                                    int64_t failures) {
+  // Work: stays listed until advance() has done it. Health: moments when the verdict changes.
+  std::vector<TimePoint> work, health;
+  bool due_now = false;  // nothing signs and nothing is coming
+  const Policy& p = ks.policy;
+  const Key* active = ks.active_key();
+  const Key* succ = ks.successor();
+  bool suspended_now = false;
+  for (const auto& k : ks.keys) {
+    switch (k.state) {
+      case KeyState::kActive: work.push_back(k.deactivate_at); break;
+      case KeyState::kSuspended:
+        work.push_back(k.deactivate_at);
+        suspended_now = suspended_now || now < k.deactivate_at;
+        break;
+      case KeyState::kPreActivation:
+        work.push_back(k.deactivate_at);  // its window passes unused
+        if (&k == succ && !ks.disabled) work.push_back(k.activate_at);
+        break;
+      case KeyState::kDeactivated: work.push_back(k.retire_at); break;
+      case KeyState::kRetired:
+      case KeyState::kCompromised: work.push_back(k.destroy_at); break;
+      case KeyState::kDestroyed: break;
+    }
+  }
+  if (!ks.disabled) {
+    if (active != nullptr) {
+      if (succ == nullptr) {
+        work.push_back(active->deactivate_at - p.prepublish - p.rotation_lead);  // generate the successor
+        health.push_back(active->deactivate_at - p.prepublish);                 // rotation overdue from here
+      }
+      health.push_back(published_safe_at(p, active->created_at));  // an unpublished key becomes safe
+    } else if (succ == nullptr && !suspended_now) {
+      due_now = true;
+    }
+  }
+  std::optional<TimePoint> best;
+  auto consider = [&](TimePoint t) {
+    if (!best || t < *best) best = t;
+  };
+  if (!last_pass) {
+    if (due_now) return now;
+    for (TimePoint t : work) consider(t);
+    for (TimePoint t : health) {
+      if (t > now) consider(t);
+    }
+    return best;
+  }
+  bool undone = due_now;
+  for (TimePoint t : work) {
+    if (t > *last_pass) consider(t);
+    else undone = true;
+  }
+  for (TimePoint t : health) {
+    if (t > *last_pass) consider(t);
+  }
+  // Work that was due at the last pass and is still there: that pass failed; retry after a pause
+  // (a pass that failed before recording its failure counts as one failure).
+  if (undone) consider(*last_pass + retry_after(std::max<int64_t>(failures, 1)));
+  return best;
+}
 
 // ---------------------------------------------------------------- conversions
 
@@ -181,8 +255,13 @@ const Key* Keyset::successor() const {
 
 // ---------------------------------------------------------------- loading
 
-KeyService::KeyService(hsm::Hsm& hsm, db::Store& store, const Clock& clock)
-    : hsm_(hsm), store_(store), clock_(clock) {}
+KeyService::KeyService(hsm::Hsm& hsm, db::Store& store, const Clock& clock, Metrics* metrics)
+    : hsm_(hsm), store_(store), clock_(clock), metrics_(metrics) {}
+
+void KeyService::set_change_listener(std::function<void()> fn) {
+  std::lock_guard lk(listener_mu_);
+  on_change_ = std::move(fn);
+}
 
 std::shared_ptr<KeyService::KeysetSlot> KeyService::slot(std::string_view name) {
   std::unique_lock lk(mu_);
@@ -206,6 +285,9 @@ void KeyService::publish(KeysetPtr ks) {
   name_by_issuer_[ks->issuer] = ks->name;
   name_by_issuer_path_[issuer_path(ks->issuer)] = ks->name;
   by_name_[ks->name] = std::move(ks);
+  lk.unlock();
+  std::lock_guard ll(listener_mu_);
+  if (on_change_) on_change_();
 }
 
 Result<KeysetPtr> KeyService::reload_locked(std::string_view name) {
@@ -388,6 +470,37 @@ db::LedgerEntry KeyService::lifecycle_entry(const Keyset& ks, std::string_view e
   e.reason = std::string(reason);
   e.detail = detail.is_null() ? "" : detail.dump();
   return e;
+}
+
+void KeyService::count(const char* metric, const std::string& keyset) const {
+  if (metrics_ != nullptr) metrics_->inc(metric, "keyset=\"" + Metrics::label_value(keyset) + "\"");
+}
+
+bool KeyService::flag_unpublished(db::ChangeSet& cs, const Keyset& ks, const db::KeyRecord& key, TimePoint now,
+                                  const Actor& actor) const {
+  if (ks.keys.empty()) return false;  // a new keyset's first key: no verifier holds an older JWKS
+  const TimePoint safe_at = published_safe_at(ks.policy, tp(key.created_at));
+  if (now >= safe_at) return false;
+  const int64_t needed = (safe_at - tp(key.created_at)) / seconds(1);
+  db::LedgerEntry e = lifecycle_entry(
+      ks, "key_signs_unpublished", actor,
+      "key signs " + std::to_string(secs(now) - key.created_at) + "s after publication, before verifier_cache + " +
+          "clock_skew (" + std::to_string(needed) + "s): verifiers holding an older JWKS reject its tokens until " +
+          std::to_string(secs(safe_at)),
+      json{{"published_at", key.created_at}, {"activate_at", secs(now)}, {"safe_at", secs(safe_at)},
+           {"needed_s", needed}, {"emergency", key.emergency}});
+  e.kid = key.kid;
+  cs.ledger.push_back(std::move(e));
+  return true;
+}
+
+void KeyService::report_unpublished(const Keyset& ks, const db::KeyRecord& key, TimePoint now) const {
+  const TimePoint safe_at = published_safe_at(ks.policy, tp(key.created_at));
+  spdlog::error(
+      "keyset {}: key {} signs {}s after it was published, before verifier_cache + clock_skew: verifiers holding an "
+      "older JWKS reject its tokens until {} (ledger: key_signs_unpublished)",
+      ks.name, key.kid, secs(now) - key.created_at, secs(safe_at));
+  count("keymgr_unpublished_activations_total", ks.name);
 }
 
 namespace {
@@ -666,6 +779,7 @@ Result<KeysetPtr> KeyService::emergency_rotate(std::string_view name, const Acto
                                            {"hsm_id", nk.hsm_id}, {"emergency", true}});
   e.kid = nk.kid;
   cs.ledger.push_back(std::move(e));
+  const bool unpublished = flag_unpublished(cs, *ks, nk, now, actor);
   for (const auto& k : ks->keys) {
     if (k.state == KeyState::kActive || k.state == KeyState::kSuspended) {
       RETURN_IF_ERROR(transition(cs, *ks, k, KeyState::kDeactivated, Trigger::kEmergency, now, actor, reason,
@@ -680,6 +794,7 @@ Result<KeysetPtr> KeyService::emergency_rotate(std::string_view name, const Acto
     (void)hsm_.destroy_key(nk.hsm_id);  // the intent row stays for reconcile if this fails too
     return applied.status();
   }
+  if (unpublished) report_unpublished(*ks, nk, now);
   return reload_locked(ks->name);
 }
 
@@ -770,7 +885,10 @@ Result<KeysetPtr> KeyService::compromise(std::string_view name, std::string_view
                                set_window(r, now, after->policy);
                                r.emergency = true;
                              });
+      bool unpublished = false;
+      if (st.ok()) unpublished = flag_unpublished(promote, *after, promote.key_updates.back(), now, actor);
       if (st.ok()) st = store_.apply(promote).status();
+      if (st.ok() && unpublished) report_unpublished(*after, promote.key_updates.back(), now);
       if (st.ok()) {
         auto re = reload_locked(after->name);
         if (re.ok()) after = *re;
@@ -876,9 +994,43 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
     now = clock_.now();  // read under the guard: see SignGuard
   }
 
+  {
+    std::lock_guard hl(slot.health_mu);
+    slot.last_attempt = now;
+  }
   // 1. Time-driven transitions, in one change set.
   db::ChangeSet cs;
   std::vector<std::string> to_destroy;
+  // A signing window that ends with no successor ready to take over is an incident: signing
+  // stops (or an unpublished emergency key takes over below). Recorded with the reason.
+  std::string gap;
+  if (const Key* a = ks->active_key(); a != nullptr && now >= a->deactivate_at && !ks->disabled) {
+    const Key* n = ks->successor();
+    if (n == nullptr || now < n->activate_at || now >= n->deactivate_at) {
+      std::string last_error;
+      {
+        std::lock_guard hl(slot.health_mu);
+        last_error = slot.health.last_error;
+      }
+      json d = {{"deactivate_at", secs(a->deactivate_at)}};
+      if (n == nullptr) {
+        gap = "no successor had been generated";
+        if (!last_error.empty()) gap += " (last scheduler error: " + last_error + ")";
+      } else {
+        gap = "successor " + n->kid + " may sign only from " + std::to_string(secs(n->activate_at)) +
+              " (published at " + std::to_string(secs(n->created_at)) + ", prepublish " +
+              format_duration(p.prepublish) + ")";
+        d["successor"] = n->kid;
+        d["successor_activate_at"] = secs(n->activate_at);
+      }
+      if (!last_error.empty()) d["last_error"] = last_error;
+      gap = "signing window of key " + a->kid + " ended with no successor ready: " + gap;
+      db::LedgerEntry e = lifecycle_entry(*ks, "signing_gap", sched, gap, d);
+      e.kid = a->kid;
+      e.outcome = "error";
+      cs.ledger.push_back(std::move(e));
+    }
+  }
   for (const auto& k : ks->keys) {
     if ((k.state == KeyState::kActive || k.state == KeyState::kSuspended) && now >= k.deactivate_at) {
       RETURN_IF_ERROR(transition(cs, *ks, k, KeyState::kDeactivated, Trigger::kSchedule, now, sched, "signing window ended"));
@@ -918,6 +1070,12 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
   if (!cs.key_updates.empty()) {
     RETURN_IF_ERROR(store_.apply(cs).status());
     ASSIGN_OR_RETURN(ks, reload_locked(ks->name));
+    if (!gap.empty()) {
+      spdlog::error("keyset {}: {} (ledger: signing_gap)", ks->name, gap);
+      count("keymgr_signing_gaps_total", ks->name);
+      std::lock_guard hl(slot.health_mu);
+      slot.health.signing_gaps++;
+    }
   }
   if (sign_lock.owns_lock()) sign_lock.unlock();  // what follows ends no window: HSM work never blocks signers
   // 2. Destroy HSM objects whose time came (each its own step: HSM first, then the record).
@@ -959,11 +1117,13 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
                                                  {"hsm_id", nk->hsm_id}, {"emergency", !bootstrap}});
         e.kid = nk->kid;
         g.ledger.push_back(std::move(e));
+        const bool unpublished = flag_unpublished(g, *ks, *nk, now, sched);
         Status st = store_.apply(g).status();
         if (!st.ok()) {
           (void)hsm_.destroy_key(nk->hsm_id);
           return st;
         }
+        if (unpublished) report_unpublished(*ks, *nk, now);
         ASSIGN_OR_RETURN(ks, reload_locked(ks->name));
         active = ks->active_key();
         succ = ks->successor();
@@ -1009,6 +1169,13 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
     h.overdue = true;
     h.problem = "the clock is before the active key's activation (" + std::to_string(secs(active->activate_at)) +
                 "): did the clock jump backwards? nothing signs until it catches up";
+  } else if (active->kid != ks->keys.back().kid && active->activate_at < published_safe_at(p, active->created_at) &&
+             now < published_safe_at(p, active->created_at)) {
+    h.overdue = true;
+    h.unpublished_until = published_safe_at(p, active->created_at);
+    h.problem = "key " + active->kid + " signs but was published only at " + std::to_string(secs(active->created_at)) +
+                ": verifiers holding an older JWKS reject its tokens until " +
+                std::to_string(secs(*h.unpublished_until)) + " (verifier_cache + clock_skew after publication)";
   } else if (now >= active->deactivate_at - p.prepublish &&
              (succ == nullptr || succ->activate_at > active->deactivate_at ||
               succ->created_at + p.prepublish > active->deactivate_at)) {
@@ -1019,8 +1186,9 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
   {
     std::lock_guard hl(slot.health_mu);
     h.consecutive_failures = result.ok() ? 0 : slot.health.consecutive_failures + 1;
+    h.signing_gaps = slot.health.signing_gaps;
     h.last_error = result.ok() ? "" : result.to_string();
-    if (h.overdue && !slot.health.overdue) spdlog::error("keyset {}: {}", ks->name, h.problem);
+    if (h.overdue && (!slot.health.overdue || slot.health.problem != h.problem)) spdlog::error("keyset {}: {}", ks->name, h.problem);
     slot.health = h;
   }
   if (!result.ok()) spdlog::error("keyset {}: scheduler step failed: {}", ks->name, result.to_string());
@@ -1028,6 +1196,43 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
 }
 
 KeyService::SignGuard KeyService::sign_guard(std::string_view name) { return SignGuard(slot(name)->sign_mu); }
+
+std::optional<TimePoint> KeyService::event_with_retry(const Keyset& ks, TimePoint now) const {
+  std::shared_ptr<KeysetSlot> s;
+  {
+    std::shared_lock lk(mu_);
+    auto it = slots_.find(ks.name);
+    if (it != slots_.end()) s = it->second;
+  }
+  if (!s) return keymgr::next_event(ks, now);
+  std::optional<TimePoint> last_pass;
+  int64_t failures = 0;
+  {
+    std::lock_guard hl(s->health_mu);
+    last_pass = s->last_attempt;
+    failures = s->health.consecutive_failures;
+  }
+  return keymgr::next_event(ks, now, last_pass, failures);
+}
+
+std::optional<TimePoint> KeyService::next_event() const {
+  const TimePoint now = clock_.now();
+  std::optional<TimePoint> best;
+  for (const auto& ks : keysets()) {
+    auto ev = event_with_retry(*ks, now);
+    if (ev && (!best || *ev < *best)) best = ev;
+  }
+  return best;
+}
+
+std::vector<std::string> KeyService::due_keysets(TimePoint now) const {
+  std::vector<std::string> out;
+  for (const auto& ks : keysets()) {
+    auto ev = event_with_retry(*ks, now);
+    if (ev && *ev <= now) out.push_back(ks->name);
+  }
+  return out;
+}
 
 KeysetHealth KeyService::health(std::string_view name) const {
   std::shared_ptr<KeysetSlot> s;

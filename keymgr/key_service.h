@@ -8,6 +8,7 @@
 // Thread-safety: every public method may be called from any thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/fair_shared_mutex.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "common/types.h"
 #include "db/store.h"
@@ -82,6 +84,10 @@ struct KeysetHealth {
   int64_t consecutive_failures = 0;
   std::string last_error;
   std::optional<TimePoint> active_since;  // for the key-age metric
+  // The signing key was activated before it had been published for verifier_cache + clock_skew
+  // (an emergency key): verifiers holding an older JWKS reject its tokens until this time.
+  std::optional<TimePoint> unpublished_until;
+  int64_t signing_gaps = 0;  // windows that ended with no successor ready, since start
 };
 
 struct ReconcileReport {
@@ -101,7 +107,8 @@ struct NewKeyset {
 
 class KeyService {
  public:
-  KeyService(hsm::Hsm& hsm, db::Store& store, const Clock& clock);
+  // `metrics` (optional) receives incident counters (signing gaps, unpublished activations).
+  KeyService(hsm::Hsm& hsm, db::Store& store, const Clock& clock, Metrics* metrics = nullptr);
   KeyService(const KeyService&) = delete;
   KeyService& operator=(const KeyService&) = delete;
 
@@ -145,6 +152,16 @@ class KeyService {
   // when its time comes, and updates the keyset's health. HSM failures are returned (and counted)
   // but never leave the keyset half-changed.
   Status advance(std::string_view name);
+  // The earliest moment at which advance() has work for some keyset (a window that ends or
+  // starts, a successor to generate, grace or destroy times, a health condition that begins or
+  // clears), or a failed step's retry time. A time <= clock.now() means work is pending now.
+  // nullopt: nothing is scheduled. The scheduler sleeps until then (capped by its interval).
+  std::optional<TimePoint> next_event() const;
+  // Names of the keysets whose next event is at or before `now`.
+  std::vector<std::string> due_keysets(TimePoint now) const;
+  // Called after every committed change to a keyset (so a sleeping scheduler can recompute its
+  // wake-up). Runs with that keyset's mutex held: it must not call back into KeyService.
+  void set_change_listener(std::function<void()> fn);
   KeysetHealth health(std::string_view name) const;
   std::vector<KeysetHealth> health_all() const;
 
@@ -192,12 +209,27 @@ class KeyService {
   // The keyset named by `index[key]` (one of the name_by_* maps below), or null. Takes mu_.
   KeysetPtr find_via(const std::map<std::string, std::string, std::less<>>& index, std::string_view key) const;
 
+  // A key made to sign before it was published for verifier_cache + clock_skew (emergency): adds a
+  // `key_signs_unpublished` ledger entry to `cs` and returns true; report_unpublished() then logs
+  // and counts it once the change is committed. False (nothing added) for a key published long
+  // enough or the keyset's first key (no verifier can hold an older JWKS of a new keyset).
+  bool flag_unpublished(db::ChangeSet& cs, const Keyset& ks, const db::KeyRecord& key, TimePoint now,
+                        const Actor& actor) const;
+  void report_unpublished(const Keyset& ks, const db::KeyRecord& key, TimePoint now) const;
+  void count(const char* metric, const std::string& keyset) const;
+  // next_event(ks) moved to the retry time of a keyset whose last step failed.
+  std::optional<TimePoint> event_with_retry(const Keyset& ks, TimePoint now) const;
+
   db::LedgerEntry lifecycle_entry(const Keyset& ks, std::string_view event, const Actor& actor,
                                   std::string_view reason, const nlohmann::json& detail) const;
 
   hsm::Hsm& hsm_;
   db::Store& store_;
   const Clock& clock_;
+  Metrics* metrics_;
+
+  mutable std::mutex listener_mu_;
+  std::function<void()> on_change_;  // guarded by listener_mu_
 
   mutable std::shared_mutex mu_;  // guards the maps below
   std::map<std::string, KeysetPtr, std::less<>> by_name_;
@@ -217,5 +249,15 @@ Result<Key> key_from_record(const db::KeyRecord& r);
 db::KeyRecord key_to_record(const Key& k, int64_t keyset_id);
 // Builds the JWKS document and its ETag for a keyset's published keys.
 void build_jwks(Keyset& ks);
+// When advance() next has something to do for `ks`: a window that ends or starts, a successor to
+// generate, grace and destroy times, or a moment when its health verdict changes. `last_pass`: when
+// advance() last ran for it (events up to then are done; work still listed from then means that
+// pass failed, retried after a back-off of 1, 2, 4, then 8 s by `failures`). A result <= now means
+// due now; nullopt: nothing is scheduled. Pure: a year of schedules is testable without a clock.
+std::optional<TimePoint> next_event(const Keyset& ks, TimePoint now, std::optional<TimePoint> last_pass = std::nullopt,
+                                    int64_t failures = 0);
+// When a key published (generated) at `published_at` is safe for every verifier to see sign:
+// published_at + max(verifier_cache, jwks_max_age) + clock_skew.
+TimePoint published_safe_at(const Policy& p, TimePoint published_at);
 
 }  // namespace keymgr

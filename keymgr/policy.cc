@@ -61,6 +61,22 @@ Status validate_policy(const Policy& p) {
                                " is below the 5m minimum (rotation would outrun the scheduler)",
                            "bad_policy");
   }
+  if (p.rotation_lead < kMinRotationLead) {
+    return InvalidArgument("rotation_lead " + format_duration(p.rotation_lead) + " is below the " +
+                               format_duration(kMinRotationLead) +
+                               " minimum: the successor must be generated with time to spare for a slow or "
+                               "refusing HSM, or its pre-publication would be cut short",
+                           "bad_policy");
+  }
+  if (p.prepublish + p.rotation_lead > p.sign_period) {
+    return InvalidArgument("prepublish " + format_duration(p.prepublish) + " + rotation_lead " +
+                               format_duration(p.rotation_lead) + " = " +
+                               format_duration(p.prepublish + p.rotation_lead) + " exceeds sign_period " +
+                               format_duration(p.sign_period) +
+                               ": each successor is generated while its predecessor signs, so it could not be "
+                               "published for prepublish before the predecessor's window ends",
+                           "bad_policy");
+  }
   if (p.max_token_ttl < seconds(1)) return InvalidArgument("max_token_ttl must be at least 1s", "bad_policy");
   if (p.max_token_ttl > p.sign_period) {
     return InvalidArgument("max_token_ttl " + format_duration(p.max_token_ttl) + " exceeds sign_period " +

@@ -10,6 +10,11 @@
 
 namespace keymgr {
 
+// The shortest rotation_lead a policy may ask for: a successor's generation must survive a slow
+// tick (thousands of keysets due together) and a few HSM retries before its pre-publication
+// would be cut short.
+inline constexpr std::chrono::seconds kMinRotationLead{30};
+
 struct Policy {
   // How long a new key is in the JWKS before it may sign. Must cover verifier_cache + clock_skew,
   // so every verifier has the key before the first token it signs appears.
@@ -31,7 +36,8 @@ struct Policy {
   // Tolerated clock difference between keymgr and verifiers.
   std::chrono::seconds clock_skew{std::chrono::minutes(5)};
   // How long before the successor must be published the scheduler starts generating it
-  // (time to retry when the HSM refuses).
+  // (time to retry when the HSM refuses). The scheduler wakes at that moment whatever its
+  // interval, so this only has to cover HSM latency and retries: at least kMinRotationLead.
   std::chrono::seconds rotation_lead{std::chrono::hours(24)};
 
   bool operator==(const Policy&) const = default;

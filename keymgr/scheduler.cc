@@ -1,40 +1,70 @@
 #include "keymgr/scheduler.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace keymgr {
 
-Scheduler::Scheduler(KeyService& keys, std::chrono::milliseconds interval) : keys_(keys), interval_(interval) {}
+Scheduler::Scheduler(KeyService& keys, std::chrono::milliseconds interval)
+    : keys_(keys), interval_(std::max(interval, kMinGap)) {}
 
 Scheduler::~Scheduler() { stop(); }
 
 void Scheduler::add_job(std::function<void()> job) { jobs_.push_back(std::move(job)); }
 
-TickReport Scheduler::tick() {
-  std::lock_guard tl(tick_mu_);
+TickReport Scheduler::advance_each(const std::vector<std::string>& names) {
   const auto start = std::chrono::steady_clock::now();
-  TickReport rep;
-  if (!reconciled_) {
-    auto r = keys_.reconcile();
-    reconciled_ = r.ok() && r->done;
+  {
+    std::lock_guard lk(mu_);
+    changed_ = false;  // changes made from here on are seen by the next next_wake()
   }
-  for (const auto& ks : keys_.keysets()) {
+  TickReport rep;
+  for (const auto& name : names) {
     rep.keysets++;
-    Status st = keys_.advance(ks->name);
+    Status st = keys_.advance(name);
     if (!st.ok()) rep.failed++;  // logged and kept in the keyset's health by advance()
   }
   for (auto& job : jobs_) job();
   rep.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
-  ticks_++;
-  std::lock_guard lk(mu_);
-  last_ = rep;
   return rep;
+}
+
+TickReport Scheduler::tick() {
+  std::lock_guard tl(tick_mu_);
+  if (!reconciled_) {
+    auto r = keys_.reconcile();
+    reconciled_ = r.ok() && r->done;
+  }
+  std::vector<std::string> names;
+  for (const auto& ks : keys_.keysets()) names.push_back(ks->name);
+  return advance_each(names);
+}
+
+TickReport Scheduler::tick_due() {
+  std::lock_guard tl(tick_mu_);
+  return advance_each(keys_.due_keysets(keys_.clock().now()));
+}
+
+TimePoint Scheduler::next_wake(TimePoint now) const {
+  const TimePoint earliest = now + kMinGap;
+  const TimePoint latest = now + interval_;
+  const std::optional<TimePoint> ev = keys_.next_event();
+  if (!ev) return latest;
+  return std::clamp(*ev, earliest, latest);
 }
 
 void Scheduler::start() {
   std::lock_guard lk(mu_);
   if (thread_.joinable()) return;
   stopping_ = false;
+  keys_.set_change_listener([this] {
+    {
+      std::lock_guard l(mu_);
+      changed_ = true;
+    }
+    cv_.notify_all();
+  });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -45,18 +75,26 @@ void Scheduler::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-}
-
-TickReport Scheduler::last_report() const {
-  std::lock_guard lk(mu_);
-  return last_;
+  keys_.set_change_listener(nullptr);
 }
 
 void Scheduler::run() {
+  using steady = std::chrono::steady_clock;
+  tick();
+  steady::time_point last_sweep = steady::now();
   for (;;) {
-    tick();
-    std::unique_lock lk(mu_);
-    if (cv_.wait_for(lk, interval_, [this] { return stopping_; })) return;
+    const TimePoint now = keys_.clock().now();
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_wake(now) - now);
+    {
+      std::unique_lock lk(mu_);
+      if (cv_.wait_for(lk, wait, [this] { return stopping_ || changed_; }) && stopping_) return;
+    }
+    if (steady::now() - last_sweep >= interval_) {
+      tick();
+      last_sweep = steady::now();
+    } else {
+      tick_due();
+    }
   }
 }
 

@@ -1,9 +1,18 @@
-// The rotation scheduler: every `interval`, advances every keyset (one keyset failing does not
-// stop the others), retries start-up repair until the HSM answers, and runs periodic jobs
-// (ledger checkpoints). tick() can be called directly with a ManualClock in tests.
+// The rotation scheduler. It acts at the moment something is due: after each pass it asks the
+// KeyService for the earliest event (a window that ends or starts, a successor to generate, a
+// grace or destroy time, a failed step's retry) and sleeps until then, never longer than
+// `interval` and never shorter than kMinGap. Each wake-up advances only the keysets that are due;
+// every `interval` a full sweep advances all of them (one keyset failing does not stop the
+// others) and retries start-up repair until the HSM answers. A committed change to any keyset
+// (an operator's rotation, a new keyset, a policy update) wakes it to recompute.
+//
+// So a successor is generated `prepublish + rotation_lead` before it is needed whatever the
+// interval; the interval only bounds how stale a missed wake-up can be.
+//
+// Thread-safety: tick() / tick_due() may be called from any thread (one pass at a time); start()
+// and stop() from the owner. Tests drive tick()/tick_due() with a ManualClock and next_wake().
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -16,42 +25,50 @@
 namespace keymgr {
 
 struct TickReport {
-  int keysets = 0;
+  int keysets = 0;  // keysets advanced
   int failed = 0;
   std::chrono::microseconds took{0};
 };
 
 class Scheduler {
  public:
+  // The shortest pause between two passes (a due event that a pass could not clear does not spin).
+  static constexpr std::chrono::milliseconds kMinGap{50};
+
   Scheduler(KeyService& keys, std::chrono::milliseconds interval);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Extra work run at the end of every tick (e.g. ledger checkpoints). Call before start().
+  // Extra work run at the end of every pass (e.g. ledger checkpoints). Call before start().
   void add_job(std::function<void()> job);
 
+  // A full sweep: advances every keyset.
   TickReport tick();
+  // Advances only the keysets with an event due at the clock's now.
+  TickReport tick_due();
+  // When the loop wakes after a pass that ended at `now`: the earliest due event, clamped to
+  // [now + kMinGap, now + interval].
+  TimePoint next_wake(TimePoint now) const;
+
   // Start-up repair already ran (KeyService::load reached the HSM): ticks need not repeat it.
   void mark_reconciled() { reconciled_ = true; }
   void start();
   void stop();
-  TickReport last_report() const;
-  int64_t ticks() const { return ticks_.load(); }
 
  private:
   void run();
+  TickReport advance_each(const std::vector<std::string>& names);
 
   KeyService& keys_;
   std::chrono::milliseconds interval_;
   std::vector<std::function<void()>> jobs_;
-  bool reconciled_ = false;  // touched only by tick()
-  std::mutex tick_mu_;       // one tick at a time
-  mutable std::mutex mu_;
+  bool reconciled_ = false;  // touched only under tick_mu_
+  std::mutex tick_mu_;       // one pass at a time
+  std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;    // guarded by mu_
-  TickReport last_;          // guarded by mu_
-  std::atomic<int64_t> ticks_{0};
+  bool stopping_ = false;  // guarded by mu_
+  bool changed_ = false;   // guarded by mu_: a keyset changed since the last pass began
   std::thread thread_;
 };
 
