@@ -67,6 +67,7 @@ struct KeyService::KeysetSlot {
   mutable std::mutex health_mu;
   KeysetHealth health;     // guarded by health_mu
   std::optional<TimePoint> last_attempt;  // guarded by health_mu: when advance() last ran
+  std::optional<TimePoint> last_gap_at;   // guarded by health_mu: the last signing gap, since start
 };
 
 namespace {
@@ -1075,6 +1076,7 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
       count("keymgr_signing_gaps_total", ks->name);
       std::lock_guard hl(slot.health_mu);
       slot.health.signing_gaps++;
+      slot.last_gap_at = now;
     }
   }
   if (sign_lock.owns_lock()) sign_lock.unlock();  // what follows ends no window: HSM work never blocks signers
@@ -1171,11 +1173,18 @@ Status KeyService::advance_locked(const Keyset& ks_in, KeysetSlot& slot) {
                 "): did the clock jump backwards? nothing signs until it catches up";
   } else if (active->kid != ks->keys.back().kid && active->activate_at < published_safe_at(p, active->created_at) &&
              now < published_safe_at(p, active->created_at)) {
-    h.overdue = true;
+    // Signing unpublished: always reported (ledger, log, metric, health). After a signing gap it
+    // is an incident that keeps /readyz not ready; an operator's deliberate emergency rotation or
+    // compromise response is not one (taking the instance out of service would stop all signing).
     h.unpublished_until = published_safe_at(p, active->created_at);
     h.problem = "key " + active->kid + " signs but was published only at " + std::to_string(secs(active->created_at)) +
                 ": verifiers holding an older JWKS reject its tokens until " +
                 std::to_string(secs(*h.unpublished_until)) + " (verifier_cache + clock_skew after publication)";
+    std::lock_guard hl(slot.health_mu);
+    if (slot.last_gap_at && *slot.last_gap_at <= active->activate_at) {
+      h.overdue = true;
+      h.problem = "signing gap at " + std::to_string(secs(*slot.last_gap_at)) + "; " + h.problem;
+    }
   } else if (now >= active->deactivate_at - p.prepublish &&
              (succ == nullptr || succ->activate_at > active->deactivate_at ||
               succ->created_at + p.prepublish > active->deactivate_at)) {

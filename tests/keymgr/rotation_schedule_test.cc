@@ -347,7 +347,12 @@ TEST(RotationSchedule, EmergencyRotationIsReportedAsUnpublished) {
   EXPECT_EQ(unpub[0].actor, "ops");
   EXPECT_EQ(unpub[0].kid, (*after)->active_key()->kid);
   ASSERT_TRUE(env.keys->advance("web").ok());
-  EXPECT_TRUE(env.keys->health("web").unpublished_until.has_value());
+  auto h = env.keys->health("web");
+  EXPECT_TRUE(h.unpublished_until.has_value());
+  EXPECT_NE(h.problem.find("published only at"), std::string::npos) << h.problem;
+  // Reported, but a deliberate operator action does not take the instance out of service.
+  EXPECT_FALSE(h.overdue);
+  EXPECT_TRUE(h.signing);
 }
 
 }  // namespace
