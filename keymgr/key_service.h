@@ -27,68 +27,12 @@
 #include "db/store.h"
 #include "hsm/hsm.h"
 #include "keymgr/key_state.h"
+#include "keymgr/keyset.h"
+#include "keymgr/keyset_registry.h"
 #include "keymgr/policy.h"
+#include "keymgr/rotation_planner.h"
 
 namespace keymgr {
-
-// Label prefix of every HSM object keymgr creates for keysets (reconcile touches only these).
-inline constexpr std::string_view kKeyLabelPrefix = "keymgr:";
-
-struct Key {
-  std::string kid;
-  std::string hsm_id;
-  Algorithm alg = Algorithm::kES256;
-  KeyState state = KeyState::kPreActivation;
-  std::string jwk_text;  // public JWK as stored
-  nlohmann::json jwk;    // parsed jwk_text (left null for destroyed keys: never used again)
-  TimePoint created_at, activate_at, deactivate_at, retire_at, destroy_at, state_changed_at;
-  std::optional<TimePoint> compromised_since;
-  std::string note;
-  bool emergency = false;
-
-  // The rule checked at the moment of signing.
-  bool can_sign_at(TimePoint now) const {
-    return state == KeyState::kActive && activate_at <= now && now < deactivate_at;
-  }
-};
-
-struct Keyset {
-  int64_t id = 0;
-  std::string name;
-  std::string issuer;
-  Algorithm alg = Algorithm::kES256;
-  Policy policy;
-  bool disabled = false;
-  TimePoint created_at, updated_at;
-  std::vector<Key> keys;  // every key ever, newest first
-  std::string jwks;       // the published JWKS document (serialised once per change)
-  std::string etag;       // quoted strong ETag of `jwks`
-
-  const Key* find(std::string_view kid) const;
-  const Key* active_key() const;      // state active (window not checked)
-  const Key* successor() const;       // newest pre-activation key
-};
-using KeysetPtr = std::shared_ptr<const Keyset>;
-
-struct Actor {
-  std::string name;  // API token name, "scheduler", "cli"
-  std::string addr;  // remote address or ""
-};
-
-// What the scheduler and operators see about a keyset's rotation health.
-struct KeysetHealth {
-  std::string keyset;
-  bool signing = false;          // has a key that may sign now
-  bool overdue = false;          // successor not ready in time (alert)
-  std::string problem;           // human text when not fine
-  int64_t consecutive_failures = 0;
-  std::string last_error;
-  std::optional<TimePoint> active_since;  // for the key-age metric
-  // The signing key was activated before it had been published for verifier_cache + clock_skew
-  // (an emergency key): verifiers holding an older JWKS reject its tokens until this time.
-  std::optional<TimePoint> unpublished_until;
-  int64_t signing_gaps = 0;  // windows that ended with no successor ready, since start
-};
 
 struct ReconcileReport {
   int intents_removed = 0;     // rows of keys whose generation never finished
@@ -198,66 +142,44 @@ class KeyService {
   db::Store& store() { return store_; }
 
  private:
-  struct KeysetSlot;  // per-keyset mutex + health
+  struct KeysetSlot;  // per-keyset mutex, sign guard, health
   std::shared_ptr<KeysetSlot> slot(std::string_view name);
+  std::shared_ptr<KeysetSlot> existing_slot(std::string_view name) const;
+
+  // The opening of every operation on one keyset: its slot, locked, and its current snapshot.
+  struct Locked;
+  Result<Locked> lock_keyset(std::string_view name);
 
   // All REQUIRE: the keyset's slot mutex held.
   Result<KeysetPtr> reload_locked(std::string_view name);
-  Result<db::KeyRecord> generate_locked(const Keyset& ks, TimePoint activate_at, bool emergency);
-  Status advance_locked(const Keyset& ks, KeysetSlot& slot);
-  void publish(KeysetPtr ks);
-  // The keyset named by `index[key]` (one of the name_by_* maps below), or null. Takes mu_.
-  KeysetPtr find_via(const std::map<std::string, std::string, std::less<>>& index, std::string_view key) const;
+  Status advance_locked(std::string_view name, KeysetSlot& slot);
+  // Generates the key `need` asks for, commits it with its ledger entries, and reloads.
+  Result<KeysetPtr> generate_planned_locked(const Keyset& ks, const KeyToGenerate& need, TimePoint now);
+  // Promotes the successor whose activation time has come (the sign path's only state change).
+  Status promote_due_locked(std::string_view name, KeysetSlot& slot);
 
   // A key made to sign before it was published for verifier_cache + clock_skew (emergency): adds a
   // `key_signs_unpublished` ledger entry to `cs` and returns true; report_unpublished() then logs
   // and counts it once the change is committed. False (nothing added) for a key published long
   // enough or the keyset's first key (no verifier can hold an older JWKS of a new keyset).
-  bool flag_unpublished(db::ChangeSet& cs, const Keyset& ks, const db::KeyRecord& key, TimePoint now,
-                        const Actor& actor) const;
-  void report_unpublished(const Keyset& ks, const db::KeyRecord& key, TimePoint now) const;
+  bool flag_unpublished(db::ChangeSet& cs, const Keyset& ks, const Key& key, TimePoint now, const Actor& actor) const;
+  void report_unpublished(const Keyset& ks, const Key& key, TimePoint now) const;
   void count(const char* metric, const std::string& keyset) const;
-  // next_event(ks) moved to the retry time of a keyset whose last step failed.
+  // next_event(ks) with the keyset's last pass and failures (retry back-off).
   std::optional<TimePoint> event_with_retry(const Keyset& ks, TimePoint now) const;
-
-  db::LedgerEntry lifecycle_entry(const Keyset& ks, std::string_view event, const Actor& actor,
-                                  std::string_view reason, const nlohmann::json& detail) const;
 
   hsm::Hsm& hsm_;
   db::Store& store_;
   const Clock& clock_;
   Metrics* metrics_;
+  KeysetRegistry registry_;
 
   mutable std::mutex listener_mu_;
   std::function<void()> on_change_;  // guarded by listener_mu_
 
-  mutable std::shared_mutex mu_;  // guards the maps below
-  std::map<std::string, KeysetPtr, std::less<>> by_name_;
-  std::map<std::string, std::string, std::less<>> name_by_issuer_;
-  std::map<std::string, std::string, std::less<>> name_by_kid_;
-  std::map<std::string, std::string, std::less<>> name_by_issuer_path_;
-  std::map<std::string, std::shared_ptr<KeysetSlot>, std::less<>> slots_;
-  std::mutex create_mu_;  // serialises keyset creation (unique names/issuers)
+  mutable std::shared_mutex slots_mu_;
+  std::map<std::string, std::shared_ptr<KeysetSlot>, std::less<>> slots_;  // guarded by slots_mu_
+  std::mutex create_mu_;  // serialises keyset creation (unique names/issuers); before any slot mutex
 };
-
-// The path of an issuer URL: "https://host:port/a/b/" → "/a/b". Each keyset's JWKS and discovery
-// document are served under its issuer path, so no two keysets may share one.
-std::string issuer_path(std::string_view issuer);
-
-// Conversions between rows and domain values (also used by tests).
-Result<Key> key_from_record(const db::KeyRecord& r);
-db::KeyRecord key_to_record(const Key& k, int64_t keyset_id);
-// Builds the JWKS document and its ETag for a keyset's published keys.
-void build_jwks(Keyset& ks);
-// When advance() next has something to do for `ks`: a window that ends or starts, a successor to
-// generate, grace and destroy times, or a moment when its health verdict changes. `last_pass`: when
-// advance() last ran for it (events up to then are done; work still listed from then means that
-// pass failed, retried after a back-off of 1, 2, 4, then 8 s by `failures`). A result <= now means
-// due now; nullopt: nothing is scheduled. Pure: a year of schedules is testable without a clock.
-std::optional<TimePoint> next_event(const Keyset& ks, TimePoint now, std::optional<TimePoint> last_pass = std::nullopt,
-                                    int64_t failures = 0);
-// When a key published (generated) at `published_at` is safe for every verifier to see sign:
-// published_at + max(verifier_cache, jwks_max_age) + clock_skew.
-TimePoint published_safe_at(const Policy& p, TimePoint published_at);
 
 }  // namespace keymgr

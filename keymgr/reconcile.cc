@@ -1,0 +1,99 @@
+// KeyService::reconcile: repairs what a crash or an outside hand left half-done between the store
+// and the HSM (unfinished generations, orphan HSM objects, keys whose HSM object vanished).
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+#include "keymgr/key_service.h"
+#include "keymgr/keyset_slot.h"
+#include "keymgr/lifecycle_change.h"
+
+namespace keymgr {
+
+Result<ReconcileReport> KeyService::reconcile() {
+  using nlohmann::json;
+  ReconcileReport rep;
+  // Freeze every change first (no keyset created, no key generated or changed), so the HSM listing
+  // and the rows describe the same moment: a key generated between the two would otherwise look
+  // missing, or its intent row unfinished. Signing goes on. Lock order: create_mu_, then slots.
+  std::lock_guard create_lk(create_mu_);
+  ASSIGN_OR_RETURN(auto keysets, store_.list_keysets());
+  std::vector<std::shared_ptr<KeysetSlot>> frozen;
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (const auto& ksr : keysets) {
+    frozen.push_back(slot(ksr.name));
+    locks.emplace_back(frozen.back()->mu);
+  }
+  auto hsm_keys = hsm_.list_keys(kKeyLabelPrefix);
+  if (!hsm_keys.ok()) {
+    spdlog::error("reconcile: HSM unreachable, repair postponed: {}", hsm_keys.status().to_string());
+    return rep;  // done = false
+  }
+  std::map<std::string, bool> in_hsm;
+  for (const auto& k : *hsm_keys) in_hsm[k.id] = false;
+  const Actor actor{"reconcile", ""};
+
+  for (const auto& ksr : keysets) {
+    ASSIGN_OR_RETURN(auto rows, store_.list_keys(ksr.id));
+    Keyset named;  // for the ledger entries
+    named.name = ksr.name;
+    db::ChangeSet cs;
+    std::vector<std::string> destroy_ids;
+    const TimePoint now = clock_.now();
+    for (const auto& r : rows) {
+      auto it = in_hsm.find(r.hsm_id);
+      bool present = it != in_hsm.end();
+      if (present) it->second = true;
+      if (r.state == kGeneratingState) {
+        // Crash between "intent recorded" and "key committed": the key never reached a caller.
+        if (present) destroy_ids.push_back(r.hsm_id);
+        cs.key_deletes.push_back(r.hsm_id);
+        rep.intents_removed++;
+        rep.details.push_back("keyset " + ksr.name + ": removed unfinished key generation " + r.hsm_id +
+                              (present ? " (HSM object destroyed)" : ""));
+        continue;
+      }
+      if (!present && r.state != key_state_name(KeyState::kDestroyed)) {
+        auto st = parse_key_state(r.state);
+        if (!st || !check_transition(*st, KeyState::kDestroyed, Trigger::kReconcile).ok()) continue;
+        db::KeyRecord u = r;
+        u.state = std::string(key_state_name(KeyState::kDestroyed));
+        u.state_changed_at = to_unix_seconds(now);
+        u.note = "HSM object missing at reconcile";
+        cs.key_updates.push_back(u);
+        db::LedgerEntry e = lifecycle_entry(named, "key_missing", now, actor, "HSM object missing; recorded as destroyed",
+                                            json{{"from", r.state}, {"to", "destroyed"}, {"hsm_id", r.hsm_id}}, r.kid);
+        e.alg = r.alg;
+        e.outcome = "error";
+        cs.ledger.push_back(std::move(e));
+        rep.missing_marked++;
+        rep.details.push_back("keyset " + ksr.name + ": key " + r.kid + " (" + r.state +
+                              ") has no HSM object; recorded as destroyed");
+      }
+    }
+    for (const auto& id : destroy_ids) {
+      Status st = hsm_.destroy_key(id);
+      if (!st.ok() && st.code() != ErrorCode::kNotFound) return st.with_context("reconcile");
+    }
+    if (!cs.key_deletes.empty() || !cs.key_updates.empty()) {
+      auto applied = store_.apply(cs);
+      if (!applied.ok()) return applied.status().with_context("reconcile");
+      auto re = reload_locked(ksr.name);
+      if (!re.ok()) return re.status();
+    }
+  }
+  for (const auto& [id, seen] : in_hsm) {
+    if (seen) continue;
+    // An HSM object with keymgr's label and no metadata row: created by a generation whose
+    // intent row was removed, or by a foreign writer. It never signed; destroy it.
+    Status st = hsm_.destroy_key(id);
+    if (!st.ok() && st.code() != ErrorCode::kNotFound) return st.with_context("reconcile orphan");
+    rep.orphans_destroyed++;
+    rep.details.push_back("destroyed orphan HSM key " + id + " (no metadata)");
+  }
+  rep.done = true;
+  for (const auto& d : rep.details) spdlog::warn("reconcile: repaired: {}", d);
+  return rep;
+}
+
+}  // namespace keymgr
