@@ -27,6 +27,11 @@ int http_status(const Status& st) {
   return 500;
 }
 
+Status method_not_allowed(std::string_view method, std::string_view allowed) {
+  return InvalidArgument(std::string(method) + " is not allowed on this route; it takes " + std::string(allowed),
+                         "method_not_allowed");
+}
+
 std::string error_body(const Status& st) {
   nlohmann::json j = {{"error", std::string(st.reason())}, {"message", st.message()}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

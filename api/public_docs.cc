@@ -68,6 +68,18 @@ std::string discovery_json(const Keyset& ks) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+bool is_public_document_path(std::string_view path) {
+  if (path.substr(0, kKeysetsPrefix.size()) == kKeysetsPrefix) {
+    const std::string_view rest = path.substr(kKeysetsPrefix.size());
+    const size_t slash = rest.find('/');
+    if (slash != std::string_view::npos && valid_keyset_name(rest.substr(0, slash)) &&
+        (rest.substr(slash + 1) == "jwks.json" || rest.substr(slash + 1) == "openid-configuration")) {
+      return true;
+    }
+  }
+  return ends_with(path, kWellKnownJwks) || ends_with(path, kWellKnownDiscovery);
+}
+
 Result<PublicDoc> public_document(const KeyService& keys, std::string_view path, std::string_view if_none_match) {
   // /v1/keysets/{name}/jwks.json and /v1/keysets/{name}/openid-configuration
   if (path.substr(0, kKeysetsPrefix.size()) == kKeysetsPrefix) {

@@ -27,6 +27,10 @@ struct PublicDoc {
 // "keyset_not_found".
 Result<PublicDoc> public_document(const KeyService& keys, std::string_view path, std::string_view if_none_match);
 
+// Whether `path` has one of the four forms above, whether or not a keyset is served there: the
+// routes of these documents (a wrong method on them is a 405, on anything else a 404).
+bool is_public_document_path(std::string_view path);
+
 // The discovery document of a keyset (RFC 8414 / OpenID Connect Discovery subset).
 std::string discovery_json(const Keyset& ks);
 

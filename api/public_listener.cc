@@ -249,15 +249,23 @@ std::string respond(const KeyService& keys, const RequestHead& head, bool& keep_
   keep_alive = head.keep_alive;
   Answer a;
   const bool head_only = head.method == "HEAD";
-  if (head.has_body) {
-    keep_alive = false;  // the body is never read, so the connection cannot be reused
-    a = error_answer(InvalidArgument("this listener takes no request bodies", "bad_request"));
-  } else if (head.method != "GET" && !head_only) {
-    a = error_answer(InvalidArgument("only GET and HEAD are served here", "method_not_allowed"));
-    a.allow_header = true;
-  } else if (auto path = decode_target_path(head.target); !path) {
+  // A body is never read, so after one the connection cannot be reused.
+  if (head.has_body) keep_alive = false;
+  const auto path = decode_target_path(head.target);
+  if (!path) {
     keep_alive = false;
     a = error_answer(InvalidArgument("malformed request target", "bad_request"));
+  } else if (head.method != "GET" && !head_only) {
+    // A served route with another method is a 405 (with Allow), anything else a 404, as on the
+    // main listener.
+    if (*path == "/healthz" || is_public_document_path(*path)) {
+      a = error_answer(method_not_allowed(head.method, "GET, HEAD"));
+      a.allow_header = true;
+    } else {
+      a = error_answer(NotFound("no such route", "route_not_found"));
+    }
+  } else if (head.has_body) {
+    a = error_answer(InvalidArgument("GET and HEAD take no request body here", "bad_request"));
   } else if (*path == "/healthz") {
     a.body = R"({"status":"ok"})";
   } else {

@@ -5,9 +5,10 @@
 // epoll each), answers pipelined keep-alive requests with one write, and holds no locks on the
 // request path beyond KeyService's snapshot lookup.
 //
-// It answers GET and HEAD only, never reads a body (a request that announces one is a 400 and the
-// connection is closed), never needs credentials, and serves nothing else (JSON 404/405/400 with
-// the same error bodies as the main server). Plain HTTP: put TLS in front of it (the usual CDN or
+// It answers GET and HEAD only, never reads a body (a request that announces one is refused and
+// the connection is closed), never needs credentials, and serves nothing else: JSON 404 for other
+// paths, 405 with `Allow: GET, HEAD` for another method on a served path, 400 for a GET with a
+// body, with the same error bodies as the main server. Plain HTTP: put TLS in front of it (the usual CDN or
 // load balancer in front of a jwks_uri), or fetch from the main listener, which can do TLS.
 //
 // Limits: request head 8 KiB (431), idle keep-alive 30 s, a head must arrive within 10 s,

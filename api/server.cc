@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <regex>
 #include <set>
 
 #include "api/auth.h"
@@ -108,6 +109,13 @@ Result<json> body_object(const httplib::Request& req) {
   return j;
 }
 
+// For routes whose fields are all optional: no body at all (whatever the Content-Type, or none)
+// is the empty object.
+Result<json> optional_body_object(const httplib::Request& req) {
+  if (req.body.empty()) return json::object();
+  return body_object(req);
+}
+
 Result<std::string> opt_string(const json& body, const char* name, bool required = false) {
   auto it = body.find(name);
   if (it == body.end() || it->is_null()) {
@@ -187,14 +195,36 @@ std::string openapi_path(std::string p) {
   return p;
 }
 
-// Registers routes on the server and records them for routes().
+// Each registered pattern with its method, as httplib matches them (regex_match on the path).
+using RoutePatterns = std::vector<std::pair<std::string, std::regex>>;
+
+// The value of an Allow header for `path`: the methods of every route whose pattern matches it
+// (GET routes also answer HEAD), sorted; "" when no route has this path.
+std::string allowed_methods(const RoutePatterns& patterns, const std::string& path) {
+  std::set<std::string> methods;
+  for (const auto& [method, re] : patterns) {
+    if (!std::regex_match(path, re)) continue;
+    methods.insert(method);
+    if (method == "GET") methods.insert("HEAD");
+  }
+  std::string out;
+  for (const auto& m : methods) out += (out.empty() ? "" : ", ") + m;
+  return out;
+}
+
+// Registers routes on the server and records them for routes() and for allowed_methods().
 struct Routes {
   httplib::Server& s;
   std::vector<RouteInfo>& catalog;
-  void Get(const std::string& p, httplib::Server::Handler h) { catalog.push_back({"GET", openapi_path(p)}), s.Get(p, std::move(h)); }
-  void Post(const std::string& p, httplib::Server::Handler h) { catalog.push_back({"POST", openapi_path(p)}), s.Post(p, std::move(h)); }
-  void Patch(const std::string& p, httplib::Server::Handler h) { catalog.push_back({"PATCH", openapi_path(p)}), s.Patch(p, std::move(h)); }
-  void Delete(const std::string& p, httplib::Server::Handler h) { catalog.push_back({"DELETE", openapi_path(p)}), s.Delete(p, std::move(h)); }
+  RoutePatterns& patterns;
+  void add(const std::string& m, const std::string& p) {
+    catalog.push_back({m, openapi_path(p)});
+    patterns.emplace_back(m, std::regex(p));
+  }
+  void Get(const std::string& p, httplib::Server::Handler h) { add("GET", p), s.Get(p, std::move(h)); }
+  void Post(const std::string& p, httplib::Server::Handler h) { add("POST", p), s.Post(p, std::move(h)); }
+  void Patch(const std::string& p, httplib::Server::Handler h) { add("PATCH", p), s.Patch(p, std::move(h)); }
+  void Delete(const std::string& p, httplib::Server::Handler h) { add("DELETE", p), s.Delete(p, std::move(h)); }
   void set_error_handler(httplib::Server::Handler h) { s.set_error_handler(std::move(h)); }
 };
 
@@ -224,6 +254,16 @@ Server::Server(ServerOptions opts, Services services)
   http_->set_read_timeout(10, 0);
   http_->set_write_timeout(10, 0);
   http_->set_payload_max_length(opts_.max_body_bytes);
+  // RFC 9112 §6.3: a request with neither Content-Length nor Transfer-Encoding has no body.
+  // cpp-httplib 0.11 instead reads a POST/PUT/PATCH/DELETE body until the client closes, so
+  // `curl -X POST` on keep-alive waited out the read timeout and got 400. The pre-routing handler
+  // runs before the body is read; the Request it gets is httplib's own mutable object.
+  http_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+      const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   const int threads = std::max(2, opts_.threads);
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   install_routes();
@@ -258,7 +298,8 @@ void Server::stop() {
 
 void Server::install_routes() {
   Services s = s_;
-  Routes h{*http_, routes_};
+  auto patterns = std::make_shared<RoutePatterns>();
+  Routes h{*http_, routes_, *patterns};
 
   // Wraps a handler: authentication, role check, error mapping, never an exception to httplib.
   using Fn = std::function<Result<Reply>(const httplib::Request&, const Principal*)>;
@@ -372,7 +413,7 @@ void Server::install_routes() {
              s.tokens->record_refusal(name, actor_of(p, req), "issuer_not_bound");
              return PermissionDenied("this issuer token is not bound to keyset '" + name + "'", "issuer_not_bound");
            }
-           ASSIGN_OR_RETURN(json body, body_object(req));
+           ASSIGN_OR_RETURN(json body, optional_body_object(req));
            for (auto it = body.begin(); it != body.end(); ++it) {
              if (it.key() != "claims" && it.key() != "ttl") {
                return InvalidArgument("unknown field '" + it.key() + "' (expected claims, ttl)", "bad_request");
@@ -451,7 +492,7 @@ void Server::install_routes() {
   h.Patch(R"(/v1/keysets/([a-z0-9_-]+))",
           wrap(Access::kOps, [s](const httplib::Request& req, const Principal* p) -> Result<Reply> {
             const std::string name = req.matches[1].str();
-            ASSIGN_OR_RETURN(json body, body_object(req));
+            ASSIGN_OR_RETURN(json body, optional_body_object(req));
             KeysetPtr ks = s.keys->find_keyset(name);
             if (!ks) return NotFound("no keyset named '" + name + "'", "keyset_not_found");
             for (auto it = body.begin(); it != body.end(); ++it) {
@@ -474,8 +515,7 @@ void Server::install_routes() {
   auto keyset_op = [&](const std::string& path, std::function<Result<KeysetPtr>(const std::string&, const json&,
                                                                                  const Actor&)> op) {
     h.Post(path, wrap(Access::kOps, [s, op](const httplib::Request& req, const Principal* p) -> Result<Reply> {
-             json body = json::object();
-             if (!req.body.empty()) { ASSIGN_OR_RETURN(body, body_object(req)); }
+             ASSIGN_OR_RETURN(json body, optional_body_object(req));
              ASSIGN_OR_RETURN(KeysetPtr ks, op(req.matches[1].str(), body, actor_of(p, req)));
              return json_reply(keyset_to_json(*ks, s.keys->health(ks->name), true));
            }));
@@ -494,8 +534,7 @@ void Server::install_routes() {
                     std::function<Result<KeysetPtr>(const std::string&, const std::string&, const json&, const Actor&)> op) {
     h.Post(R"(/v1/keysets/([a-z0-9_-]+)/keys/([A-Za-z0-9_-]+)/)" + verb,
            wrap(Access::kOps, [s, op](const httplib::Request& req, const Principal* p) -> Result<Reply> {
-             json body = json::object();
-             if (!req.body.empty()) { ASSIGN_OR_RETURN(body, body_object(req)); }
+             ASSIGN_OR_RETURN(json body, optional_body_object(req));
              ASSIGN_OR_RETURN(KeysetPtr ks, op(req.matches[1].str(), req.matches[2].str(), body, actor_of(p, req)));
              return json_reply(keyset_to_json(*ks, s.keys->health(ks->name), true));
            }));
@@ -632,9 +671,19 @@ void Server::install_routes() {
              return json_reply({{"id", req.matches[1].str()}, {"revoked", true}});
            }));
 
-  // Anything else: a JSON 404 (or 405 for a known path with another method).
-  h.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  // Anything else: a JSON 404, or a 405 with Allow for a known path with another method (httplib
+  // itself answers both with 404).
+  h.set_error_handler([patterns](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
+    if (res.status == 404) {
+      if (const std::string allow = allowed_methods(*patterns, req.path); !allow.empty()) {
+        const Status st = method_not_allowed(req.method, allow);
+        res.status = http_status(st);
+        res.set_header("Allow", allow);
+        res.set_content(error_body(st), "application/json");
+        return;
+      }
+    }
     Status st = res.status == 404   ? NotFound("no such route", "route_not_found")
                 : res.status == 413 ? ResourceExhausted("request body too large", "payload_too_large")
                 : res.status == 400 ? InvalidArgument("malformed request", "bad_request")

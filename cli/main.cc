@@ -3,12 +3,16 @@
 // Local commands (token, audit verify) open the database (and HSM) named in the config file.
 // Remote commands (keyset, key, sign, verify, audit query/export) call the REST API at --url
 // with the bearer token from $KEYMGR_API_TOKEN or --token-file (never argv).
+#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <httplib.h>
@@ -18,6 +22,7 @@
 #include "api/auth.h"
 #include "cli/app.h"
 #include "cli/config.h"
+#include "cli/unreachable.h"
 #include "common/logging.h"
 
 namespace {
@@ -29,13 +34,24 @@ std::string default_config() {
   return "";
 }
 
+// Exit codes; kExitHelp is the --help footer, README's CLI section says the same.
+constexpr int kExitError = 1;         // anything else (HTTP 5xx other than 503)
+constexpr int kExitBadRequest = 2;    // bad arguments or input, HTTP 4xx
+constexpr int kExitUnavailable = 3;   // server unreachable, HTTP 503, HSM or database unavailable
+constexpr int kExitDataLoss = 4;      // audit verify: the ledger chain is broken
+constexpr int kExitTokenInvalid = 5;  // verify: the server answered, and the token is not valid
+constexpr const char* kExitHelp =
+    "Exit codes: 0 success (verify: the token is valid); 1 other error (HTTP 5xx); 2 bad arguments or "
+    "request (HTTP 4xx); 3 server unreachable or unavailable (HTTP 503, HSM, database); 4 ledger chain "
+    "broken (audit verify); 5 token not valid (verify).";
+
 int fail(const Status& st) {
   std::cerr << "keymgr: " << st.to_string() << "\n";
   switch (st.code()) {
-    case ErrorCode::kInvalidArgument: return 2;
-    case ErrorCode::kUnavailable: return 3;
-    case ErrorCode::kDataLoss: return 4;
-    default: return 1;
+    case ErrorCode::kInvalidArgument: return kExitBadRequest;
+    case ErrorCode::kUnavailable: return kExitUnavailable;
+    case ErrorCode::kDataLoss: return kExitDataLoss;
+    default: return kExitError;
   }
 }
 
@@ -98,9 +114,19 @@ Result<Local> open_local(const std::string& config_path) {
   return l;
 }
 
+// The ledger's actor for local commands: "cli:<user>@<host>", the user from the password database
+// for the effective uid (never $USER, which anyone can set), "uid<N>" when it has no entry.
 std::string local_actor() {
-  const char* u = std::getenv("USER");
-  return std::string("cli:") + (u != nullptr ? u : "unknown");
+  std::string user = "uid" + std::to_string(::geteuid());
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr && found->pw_name[0]) {
+    user = found->pw_name;
+  }
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::strcpy(host, "unknown-host");
+  return "cli:" + user + "@" + host;
 }
 
 // ---------------------------------------------------------------- remote commands
@@ -130,8 +156,8 @@ int call(const Remote& r, const std::string& method, const std::string& path, co
                         : method == "PATCH" ? c.Patch(path, h, b, "application/json")
                                             : c.Delete(path, h);
   if (!res) {
-    std::cerr << "keymgr: cannot reach " << r.url << ": " << httplib::to_string(res.error()) << "\n";
-    return 3;
+    std::cerr << "keymgr: " << cli::unreachable_message(r.url, res.error()) << "\n";
+    return kExitUnavailable;
   }
   json j = json::parse(res->body, nullptr, false);
   if (res->status >= 400) {
@@ -141,7 +167,7 @@ int call(const Remote& r, const std::string& method, const std::string& path, co
     } else {
       std::cerr << "keymgr: HTTP " << res->status << "\n";
     }
-    return res->status == 503 ? 3 : (res->status < 500 ? 2 : 1);
+    return res->status == 503 ? kExitUnavailable : (res->status < 500 ? kExitBadRequest : kExitError);
   }
   if (out != nullptr) {
     *out = j;
@@ -221,6 +247,7 @@ std::string url_escape(const std::string& s) {
 int main(int argc, char** argv) {
   CLI::App app{"keymgr: signing keys in an HSM, rotated, published, and every signature in a ledger"};
   app.require_subcommand(1);
+  app.footer(kExitHelp);
   // Options of a parent command (--config, --url, --table...) may also follow a subcommand.
   app.fallthrough();
   std::string config = default_config();
@@ -392,14 +419,36 @@ int main(int argc, char** argv) {
     if (sttl > 0) body["ttl"] = sttl;
     rc = call(remote, "POST", "/v1/keysets/" + kname + "/sign", &body);
   });
-  auto* verify = app.add_subcommand("verify", "verify a token against a keyset");
+  auto* verify = app.add_subcommand(
+      "verify", "verify a token against a keyset; exits 0 when it is valid, 5 when it is not (reasons on stderr)");
   add_remote(verify);
   verify->add_option("keyset", kname)->required();
   verify->add_option("token", stoken, "the compact JWT (or - to read stdin)")->required();
   verify->callback([&] {
     if (stoken == "-") std::getline(std::cin, stoken);
     json body = {{"token", stoken}};
-    rc = call(remote, "POST", "/v1/keysets/" + kname + "/verify", &body);
+    json out;
+    rc = call(remote, "POST", "/v1/keysets/" + kname + "/verify", &body, &out);
+    if (rc != 0) return;
+    const bool valid = out.value("valid", false);
+    if (remote.table) {
+      std::printf("valid  %s  kid %s\n", valid ? "yes" : "NO", out.value("kid", "").c_str());
+      std::printf("%-18s %-4s %s\n", "CHECK", "OK", "DETAIL");
+      for (const auto& c : out.value("checks", json::array())) {
+        std::printf("%-18s %-4s %s\n", c.value("check", "").c_str(), c.value("ok", false) ? "yes" : "NO",
+                    c.value("detail", "").c_str());
+      }
+    } else {
+      std::cout << out.dump(2) << "\n";
+    }
+    if (!valid) {
+      std::string reasons;
+      for (const auto& r : out.value("reasons", json::array())) {
+        reasons += (reasons.empty() ? "" : "; ") + (r.is_string() ? r.get<std::string>() : r.dump());
+      }
+      std::cerr << "keymgr: the token is not valid" << (reasons.empty() ? "" : ": " + reasons) << "\n";
+      rc = kExitTokenInvalid;
+    }
   });
 
   // audit
@@ -418,7 +467,7 @@ int main(int argc, char** argv) {
     if (!rep->ok) {
       std::cerr << "keymgr: ledger chain broken at seq " << (rep->first_bad_seq ? *rep->first_bad_seq : 0) << ": "
                 << rep->problem << "\n";
-      rc = 4;
+      rc = kExitDataLoss;
     }
   });
   std::map<std::string, std::string> qf;
@@ -452,7 +501,13 @@ int main(int argc, char** argv) {
                        std::cout.write(data, static_cast<std::streamsize>(n));
                        return true;
                      });
-    if (!res || res->status != 200) { rc = 3; std::cerr << "keymgr: export failed\n"; }
+    if (!res) {
+      std::cerr << "keymgr: " << cli::unreachable_message(remote.url, res.error()) << "\n";
+      rc = kExitUnavailable;
+    } else if (res->status != 200) {
+      std::cerr << "keymgr: export failed: HTTP " << res->status << "\n";
+      rc = res->status == 503 ? kExitUnavailable : (res->status < 500 ? kExitBadRequest : kExitError);
+    }
   });
 
   try {

@@ -398,6 +398,8 @@ Status SqliteStore::init() {
   wopts.busy_timeout_ms = opts_.busy_timeout_ms;
   const int cache_kib = std::max(opts_.cache_mib, 2) * 1024;
   wopts.cache_kib = cache_kib / 2;  // the random-key indexes (jti, token hash) touch a page per entry
+  // Token hashes, subjects and callers live here: owner-only, and so are -wal and -shm.
+  RETURN_IF_ERROR(sqlite::create_private_file(opts_.path));
   ASSIGN_OR_RETURN(writer_, Connection::open(opts_.path, wopts));
   {
     // journal_mode answers with the mode in effect; anything but "wal" (e.g. on a filesystem without

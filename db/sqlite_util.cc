@@ -1,5 +1,11 @@
 #include "db/sqlite_util.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 namespace keymgr::db::sqlite {
@@ -109,6 +115,22 @@ Bytes Query::blob(int col) const {
   const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
   int n = sqlite3_column_bytes(stmt_, col);
   return p == nullptr ? Bytes() : Bytes(p, p + n);
+}
+
+Status create_private_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return Status::Ok();
+    return Unavailable("create database '" + path + "': " + std::strerror(errno), std::string(kDatabaseUnavailable));
+  }
+  // open() applied the umask; a umask with owner bits (e.g. 0277) must not leave it unwritable.
+  const int rc = ::fchmod(fd, S_IRUSR | S_IWUSR);
+  const int saved = errno;
+  ::close(fd);
+  if (rc != 0) {
+    return Unavailable("chmod 0600 '" + path + "': " + std::strerror(saved), std::string(kDatabaseUnavailable));
+  }
+  return Status::Ok();
 }
 
 // ---- Connection ----

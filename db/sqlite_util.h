@@ -76,6 +76,13 @@ class Query {
   int bind_rc_ = SQLITE_OK;  // first failed bind, reported by the next step()
 };
 
+// Creates the database file at `path` with mode 0600 if it does not exist yet, whatever the
+// process umask. SQLite creates its -wal, -shm and -journal files with the main file's
+// permission bits (unix VFS, findCreateFileMode), so they are 0600 too; without this, the
+// database would be created 0644 & ~umask (SQLITE_DEFAULT_FILE_PERMISSIONS). An existing file is
+// left as it is (an operator may have widened it on purpose). kUnavailable if it cannot be created.
+Status create_private_file(const std::string& path);
+
 // Owns one sqlite3 handle and its statement cache. Non-copyable, non-movable (Query keeps raw
 // pointers into it).
 class Connection {

@@ -36,7 +36,8 @@ Status validate_claims(const json& claims, const std::string& issuer) {
   }
   if (auto it = claims.find("iss"); it != claims.end()) {
     if (!it->is_string() || it->get<std::string>() != issuer) {
-      return PermissionDenied("claim 'iss' must be this keyset's issuer '" + issuer + "'", "iss_mismatch");
+      // Bad input, not a refused role or binding: 400 like the other claim checks.
+      return InvalidArgument("claim 'iss' must be this keyset's issuer '" + issuer + "' (or be left out)", "iss_mismatch");
     }
   }
   if (auto it = claims.find("sub"); it != claims.end() && (!it->is_string() || it->get<std::string>().empty())) {

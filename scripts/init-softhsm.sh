@@ -9,6 +9,9 @@ DIR=$1
 LABEL=${2:-keymgr}
 umask 077
 mkdir -p "$DIR/tokens"
+# The token directory holds the keys' (PIN-wrapped) objects: owner only, also when it existed
+# before with a wider mode (mkdir -p leaves an existing directory as it is).
+chmod 700 "$DIR/tokens"
 if [ ! -f "$DIR/softhsm2.conf" ]; then
   printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
     "$DIR" > "$DIR/softhsm2.conf"

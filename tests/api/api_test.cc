@@ -2,10 +2,17 @@
 // cpp-httplib server on 127.0.0.1) and real clients: httplib, PyJWT and the npm jose package.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <poll.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "api/auth.h"
@@ -23,6 +30,34 @@ using nlohmann::json;
 std::string source_dir() {
   const char* s = std::getenv("KEYMGR_SOURCE_DIR");
   return s != nullptr ? s : ".";
+}
+
+// Sends `request` as written (no client adding or fixing headers) on a fresh connection to
+// 127.0.0.1:port and returns everything the server sends until it closes (or 10 s pass). The
+// connection is not half-closed, so a server waiting for a body it was not promised would time out.
+std::string raw_exchange(int port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  std::string out;
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    if (fd >= 0) ::close(fd);
+    return out;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
 }
 
 class ApiTest : public ::testing::Test {
@@ -57,6 +92,7 @@ class ApiTest : public ::testing::Test {
     if (method == "GET") return c.Get(path, h);
     if (method == "PATCH") return c.Patch(path, h, body, ctype.c_str());
     if (method == "DELETE") return c.Delete(path, h);
+    if (method == "PUT") return c.Put(path, h, body, ctype.c_str());
     return c.Post(path, h, body, ctype.c_str());
   }
 
@@ -228,7 +264,7 @@ TEST_F(ApiTest, VerifyRejectsHostileTokens) {
 TEST_F(ApiTest, MalformedRequestsGetClearErrors) {
   create_keyset("a");
   const std::string iss = make_token("app", api::Role::kIssuer, {"a"});
-  auto expect_err = [&](httplib::Result r, int status, const std::string& code) {
+  auto expect_err = [&](const httplib::Result& r, int status, const std::string& code) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, status) << r->body;
     json j = json::parse(r->body, nullptr, false);
@@ -238,7 +274,7 @@ TEST_F(ApiTest, MalformedRequestsGetClearErrors) {
   };
   expect_err(call("POST", "/v1/keysets/a/sign", iss, "{not json"), 400, "bad_json");
   expect_err(call("POST", "/v1/keysets/a/sign", iss, "{}", "text/plain"), 415, "unsupported_media_type");
-  expect_err(call("POST", "/v1/keysets/a/sign", iss, json{{"claims", {{"iss", "https://evil"}}}}.dump()), 403, "iss_mismatch");
+  expect_err(call("POST", "/v1/keysets/a/sign", iss, json{{"claims", {{"iss", "https://evil"}}}}.dump()), 400, "iss_mismatch");
   expect_err(call("POST", "/v1/keysets/a/sign", iss, json{{"claims", {{"exp", 5}}}}.dump()), 400, "reserved_claim");
   expect_err(call("POST", "/v1/keysets/a/sign", iss, json{{"claims", {}}, {"extra", 1}}.dump()), 400, "bad_request");
   expect_err(call("POST", "/v1/keysets/a/sign", iss, json{{"claims", {}}, {"ttl", "long"}}.dump()), 400, "bad_ttl");
@@ -249,6 +285,21 @@ TEST_F(ApiTest, MalformedRequestsGetClearErrors) {
              "payload_too_large");
   expect_err(call("POST", "/v1/keysets/nope/sign", iss, "{}"), 404, "keyset_not_found");
   expect_err(call("GET", "/v1/nothing", admin_), 404, "route_not_found");
+  expect_err(call("DELETE", "/v1/nothing", admin_), 404, "route_not_found");
+  // A known route with a method it does not take: 405 and Allow, before authentication.
+  for (const std::string& tok : {admin_, std::string()}) {
+    auto r = call("DELETE", "/v1/keysets/a", tok);
+    expect_err(r, 405, "method_not_allowed");
+    EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD, PATCH");
+  }
+  {
+    auto r = call("GET", "/v1/keysets/a/rotate", ops_);
+    expect_err(r, 405, "method_not_allowed");
+    EXPECT_EQ(r->get_header_value("Allow"), "POST");
+    r = call("PUT", "/a/.well-known/jwks.json", "", "{}");
+    expect_err(r, 405, "method_not_allowed");
+    EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD");
+  }
   expect_err(call("POST", "/v1/keysets", ops_, json{{"name", "a"}, {"issuer", base_ + "/zzz"}}.dump()), 409, "keyset_exists");
   expect_err(call("POST", "/v1/keysets", ops_, json{{"name", "c"}, {"issuer", base_ + "/c"}, {"alg", "HS256"}}.dump()), 400,
              "bad_algorithm");
@@ -257,8 +308,41 @@ TEST_F(ApiTest, MalformedRequestsGetClearErrors) {
              400, "bad_policy");
   expect_err(call("POST", "/v1/keysets/a/keys/nokid/compromise", ops_, json{{"reason", "x"}}.dump()), 404, "key_not_found");
   expect_err(call("POST", "/v1/keysets/a/emergency-rotate", ops_, "{}"), 400, "bad_request");
+  expect_err(call("POST", "/v1/keysets/a/emergency-rotate", ops_, "", ""), 400, "bad_request");  // reason required
   expect_err(call("GET", "/v1/audit/ledger?limit=0", auditor_), 400, "bad_query");
   expect_err(call("GET", "/v1/audit/ledger?bogus=1", auditor_), 400, "bad_query");
+}
+
+// Actions whose fields are all optional take no body at all: none (curl -X POST sends neither
+// Content-Length nor Content-Type), an empty one, or {}. One with a required field says which.
+TEST_F(ApiTest, ActionsWithOnlyOptionalFieldsTakeAnEmptyBody) {
+  const std::string auth = "Authorization: Bearer " + ops_ + "\r\n";
+  auto post = [&](const std::string& path, const std::string& headers) {
+    const auto started = std::chrono::steady_clock::now();
+    std::string out = raw_exchange(app_->port(), "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth +
+                                                     headers + "Connection: close\r\n\r\n");
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5)) << "waited for a body: " << path;
+    return out;
+  };
+  int n = 0;
+  for (const std::string headers : {"", "Content-Length: 0\r\n", "Content-Length: 0\r\nContent-Type: application/json\r\n"}) {
+    const std::string ks = "a" + std::to_string(n++);  // each variant on a keyset of its own
+    const std::string kid = create_keyset(ks)["active_kid"];
+    for (const std::string& path : {"/v1/keysets/" + ks + "/rotate", "/v1/keysets/" + ks + "/keys/" + kid + "/suspend",
+                                   "/v1/keysets/" + ks + "/keys/" + kid + "/resume"}) {
+      const std::string out = post(path, headers);
+      EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << path << " with [" << headers << "]: " << out;
+    }
+  }
+  const std::string out = post("/v1/keysets/a0/emergency-rotate", "");
+  EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
+  EXPECT_NE(out.find("'reason' is required"), std::string::npos) << out;
+  // Signing: claims and ttl are optional too.
+  const std::string iss = make_token("app", api::Role::kIssuer, {"a1"});
+  const std::string signed_out = raw_exchange(
+      app_->port(), "POST /v1/keysets/a1/sign HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + iss +
+                        "\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(signed_out.rfind("HTTP/1.1 200", 0), 0u) << signed_out;
 }
 
 TEST_F(ApiTest, EveryRouteByEveryRole) {
@@ -453,6 +537,30 @@ TEST_F(ApiTest, OpenApiDocumentDescribesExactlyTheServedRoutes) {
     json j = json::parse(r->body, nullptr, false);
     const bool catch_all = r->status == 404 && !j.is_discarded() && j.is_object() && j.value("error", "") == "route_not_found";
     EXPECT_FALSE(catch_all) << d << " is documented but not routed";
+  }
+  // A method a documented path does not list is a 405 whose Allow header is the documented
+  // methods (GET with HEAD), as the document's 405 responses say.
+  std::map<std::string, std::set<std::string>> by_path;
+  for (const auto& d : documented) {
+    const std::string method = d.substr(0, d.find(' '));
+    by_path[d.substr(d.find(' ') + 1)].insert(method);
+    if (method == "GET") by_path[d.substr(d.find(' ') + 1)].insert("HEAD");
+  }
+  for (const auto& [doc_path, methods] : by_path) {
+    std::string allow;
+    for (const auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
+    std::string path = doc_path;
+    for (auto [from, to] : {std::pair<std::string, std::string>{"{issuer_path}", "web"}, {"{name}", "web"}, {"{kid}", "x"}, {"{id}", "00"}}) {
+      for (size_t pos; (pos = path.find(from)) != std::string::npos;) path.replace(pos, from.size(), to);
+    }
+    auto r = call("PUT", path, admin_, "{}");
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 405) << "PUT " << path << ": " << r->body;
+    EXPECT_EQ(r->get_header_value("Allow"), allow) << path;
+    EXPECT_EQ(json::parse(r->body, nullptr, false).value("error", ""), "method_not_allowed") << r->body;
+    for (const auto& [m, op] : doc["paths"][doc_path].items()) {
+      EXPECT_TRUE(op["responses"].contains("405")) << m << " " << doc_path << " does not document its 405";
+    }
   }
 }
 

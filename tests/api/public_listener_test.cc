@@ -254,18 +254,35 @@ TEST_F(PublicListenerTest, RefusalsAreClearAndNothingElseIsServed) {
     EXPECT_EQ(json::parse(r->body)["error"], "route_not_found") << path;
   }
   EXPECT_EQ(json::parse(pub.Get("/v1/keysets/nope/jwks.json")->body)["error"], "keyset_not_found");
+  // Another method: 405 with Allow on a path served here (also when the request has a body, which
+  // is never read, so the connection closes), 404 on any other path, as on the main listener.
+  for (const char* path : {"/v1/keysets/web/jwks.json", "/web/.well-known/openid-configuration", "/healthz"}) {
+    auto post = pub.Post(path, {{"Authorization", "Bearer " + ops_}}, "{}", "application/json");
+    ASSERT_TRUE(post) << path;
+    EXPECT_EQ(post->status, 405) << path;
+    EXPECT_EQ(post->get_header_value("Allow"), "GET, HEAD") << path;
+    EXPECT_EQ(json::parse(post->body)["error"], "method_not_allowed") << path;
+  }
   auto post = pub.Post("/v1/keysets/web/sign", {{"Authorization", "Bearer " + ops_}}, "{}", "application/json");
   ASSERT_TRUE(post);
-  EXPECT_EQ(post->status, 400);  // it has a body, which is never read: 400 and the connection closes
-  EXPECT_EQ(json::parse(post->body)["error"], "bad_request");
+  EXPECT_EQ(post->status, 404);  // not served here
+  EXPECT_EQ(json::parse(post->body)["error"], "route_not_found");
+  {
+    RawClient c(app_->public_port());
+    c.send("GET /healthz HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}");
+    std::string out;
+    EXPECT_TRUE(c.read(out));  // answered, then closed: the body is never read
+    EXPECT_NE(out.find("HTTP/1.1 400"), std::string::npos) << out;
+  }
 
   {
     RawClient c(app_->public_port());
-    c.send("DELETE /v1/keysets/web/jwks.json HTTP/1.1\r\n\r\n");
+    c.send("DELETE /v1/keysets/web/jwks.json HTTP/1.1\r\n\r\nDELETE /nothing HTTP/1.1\r\n\r\n");
     std::string out;
-    c.read(out, 5s, "}", 1);
+    c.read(out, 5s, "}", 2);
     EXPECT_NE(out.find("HTTP/1.1 405"), std::string::npos) << out;
     EXPECT_NE(out.find("Allow: GET, HEAD"), std::string::npos) << out;
+    EXPECT_NE(out.find("HTTP/1.1 404"), std::string::npos) << out;  // an unknown path stays 404
   }
   {
     RawClient c(app_->public_port());

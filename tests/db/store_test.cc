@@ -1,5 +1,7 @@
 // Store behaviour on real SQLite files: schema, keysets/keys, change-set atomicity, ledger queries,
 // API tokens, durability across reopen.
+#include <sys/stat.h>
+
 #include <random>
 #include <set>
 
@@ -478,6 +480,25 @@ TEST(StoreDurability, HeadAndSizeSurviveReopen) {
   auto rep = s->verify_chain();
   ASSERT_TRUE(rep.ok());
   EXPECT_TRUE(rep->ok) << rep->problem;
+}
+
+// The database holds token hashes, subjects and callers: the file and its -wal/-shm are the
+// owner's alone even when the process umask would let others read them.
+TEST(StoreFiles, DatabaseWalAndShmAreOwnerOnlyWhateverTheUmask) {
+  for (const mode_t mask : {mode_t{022}, mode_t{0}, mode_t{0277}}) {
+    TempDir dir;
+    const std::string path = dir.file("keymgr.db");
+    const mode_t old = ::umask(mask);
+    auto s = open_or_die(options_for(path));
+    const bool appended = s && s->append_ledger(sign_entry("k", "j1", 1)).ok();  // the WAL has frames
+    ::umask(old);
+    ASSERT_TRUE(appended);
+    for (const std::string suffix : {"", "-wal", "-shm"}) {
+      struct stat st {};
+      ASSERT_EQ(::stat((path + suffix).c_str(), &st), 0) << path + suffix;
+      EXPECT_EQ(st.st_mode & 07777, 0600u) << "keymgr.db" << suffix << " under umask 0" << std::oct << mask;
+    }
+  }
 }
 
 }  // namespace

@@ -5,6 +5,9 @@ verify, audit query/export, tokens, --help everywhere, and clear errors with exi
 usage: cli_test.py KEYMGR_BINARY SOURCE_DIR
 """
 import json
+import os
+import pwd
+import socket
 import sys
 
 from harness import Keymgr
@@ -45,6 +48,19 @@ try:
     expect(signed["exp"] - signed["iat"] == 60, f"sign ttl: {signed}")
     r = km.cli("verify", "web", signed["token"], *url, token=auditor)
     expect(json.loads(r.stdout)["valid"], "verify: " + r.stdout)
+    r = km.cli("verify", "web", signed["token"], *url, "--table", token=auditor)
+    expect(r.returncode == 0 and "valid  yes" in r.stdout and "signature" in r.stdout and "{" not in r.stdout,
+           "verify --table: " + r.stdout)
+    # An invalid token: the answer is printed, and the exit code says so (5), with the reasons on stderr.
+    tampered = signed["token"][:-4] + ("AAAA" if not signed["token"].endswith("AAAA") else "BBBB")
+    r = km.cli("verify", "web", tampered, *url, token=auditor, check=False)
+    expect(r.returncode == 5 and json.loads(r.stdout or "{}").get("valid") is False and "not valid" in r.stderr
+           and "signature" in r.stderr, f"verify invalid: {r.returncode} {r.stdout[:200]} {r.stderr}")
+    r = km.cli("verify", "web", tampered, *url, "--table", token=auditor, check=False)
+    expect(r.returncode == 5 and "valid  NO" in r.stdout and "{" not in r.stdout,
+           f"verify invalid --table: {r.returncode} {r.stdout}")
+    r = km.cli("--help", check=False)
+    expect("Exit codes" in r.stdout and "5 token not valid" in r.stdout, "--help lists exit codes: " + r.stdout[-400:])
     r = km.cli("key", "rotate", "web", "--reason", "test", *url, "--table", token=admin)
     expect("pre-activation" in r.stdout, "key rotate --table: " + r.stdout)
     kid = ks["active_kid"]
@@ -59,6 +75,20 @@ try:
     r = km.cli("token", "list")
     expect("web-app" in r.stdout and "issuer" in r.stdout and "km_" not in r.stdout, "token list: " + r.stdout)
 
+    # Local commands record the OS user (from the password database, not $USER) and the host.
+    me = f"cli:{pwd.getpwuid(os.geteuid()).pw_name}@{socket.gethostname()}"
+    saved_env = km.env
+    km.env = {k: v for k, v in saved_env.items() if k not in ("USER", "LOGNAME")}
+    km.token("no-user-env", "auditor")
+    km.env = dict(saved_env, USER="mallory")
+    km.token("spoofed-user-env", "auditor")
+    km.env = saved_env
+    r = km.cli("audit", "query", "--kind", "lifecycle", "--limit", "1000", *url, token=auditor)
+    actors = {e["detail"].get("name"): e["actor"] for e in json.loads(r.stdout)["entries"]
+              if e["event"] == "api_token_created" and isinstance(e.get("detail"), dict)}
+    for name in ("no-user-env", "spoofed-user-env", "web-app"):
+        expect(actors.get(name) == me, f"token {name} created by {actors.get(name)!r}, expected {me!r}")
+
     # Errors: clear message on stderr, distinct exit codes, no secret echoed.
     r = km.cli("sign", "web", "--claims", "{}", *url, token=auditor, check=False)
     expect(r.returncode == 2 and "403 forbidden" in r.stderr, f"sign as auditor: {r.returncode} {r.stderr}")
@@ -67,8 +97,19 @@ try:
     r = km.cli("keyset", "list", *url, token="km_bogus_token", check=False)
     expect(r.returncode == 2 and "401 unauthenticated" in r.stderr and "km_bogus_token" not in r.stderr,
            f"bad token: {r.stderr}")
-    r = km.cli("keyset", "list", "--url", "http://127.0.0.1:1", token=admin, check=False)
-    expect(r.returncode == 3 and "cannot reach" in r.stderr, f"unreachable: {r.returncode} {r.stderr}")
+    # Unreachable: the URL, the cause and what to do.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"  # bound, not listening: refused
+    r = km.cli("keyset", "list", "--url", closed, token=admin, check=False)
+    expect(r.returncode == 3 and f"cannot reach {closed}: connection refused" in r.stderr
+           and "keymgr serve" in r.stderr and "--url" in r.stderr, f"unreachable: {r.returncode} {r.stderr}")
+    r = km.cli("audit", "export", "--url", closed, token=auditor, check=False)
+    expect(r.returncode == 3 and f"cannot reach {closed}: connection refused" in r.stderr,
+           f"export unreachable: {r.returncode} {r.stderr}")
+    r = km.cli("keyset", "list", "--url", "http://no-such-host.invalid:8080", token=admin, check=False)
+    expect(r.returncode == 3 and "cannot resolve host 'no-such-host.invalid'" in r.stderr,
+           f"unknown host: {r.returncode} {r.stderr}")
     r = km.cli("keyset", "list", *url, check=False)  # no token at all
     expect(r.returncode == 2 and "KEYMGR_API_TOKEN" in r.stderr, f"no token: {r.stderr}")
     print(f"cli_test: {len(failures)} failures")

@@ -345,7 +345,8 @@ int fuzz_http(const uint8_t* data, size_t size) {
     if (cl != std::string::npos && cl < end && head.method != "HEAD") {
       KM_FUZZ_CHECK(std::stoul(resp.substr(cl + 16)) == body.size(), "Content-Length matches the body");
     }
-    if (head.has_body) KM_FUZZ_CHECK(!keep && resp.rfind("HTTP/1.1 400", 0) == 0, "a body is refused and closes");
+    if (head.has_body) KM_FUZZ_CHECK(!keep && resp.rfind("HTTP/1.1 4", 0) == 0, "a body is refused and closes");
+    if (resp.rfind("HTTP/1.1 405", 0) == 0) KM_FUZZ_CHECK(resp.find("\r\nAllow: GET, HEAD\r\n") < end, "405 has Allow");
     if (!head.keep_alive) KM_FUZZ_CHECK(!keep, "close is honoured");
     if (resp.rfind("HTTP/1.1 200", 0) == 0 && resp.find("application/jwk-set+json") != std::string::npos &&
         head.method == "GET") {

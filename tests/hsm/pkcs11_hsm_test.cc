@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -87,6 +90,25 @@ class Pkcs11HsmTest : public ::testing::Test {
   std::unique_ptr<SoftHsmToken> token_;
   std::unique_ptr<hsm::Hsm> hsm_;
 };
+
+// The token directory holds the key objects (PIN-wrapped): owner only, as scripts/init-softhsm.sh
+// makes it, even under a permissive umask.
+TEST(SoftHsmTokenDir, IsOwnerOnlyWhateverTheUmask) {
+  const mode_t old = ::umask(022);
+  auto token = std::make_unique<SoftHsmToken>("km-dir-test");
+  ::umask(old);
+  ASSERT_TRUE(token->ok()) << token->error();
+  namespace fs = std::filesystem;
+  const fs::path tokens = fs::path(token->dir()) / "tokens";
+  std::vector<fs::path> dirs = {tokens};
+  for (const auto& e : fs::directory_iterator(tokens)) {
+    if (e.is_directory()) dirs.push_back(e.path());
+  }
+  EXPECT_GE(dirs.size(), 2u) << "softhsm2-util made no token directory";
+  for (const auto& d : dirs) {
+    EXPECT_EQ(fs::status(d).permissions() & fs::perms::all, fs::perms::owner_all) << d;
+  }
+}
 
 TEST_F(Pkcs11HsmTest, PrivateKeyNeverLeavesTheToken) {
   Open();

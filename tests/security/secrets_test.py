@@ -38,6 +38,8 @@ def check(cond, msg):
         fail(msg)
 
 
+# A permissive umask, as a login shell has: the files that hold secrets must be owner-only anyway.
+os.umask(0o022)
 km = Keymgr(binary, source_dir)
 km.env["KEYMGR_LOG_LEVEL"] = "debug"
 texts = []          # (where, text) that must hold no secret
@@ -199,6 +201,27 @@ try:
         environ = f.read().decode(errors="replace")
     texts.append(("server /proc/PID/cmdline", cmdline))
     texts.append(("server /proc/PID/environ", environ))
+
+    # 4b. File modes (umask 022 above): the database and its -wal/-shm hold token hashes, subjects
+    #     and callers; the PIN file; the SoftHSM2 token directory made by scripts/init-softhsm.sh
+    #     (the script scripts/run.sh uses for ./data), also when that directory existed before.
+    def mode(path):
+        return os.stat(path).st_mode & 0o7777
+    for name in ("keymgr.db", "keymgr.db-wal", "keymgr.db-shm", "hsm.pin"):
+        path = os.path.join(km.dir, name)
+        check(os.path.exists(path) and mode(path) == 0o600,
+              f"{name} must be 0600: {oct(mode(path)) if os.path.exists(path) else 'missing'}")
+    tokens_dir = os.path.join(km.dir, "tokens")
+    for d in [tokens_dir] + [os.path.join(tokens_dir, e) for e in os.listdir(tokens_dir)]:
+        if os.path.isdir(d):
+            check(mode(d) == 0o700, f"token directory {d} must be 0700: {oct(mode(d))}")
+    pre = os.path.join(km.dir, "pre-existing")
+    os.makedirs(os.path.join(pre, "tokens"))
+    os.chmod(os.path.join(pre, "tokens"), 0o755)
+    subprocess.run([os.path.join(source_dir, "scripts/init-softhsm.sh"), pre, "other"], check=True,
+                   stdout=subprocess.DEVNULL, env=dict(os.environ, SOFTHSM2_CONF=os.path.join(pre, "softhsm2.conf")))
+    check(mode(os.path.join(pre, "tokens")) == 0o700,
+          f"init-softhsm.sh leaves an existing token directory {oct(mode(os.path.join(pre, 'tokens')))}")
 
     # 5. Private key material: never in a JWK the server returns; the HSM objects are sensitive and
     #    not extractable.

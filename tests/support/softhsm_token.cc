@@ -82,8 +82,10 @@ SoftHsmToken::SoftHsmToken(std::string label, std::string pin, std::string so_pi
     error_ = std::string("mkdtemp: ") + std::strerror(errno);
     return;
   }
+  // Owner only, as scripts/init-softhsm.sh makes it (create_directory would apply the umask).
   std::error_code ec;
   std::filesystem::create_directory(dir_ + "/tokens", ec);
+  std::filesystem::permissions(dir_ + "/tokens", std::filesystem::perms::owner_all, ec);
   conf_path_ = dir_ + "/softhsm2.conf";
   {
     std::ofstream conf(conf_path_);
