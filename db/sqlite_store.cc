@@ -9,9 +9,9 @@
 //   group_commit_  has its own queue lock, never held while its committer takes write_mu_.
 //   pool_mu_       guards idle_readers_; readers run concurrently (WAL), each on its own connection.
 //   wal_ckpt_mu_   guards the WAL checkpointer's request flags (leaf lock).
-#include <nlohmann/json.hpp>
-
 #include "db/sqlite_store.h"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>

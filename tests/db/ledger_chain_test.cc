@@ -13,7 +13,7 @@
 #include "db/ledger_chain.h"
 #include "db/ledger_checkpoint.h"
 #include "db/ledger_hash.h"
-#include "tests/db/ledger_entries.h"
+#include "tests/db/test_records.h"
 
 namespace keymgr::db {
 namespace {

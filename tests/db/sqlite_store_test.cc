@@ -17,37 +17,14 @@
 namespace keymgr::db {
 namespace {
 
+using testing::add_keyset;
+using testing::expect_chain_ok;
 using testing::open_or_die;
 using testing::options_for;
 using testing::RawDb;
 using testing::sign_entry;
+using testing::stats_of;
 using testing::TempDir;
-
-CommitStats stats_of(Store& s) {
-  auto* src = dynamic_cast<CommitStatsSource*>(&s);
-  EXPECT_NE(src, nullptr);
-  return src ? src->commit_stats() : CommitStats{};
-}
-
-int64_t add_keyset(Store& s, const std::string& name, const std::string& issuer) {
-  ChangeSet cs;
-  KeysetRecord k;
-  k.name = name;
-  k.issuer = issuer;
-  k.alg = "ES256";
-  k.policy_json = "{}";
-  cs.keyset_upserts.push_back(k);
-  auto r = s.apply(cs);
-  EXPECT_TRUE(r.ok()) << r.status().to_string();
-  return r.ok() ? r->at(0) : 0;
-}
-
-void expect_chain_ok(Store& s, int64_t entries) {
-  auto rep = s.verify_chain();
-  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
-  EXPECT_TRUE(rep->ok) << rep->problem << " at " << rep->first_bad_seq.value_or(-1);
-  EXPECT_EQ(rep->entries, entries);
-}
 
 TEST(SqliteSchema, MigrationsAreIdempotentAndRecorded) {
   TempDir dir;

@@ -12,7 +12,7 @@
 
 #include "db/open_store.h"
 #include "db/store.h"
-#include "tests/db/ledger_entries.h"
+#include "tests/db/test_records.h"
 
 namespace keymgr::db::testing {
 

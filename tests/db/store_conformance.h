@@ -20,7 +20,7 @@
 #include "common/status.h"
 #include "db/records.h"
 #include "db/store.h"
-#include "tests/db/ledger_entries.h"
+#include "tests/db/test_records.h"
 
 namespace keymgr::db::testing {
 

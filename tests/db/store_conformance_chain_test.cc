@@ -2,8 +2,8 @@
 // and check that verify_chain() names the first bad seq and the kind of damage (docs/ledger.md).
 // Runs against every backend (see store_conformance.h).
 #include "db/ledger_hash.h"
-#include "tests/db/ledger_entries.h"
 #include "tests/db/store_conformance.h"
+#include "tests/db/test_records.h"
 
 namespace keymgr::db::testing {
 namespace {

@@ -10,22 +10,11 @@
 #include <thread>
 
 #include "db/ledger_hash.h"
-#include "tests/db/ledger_entries.h"
 #include "tests/db/store_conformance.h"
+#include "tests/db/test_records.h"
 
 namespace keymgr::db::testing {
 namespace {
-
-KeysetRecord keyset(const std::string& name, const std::string& issuer) {
-  KeysetRecord k;
-  k.name = name;
-  k.issuer = issuer;
-  k.alg = "ES256";
-  k.policy_json = R"({"rotate_every":"30d"})";
-  k.created_at = 1700000000;
-  k.updated_at = 1700000000;
-  return k;
-}
 
 KeyRecord key(const std::string& kid, const std::string& hsm_id, int64_t keyset_id, const std::string& state) {
   KeyRecord k;
@@ -42,27 +31,6 @@ KeyRecord key(const std::string& kid, const std::string& hsm_id, int64_t keyset_
   k.destroy_at = 1820000000;
   k.state_changed_at = 1700000000;
   return k;
-}
-
-int64_t add_keyset(Store& s, const std::string& name, const std::string& issuer) {
-  ChangeSet cs;
-  cs.keyset_upserts.push_back(keyset(name, issuer));
-  auto r = s.apply(cs);
-  EXPECT_TRUE(r.ok()) << r.status().to_string();
-  return r.ok() ? r->at(0) : 0;
-}
-
-CommitStats stats_of(Store& s) {
-  auto* src = dynamic_cast<CommitStatsSource*>(&s);
-  EXPECT_NE(src, nullptr) << "backends offer CommitStatsSource";
-  return src ? src->commit_stats() : CommitStats{};
-}
-
-void expect_chain_ok(Store& s, int64_t entries) {
-  auto rep = s.verify_chain();
-  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
-  EXPECT_TRUE(rep->ok) << rep->problem << " at " << rep->first_bad_seq.value_or(-1);
-  EXPECT_EQ(rep->entries, entries);
 }
 
 TEST_P(StoreConformance, KeysetsUniqueNameAndIssuer) {
