@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "db/sqlite_store.h"
 #include "db/store.h"
 
 namespace {
@@ -91,8 +92,8 @@ LedgerEntry make_entry(const World& w, std::mt19937_64& rng, int64_t i) {
   return e;
 }
 
-std::unique_ptr<Store> open_or_exit(const StoreOptions& o) {
-  auto r = keymgr::db::open_sqlite_store(o);
+std::unique_ptr<Store> open_or_exit(const std::string& path, const StoreOptions& o = {}) {
+  auto r = keymgr::db::open_sqlite_store(path, o);
   if (!r.ok()) {
     std::fprintf(stderr, "open: %s\n", r.status().to_string().c_str());
     std::exit(1);
@@ -113,9 +114,7 @@ double pct(std::vector<double>& v, double p) {
 void bench_append(const std::string& dir, int threads, double secs) {
   std::string path = dir + "/ledger_bench_append.db";
   remove_db(path);
-  StoreOptions o;
-  o.path = path;
-  auto store = open_or_exit(o);
+  auto store = open_or_exit(path);
   std::mt19937_64 seed_rng(1);
   World w(seed_rng);
   std::atomic<bool> stop{false};
@@ -167,9 +166,8 @@ void bench_fill_and_query(const std::string& dir, int64_t n, bool keep) {
   if (!reuse) {
     remove_db(path);
     StoreOptions o;
-    o.path = path;
     o.unsafe_no_sync = true;  // fill only
-    auto store = open_or_exit(o);
+    auto store = open_or_exit(path, o);
     auto t0 = Clock::now();
     constexpr int64_t kBatch = 10000;
     for (int64_t i = 0; i < n; i += kBatch) {
@@ -192,9 +190,7 @@ void bench_fill_and_query(const std::string& dir, int64_t n, bool keep) {
     std::fflush(stdout);
   }
 
-  StoreOptions o;
-  o.path = path;
-  auto store = open_or_exit(o);
+  auto store = open_or_exit(path);
   // Collect real jtis/token hashes from random positions (through the public API).
   std::mt19937_64 qrng(7);
   while (jtis.size() < 2000) {

@@ -3,7 +3,7 @@
 //
 //   tick_bench DB_PATH PIN_FILE TOKEN_LABEL [--ticks N] [--advance-days D] [--module PATH]
 //
-// Opens the database and the HSM exactly as `keymgr serve` does (db::open_sqlite_store,
+// Opens the database and the HSM exactly as `keymgr serve` does (db::open_store,
 // hsm::open_pkcs11_hsm, KeyService::load), then times Scheduler::tick():
 //   * "load"   : KeyService::load() (start-up repair included);
 //   * "first"  : the first tick (runs reconcile again, see keymgr/scheduler.cc);
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "db/open_store.h"
 #include "db/store.h"
 #include "hsm/pkcs11_hsm.h"
 #include "keymgr/key_service.h"
@@ -59,9 +60,9 @@ int main(int argc, char** argv) {
   }
 
   auto t_open = SteadyClock::now();
-  db::StoreOptions so;
-  so.path = db_path;
-  auto store = db::open_sqlite_store(so);
+  db::StoreConfig sc;
+  sc.location = db_path;
+  auto store = db::open_store(sc);
   if (!store.ok()) { std::fprintf(stderr, "store: %s\n", store.status().to_string().c_str()); return 1; }
   hsm::Pkcs11Options ho;
   ho.module_path = module;

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "db/open_store.h"
 #include "hsm/deadline_hsm.h"
 #include "hsm/pkcs11_hsm.h"
 
@@ -19,10 +20,10 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
   }
-  db::StoreOptions so;
-  so.path = cfg.db_path;
-  so.cache_mib = cfg.db_cache_mib;
-  auto store = db::open_sqlite_store(so);
+  db::StoreConfig sc;
+  sc.location = cfg.db_path;
+  sc.sqlite.cache_mib = cfg.db_cache_mib;
+  auto store = db::open_store(sc);
   if (!store.ok()) return store.status().with_context("opening database " + cfg.db_path);
   app->store_ = std::move(*store);
 

@@ -24,6 +24,7 @@
 #include "cli/config.h"
 #include "cli/unreachable.h"
 #include "common/logging.h"
+#include "db/open_store.h"
 
 namespace {
 using nlohmann::json;
@@ -108,9 +109,9 @@ Result<Local> open_local(const std::string& config_path) {
   LogOptions lo;
   lo.level = "warn";
   (void)init_logging(lo);
-  db::StoreOptions so;
-  so.path = l.cfg.db_path;
-  ASSIGN_OR_RETURN(l.store, db::open_sqlite_store(so));
+  db::StoreConfig sc;
+  sc.location = l.cfg.db_path;
+  ASSIGN_OR_RETURN(l.store, db::open_store(sc));
   return l;
 }
 

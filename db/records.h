@@ -1,4 +1,4 @@
-// Plain rows as the store keeps them. The store knows SQL, not the rules: states, algorithms and
+// Plain rows as the store keeps them. The store knows storage, not the rules: states, algorithms and
 // policies are stored as the text keymgr gives it (keymgr/ parses and validates them).
 // All times are Unix seconds unless the name says _ms.
 #pragma once
@@ -91,13 +91,15 @@ struct ChainReport {
   Bytes head;                                // hash of the last entry
 };
 
-struct Checkpoint {
+// A signed statement of the ledger's head (not a database WAL checkpoint): the audit key signs
+// ledger_checkpoint_signing_input() (db/ledger_checkpoint.h).
+struct LedgerCheckpoint {
   int64_t seq = 0;          // entries covered: 1..seq
   Bytes head;               // hash of entry seq
   int64_t ts_ms = 0;
   std::string kid;          // audit key that signed it
   std::string alg;
-  Bytes signature;          // over checkpoint_signing_input()
+  Bytes signature;          // over ledger_checkpoint_signing_input()
 };
 
 struct ApiTokenRecord {

@@ -1,21 +1,22 @@
-// SQLite implementation of Store.
+// SQLite implementation of Store (db/sqlite_store.h). What is not SQLite lives in the shared files:
+// group commit (db/group_commit.h), chain linking and verification (db/ledger_chain.h), the hash
+// (db/ledger_hash.h) and the signed checkpoint format (db/ledger_checkpoint.h).
 //
 // Concurrency layout:
-//   write_mu_  guards the single write connection and the in-memory chain state (head_,
-//              head_stale_). Every write (apply, group commit, checkpoints, API tokens) runs
-//              under it, so seq order == commit order.
-//   stats_mu_  guards stats_ (leaf lock).
-//   queue_mu_  guards the group-commit queue (queue_, stopping_) and each PendingAppend's result;
-//              each caller blocks on its own PendingAppend::cv, the committer on queue_cv_.
-//   pool_mu_   guards idle_readers_; readers run concurrently (WAL), each on its own connection.
-// Lock order: queue_mu_ is never held while taking write_mu_ (the committer drops it first).
+//   write_mu_      guards the single write connection and the in-memory chain tail (head_,
+//                  head_stale_). Every write (apply, group commit batches, ledger checkpoints, API
+//                  tokens) runs under it, so seq order == commit order.
+//   group_commit_  has its own queue lock, never held while its committer takes write_mu_.
+//   pool_mu_       guards idle_readers_; readers run concurrently (WAL), each on its own connection.
+//   wal_ckpt_mu_   guards the WAL checkpointer's request flags (leaf lock).
+#include "db/sqlite_store.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -23,18 +24,13 @@
 
 #include "common/clock.h"
 #include "common/encoding.h"
+#include "db/group_commit.h"
+#include "db/ledger_chain.h"
 #include "db/ledger_hash.h"
 #include "db/migrations.h"
 #include "db/sqlite_util.h"
-#include "db/store.h"
 
 namespace keymgr::db {
-
-std::string checkpoint_signing_input(const Checkpoint& cp) {
-  return "keymgr-checkpoint-v1\n" + std::to_string(cp.seq) + "\n" + hex_encode(cp.head) + "\n" +
-         std::to_string(cp.ts_ms);
-}
-
 namespace {
 
 using sqlite::Connection;
@@ -241,15 +237,63 @@ void bind_all(Query& q, const CompiledQuery& c) {
   }
 }
 
-int64_t saturating_sub(int64_t a, int64_t b) {
-  int64_t r = 0;
-  if (__builtin_sub_overflow(a, b, &r)) return b > 0 ? INT64_MIN : INT64_MAX;
-  return r;
-}
+// verify_ledger_chain()'s reads, on one reader connection inside the caller's read transaction.
+class SqliteChainReader final : public ChainReader {
+ public:
+  explicit SqliteChainReader(Connection& c) : c_(c) {}
+
+  Status scan(int64_t after_seq, const std::function<bool(LedgerEntry&&)>& sink) override {
+    ASSIGN_OR_RETURN(auto q,
+                     c_.prepare(std::string("SELECT ") + kLedgerColumns + " FROM ledger WHERE seq > ? ORDER BY seq"));
+    q.bind(1, after_seq);
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, q.step("verify chain"));
+      if (!row || !sink(read_entry(q))) return Status::Ok();
+    }
+  }
+
+  Result<std::vector<LedgerCheckpoint>> newest_checkpoints(int n) override {
+    ASSIGN_OR_RETURN(auto q, c_.prepare("SELECT seq, head FROM checkpoints ORDER BY seq DESC LIMIT ?"));
+    q.bind(1, static_cast<int64_t>(n));
+    std::vector<LedgerCheckpoint> out;
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, q.step("read checkpoints"));
+      if (!row) return out;
+      LedgerCheckpoint cp;
+      cp.seq = q.int64(0);
+      cp.head = q.blob(1);
+      out.push_back(std::move(cp));
+    }
+  }
+
+  Result<std::optional<Bytes>> entry_hash(int64_t seq) override {
+    ASSIGN_OR_RETURN(auto q, c_.prepare("SELECT hash FROM ledger WHERE seq = ?"));
+    q.bind(1, seq);
+    ASSIGN_OR_RETURN(bool found, q.step("read checkpointed entry"));
+    if (!found) return std::optional<Bytes>();
+    return std::optional<Bytes>(q.blob(0));
+  }
+
+  Result<std::optional<ChainTail>> metadata() override {
+    ASSIGN_OR_RETURN(auto q, c_.prepare("SELECT name, value FROM ledger_meta"));
+    ChainTail meta;
+    meta.ts_disorder_ms = -1;
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, q.step("read ledger metadata"));
+      if (!row) return std::optional<ChainTail>(std::move(meta));
+      if (q.text(0) == "max_ts_ms") meta.max_ts_ms = q.int64(1);
+      if (q.text(0) == "ts_disorder_ms") meta.ts_disorder_ms = q.int64(1);
+    }
+  }
+
+ private:
+  Connection& c_;
+};
 
 class SqliteStore final : public Store, public CommitStatsSource {
  public:
-  explicit SqliteStore(StoreOptions opts) : opts_(std::move(opts)) {}
+  SqliteStore(std::string path, const StoreOptions& opts, const SqliteOptions& sqlite)
+      : path_(std::move(path)), opts_(opts), sqlite_(sqlite) {}
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
@@ -271,8 +315,8 @@ class SqliteStore final : public Store, public CommitStatsSource {
   Result<ChainReport> verify_chain() override;
   Result<LedgerEntry> ledger_head() override;
 
-  Status add_checkpoint(const Checkpoint& cp) override;
-  Result<std::vector<Checkpoint>> list_checkpoints(int limit) override;
+  Status add_checkpoint(const LedgerCheckpoint& cp) override;
+  Result<std::vector<LedgerCheckpoint>> list_checkpoints(int limit) override;
 
   Status create_api_token(const ApiTokenRecord& t, const LedgerEntry& event) override;
   Result<ApiTokenRecord> get_api_token(std::string_view id) override;
@@ -281,29 +325,10 @@ class SqliteStore final : public Store, public CommitStatsSource {
 
   Status check_writable() override;
 
-  CommitStats commit_stats() const override {
-    std::lock_guard lk(stats_mu_);
-    return stats_;
-  }
+  CommitStats commit_stats() const override { return commits_.snapshot(); }
+  SqliteStats sqlite_stats() const { return SqliteStats{wal_checkpoints_.load()}; }
 
  private:
-  // The chain's tail as of the last commit, plus what read_page() needs (ledger_meta).
-  struct ChainState {
-    int64_t seq = 0;
-    Bytes hash;
-    int64_t max_ts_ms = 0;       // meaningful only when seq > 0
-    int64_t ts_disorder_ms = 0;  // see read_page()
-  };
-
-  // One caller of append_ledger() waiting for its group commit. Lives on the caller's stack; the
-  // committer fills status/seq and sets done under queue_mu_.
-  struct PendingAppend {
-    LedgerEntry entry;
-    std::condition_variable cv;  // only this caller waits on it: a batch wakes only its callers
-    bool done = false;
-    Status status;
-    int64_t seq = 0;
-  };
 
   // Returns a reader to the pool when it goes out of scope.
   class ReaderLease {
@@ -326,28 +351,27 @@ class SqliteStore final : public Store, public CommitStatsSource {
   // REQUIRES: write_mu_ held. Reloads the head from the file after a failed commit, whose outcome
   // on disk is not known for certain (e.g. IOERR during COMMIT).
   Status refresh_head_locked();
-  // REQUIRES: write_mu_ held and a write transaction open. Appends entries after *state,
+  // REQUIRES: write_mu_ held and a write transaction open. Appends entries after *tail,
   // advancing it; the caller publishes it to head_ only after COMMIT succeeds.
-  Status insert_ledger_locked(const std::vector<const LedgerEntry*>& entries, ChainState* state,
+  Status insert_ledger_locked(const std::vector<const LedgerEntry*>& entries, ChainTail* tail,
                               std::vector<int64_t>* seqs);
   // Runs `body` in one write transaction with `ledger` appended to the chain; all or nothing.
   Status write_txn(std::string_view op, const std::vector<const LedgerEntry*>& ledger,
                    const std::function<Status(Connection&)>& body, std::vector<int64_t>* seqs = nullptr);
-  void committer_loop();
-  void checkpointer_loop();
+  void wal_checkpointer_loop();
   // sqlite3_wal_hook on the writer: runs in the committing thread right after each COMMIT.
   static int on_wal_commit(void* self, sqlite3* db, const char* schema, int frames);
-  void record_commit(size_t entries, bool ok, bool group);
 
   Status apply_body(Connection& c, const ChangeSet& changes, std::vector<int64_t>* ids);
-  Status check_checkpoints(Connection& c, int64_t entries, ChainReport* report);
   Result<std::vector<LedgerEntry>> read_page(Connection& c, const LedgerQuery& q, int64_t limit);
 
+  const std::string path_;
   const StoreOptions opts_;
+  const SqliteOptions sqlite_;
 
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;  // GUARDED_BY(write_mu_)
-  ChainState head_;                     // GUARDED_BY(write_mu_); last committed state
+  ChainTail head_;                      // GUARDED_BY(write_mu_); last committed state
   bool head_stale_ = false;             // GUARDED_BY(write_mu_)
   int64_t data_version_ = -1;           // GUARDED_BY(write_mu_): PRAGMA data_version when head_ was loaded
   // Highest seq known committed; readable without write_mu_ (verify_chain's truncation check).
@@ -357,57 +381,48 @@ class SqliteStore final : public Store, public CommitStatsSource {
   std::condition_variable pool_cv_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // GUARDED_BY(pool_mu_)
 
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;    // committer: work or stop
-  std::deque<PendingAppend*> queue_;    // GUARDED_BY(queue_mu_)
-  bool stopping_ = false;               // GUARDED_BY(queue_mu_)
-  std::thread committer_;
+  // Created last in init(); its committer runs write_txn() batches.
+  std::unique_ptr<GroupCommitter> group_commit_;
+  CommitCounter commits_;
 
   // WAL checkpoints run on their own connection and thread, off the commit path: a checkpoint
   // copies pages into the database file and fsyncs it, which would otherwise stall every caller
   // waiting on the group commit that happened to cross the threshold.
-  std::unique_ptr<Connection> checkpointer_conn_;  // used only by checkpointer_
-  std::mutex ckpt_mu_;
-  std::condition_variable ckpt_cv_;
-  bool ckpt_requested_ = false;  // GUARDED_BY(ckpt_mu_)
-  bool ckpt_stop_ = false;       // GUARDED_BY(ckpt_mu_)
-  std::thread checkpointer_;
-
-  mutable std::mutex stats_mu_;
-  CommitStats stats_;                   // GUARDED_BY(stats_mu_)
+  std::unique_ptr<Connection> wal_checkpointer_conn_;  // used only by wal_checkpointer_
+  std::mutex wal_ckpt_mu_;
+  std::condition_variable wal_ckpt_cv_;
+  bool wal_ckpt_requested_ = false;  // GUARDED_BY(wal_ckpt_mu_)
+  bool wal_ckpt_stop_ = false;       // GUARDED_BY(wal_ckpt_mu_)
+  std::thread wal_checkpointer_;
+  std::atomic<int64_t> wal_checkpoints_{0};
 };
 
 SqliteStore::~SqliteStore() {
+  // Answers every blocked append_ledger() caller before anything else goes away.
+  if (group_commit_) group_commit_->stop();
   {
-    std::lock_guard lk(queue_mu_);
-    stopping_ = true;
+    std::lock_guard lk(wal_ckpt_mu_);
+    wal_ckpt_stop_ = true;
   }
-  queue_cv_.notify_all();
-  // The committer drains the queue before it exits, so every blocked caller gets an answer.
-  if (committer_.joinable()) committer_.join();
-  {
-    std::lock_guard lk(ckpt_mu_);
-    ckpt_stop_ = true;
-  }
-  ckpt_cv_.notify_all();
-  if (checkpointer_.joinable()) checkpointer_.join();
+  wal_ckpt_cv_.notify_all();
+  if (wal_checkpointer_.joinable()) wal_checkpointer_.join();
 }
 
 Status SqliteStore::init() {
   Connection::Options wopts;
-  wopts.busy_timeout_ms = opts_.busy_timeout_ms;
-  const int cache_kib = std::max(opts_.cache_mib, 2) * 1024;
+  wopts.busy_timeout_ms = sqlite_.busy_timeout_ms;
+  const int cache_kib = std::max(sqlite_.cache_mib, 2) * 1024;
   wopts.cache_kib = cache_kib / 2;  // the random-key indexes (jti, token hash) touch a page per entry
   // Token hashes, subjects and callers live here: owner-only, and so are -wal and -shm.
-  RETURN_IF_ERROR(sqlite::create_private_file(opts_.path));
-  ASSIGN_OR_RETURN(writer_, Connection::open(opts_.path, wopts));
+  RETURN_IF_ERROR(sqlite::create_private_file(path_));
+  ASSIGN_OR_RETURN(writer_, Connection::open(path_, wopts));
   {
     // journal_mode answers with the mode in effect; anything but "wal" (e.g. on a filesystem without
     // shared memory) would silently lose concurrent readers, so refuse it.
     ASSIGN_OR_RETURN(auto q, writer_->prepare("PRAGMA journal_mode=WAL"));
     ASSIGN_OR_RETURN(bool row, q.step("set journal_mode=WAL"));
     if (!row || q.text(0) != "wal") {
-      return Unavailable("database '" + opts_.path + "' cannot use WAL journal mode", std::string(kDatabaseUnavailable));
+      return Unavailable("database '" + path_ + "' cannot use WAL journal mode", std::string(kDatabaseUnavailable));
     }
   }
   RETURN_IF_ERROR(writer_->exec(opts_.unsafe_no_sync ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=FULL",
@@ -418,24 +433,27 @@ Status SqliteStore::init() {
     RETURN_IF_ERROR(refresh_head_locked());
   }
   Connection::Options ropts;
-  ropts.busy_timeout_ms = opts_.busy_timeout_ms;
+  ropts.busy_timeout_ms = sqlite_.busy_timeout_ms;
   ropts.read_only = true;
   ropts.cache_kib = std::max(cache_kib / 2 / std::max(opts_.read_connections, 1), 256);
   for (int i = 0; i < std::max(1, opts_.read_connections); ++i) {
-    ASSIGN_OR_RETURN(auto r, Connection::open(opts_.path, ropts));
+    ASSIGN_OR_RETURN(auto r, Connection::open(path_, ropts));
     idle_readers_.push_back(std::move(r));
   }
   Connection::Options copts;
-  copts.busy_timeout_ms = opts_.busy_timeout_ms;
-  ASSIGN_OR_RETURN(checkpointer_conn_, Connection::open(opts_.path, copts));
-  // A checkpoint syncs per its own connection's setting; it must match the writer's, or a crash
-  // after the WAL is rewound could lose pages that were only in the WAL.
-  RETURN_IF_ERROR(checkpointer_conn_->exec(opts_.unsafe_no_sync ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=FULL",
-                                           "set synchronous", kDatabaseUnavailable));
+  copts.busy_timeout_ms = sqlite_.busy_timeout_ms;
+  ASSIGN_OR_RETURN(wal_checkpointer_conn_, Connection::open(path_, copts));
+  // A WAL checkpoint syncs per its own connection's setting; it must match the writer's, or a
+  // crash after the WAL is rewound could lose pages that were only in the WAL.
+  RETURN_IF_ERROR(wal_checkpointer_conn_->exec(opts_.unsafe_no_sync ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=FULL",
+                                               "set synchronous", kDatabaseUnavailable));
   // Replaces SQLite's automatic checkpoint (which is itself a WAL hook) with on_wal_commit.
   sqlite3_wal_hook(writer_->handle(), &SqliteStore::on_wal_commit, this);
-  checkpointer_ = std::thread([this] { checkpointer_loop(); });
-  committer_ = std::thread([this] { committer_loop(); });
+  wal_checkpointer_ = std::thread([this] { wal_checkpointer_loop(); });
+  group_commit_ = std::make_unique<GroupCommitter>(
+      opts_.max_batch, [this](const std::vector<const LedgerEntry*>& entries, std::vector<int64_t>* seqs) {
+        return write_txn("append to ledger", entries, nullptr, seqs);
+      });
   return Status::Ok();
 }
 
@@ -456,7 +474,7 @@ void SqliteStore::release_reader(std::unique_ptr<Connection> c) {
 }
 
 Status SqliteStore::refresh_head_locked() {
-  ChainState st;
+  ChainTail st;
   {
     ASSIGN_OR_RETURN(auto q, writer_->prepare("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1"));
     ASSIGN_OR_RETURN(bool row, q.step("load ledger head"));
@@ -479,7 +497,7 @@ Status SqliteStore::refresh_head_locked() {
   return Status::Ok();
 }
 
-Status SqliteStore::insert_ledger_locked(const std::vector<const LedgerEntry*>& entries, ChainState* st,
+Status SqliteStore::insert_ledger_locked(const std::vector<const LedgerEntry*>& entries, ChainTail* st,
                                          std::vector<int64_t>* seqs) {
   if (entries.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(auto q, writer_->prepare(
@@ -490,22 +508,13 @@ Status SqliteStore::insert_ledger_locked(const std::vector<const LedgerEntry*>& 
   const int64_t old_disorder = st->ts_disorder_ms;
   for (const LedgerEntry* in : entries) {
     LedgerEntry e = *in;
-    e.seq = st->seq + 1;
-    e.prev_hash = st->hash;
-    e.hash = ledger_entry_hash(e.prev_hash, e);
+    st->link(e);
     q.bind(1, e.seq).bind(2, e.ts_ms).bind(3, e.kind).bind(4, e.event).bind(5, e.keyset).bind(6, e.kid);
     q.bind(7, e.alg).bind(8, e.actor).bind(9, e.actor_addr).bind(10, e.jti).bind(11, e.sub).bind(12, e.aud);
     q.bind(13, e.iat).bind(14, e.exp).bind(15, e.token_sha256).bind(16, e.outcome).bind(17, e.reason);
     q.bind(18, e.detail).bind(19, e.prev_hash).bind(20, e.hash);
     RETURN_IF_ERROR(q.run("append ledger entry"));
     q.reset();  // the one cached statement is reused for every entry of the batch
-    if (st->seq == 0 || e.ts_ms > st->max_ts_ms) {
-      st->max_ts_ms = e.ts_ms;
-    } else {
-      st->ts_disorder_ms = std::max(st->ts_disorder_ms, saturating_sub(st->max_ts_ms, e.ts_ms));
-    }
-    st->seq = e.seq;
-    st->hash = std::move(e.hash);
     if (seqs != nullptr) seqs->push_back(e.seq);
   }
   ASSIGN_OR_RETURN(auto meta, writer_->prepare("UPDATE ledger_meta SET value = ? WHERE name = ?", kLedgerUnavailable));
@@ -518,22 +527,11 @@ Status SqliteStore::insert_ledger_locked(const std::vector<const LedgerEntry*>& 
   return Status::Ok();
 }
 
-void SqliteStore::record_commit(size_t entries, bool ok, bool group) {
-  std::lock_guard lk(stats_mu_);
-  if (!ok) {
-    ++stats_.failed_transactions;
-    return;
-  }
-  ++stats_.transactions;
-  stats_.entries += static_cast<int64_t>(entries);
-  if (group) stats_.largest_batch = std::max<int64_t>(stats_.largest_batch, static_cast<int64_t>(entries));
-}
-
 Status SqliteStore::write_txn(std::string_view op, const std::vector<const LedgerEntry*>& ledger,
                               const std::function<Status(Connection&)>& body, std::vector<int64_t>* seqs) {
   std::string_view reason = ledger.empty() ? kDatabaseUnavailable : kLedgerUnavailable;
   std::lock_guard lk(write_mu_);
-  ChainState next;
+  ChainTail next;
   Status st = [&]() -> Status {
     // A failed ROLLBACK (e.g. I/O error) can leave the connection inside a transaction; every later
     // BEGIN would then fail for good. Try to clear it first.
@@ -564,7 +562,7 @@ Status SqliteStore::write_txn(std::string_view op, const std::vector<const Ledge
     if (!c.ok()) head_stale_ = true;
     return c;
   }();
-  if (!ledger.empty()) record_commit(ledger.size(), st.ok(), seqs != nullptr && body == nullptr);
+  if (!ledger.empty()) commits_.record(ledger.size(), st.ok(), seqs != nullptr && body == nullptr);
   if (!st.ok()) {
     // Ledger writes fail closed with one reason whatever SQLite said, so callers can refuse to sign.
     if (!ledger.empty() && st.code() == ErrorCode::kUnavailable) {
@@ -579,7 +577,7 @@ Status SqliteStore::write_txn(std::string_view op, const std::vector<const Ledge
 
 // ---- WAL checkpoints ----
 
-// Background checkpoints start at StoreOptions::checkpoint_frames WAL frames.
+// Background WAL checkpoints start at SqliteOptions::wal_checkpoint_frames WAL frames.
 // Safety net: past 4x that many frames the writer checkpoints inline. Under sustained load a
 // PASSIVE checkpoint on another connection never quite catches up with the writer, and the WAL is
 // only rewound once it has been copied completely; the writer, being the only writer, can always
@@ -587,88 +585,38 @@ Status SqliteStore::write_txn(std::string_view op, const std::vector<const Ledge
 
 int SqliteStore::on_wal_commit(void* self, sqlite3* db, const char* schema, int frames) {
   auto* store = static_cast<SqliteStore*>(self);
-  if (frames >= 4 * store->opts_.checkpoint_frames) {
+  if (frames >= 4 * store->sqlite_.wal_checkpoint_frames) {
     // The commit has already happened; a failed checkpoint only means the WAL stays long.
     int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    std::lock_guard lk(store->stats_mu_);
-    if (rc == SQLITE_OK) ++store->stats_.wal_checkpoints;
-  } else if (frames >= store->opts_.checkpoint_frames) {
+    if (rc == SQLITE_OK) ++store->wal_checkpoints_;
+  } else if (frames >= store->sqlite_.wal_checkpoint_frames) {
     {
-      std::lock_guard lk(store->ckpt_mu_);
-      store->ckpt_requested_ = true;
+      std::lock_guard lk(store->wal_ckpt_mu_);
+      store->wal_ckpt_requested_ = true;
     }
-    store->ckpt_cv_.notify_one();
+    store->wal_ckpt_cv_.notify_one();
   }
   return SQLITE_OK;  // anything else would report the (successful) commit as failed
 }
 
-void SqliteStore::checkpointer_loop() {
+void SqliteStore::wal_checkpointer_loop() {
   for (;;) {
     {
-      std::unique_lock lk(ckpt_mu_);
-      ckpt_cv_.wait(lk, [&] { return ckpt_stop_ || ckpt_requested_; });
-      if (ckpt_stop_) return;
-      ckpt_requested_ = false;
+      std::unique_lock lk(wal_ckpt_mu_);
+      wal_ckpt_cv_.wait(lk, [&] { return wal_ckpt_stop_ || wal_ckpt_requested_; });
+      if (wal_ckpt_stop_) return;
+      wal_ckpt_requested_ = false;
     }
     // PASSIVE never blocks the writer or readers; it copies what it can.
-    int rc = sqlite3_wal_checkpoint_v2(checkpointer_conn_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+    int rc = sqlite3_wal_checkpoint_v2(wal_checkpointer_conn_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
                                        nullptr);
-    std::lock_guard lk(stats_mu_);
-    if (rc == SQLITE_OK) ++stats_.wal_checkpoints;
+    if (rc == SQLITE_OK) ++wal_checkpoints_;
   }
 }
 
-// ---- group commit ----
+// ---- group commit (db/group_commit.h) ----
 
-Result<int64_t> SqliteStore::append_ledger(LedgerEntry entry) {
-  PendingAppend p;
-  p.entry = std::move(entry);
-  std::unique_lock lk(queue_mu_);
-  if (stopping_) return Unavailable("ledger store is shutting down", std::string(kLedgerUnavailable));
-  queue_.push_back(&p);
-  queue_cv_.notify_one();
-  p.cv.wait(lk, [&] { return p.done; });
-  if (!p.status.ok()) return p.status;
-  return p.seq;
-}
-
-void SqliteStore::committer_loop() {
-  const size_t max_batch = static_cast<size_t>(std::max(1, opts_.max_batch));
-  for (;;) {
-    std::vector<PendingAppend*> batch;
-    {
-      std::unique_lock lk(queue_mu_);
-      queue_cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      // While one batch commits (an fsync), the next one accumulates here: that is the grouping.
-      while (!queue_.empty() && batch.size() < max_batch) {
-        batch.push_back(queue_.front());
-        queue_.pop_front();
-      }
-    }
-    std::vector<const LedgerEntry*> entries;
-    entries.reserve(batch.size());
-    for (auto* p : batch) entries.push_back(&p->entry);
-    std::vector<int64_t> seqs;
-    seqs.reserve(batch.size());
-    Status st = write_txn("append to ledger", entries, nullptr, &seqs);
-    if (!st.ok()) {
-      // Whatever went wrong, the batch is gone: report it as the ledger being unavailable so the
-      // signer fails closed, and keep the real cause in the message.
-      st = Status(ErrorCode::kUnavailable, std::string(kLedgerUnavailable),
-                  st.code() == ErrorCode::kUnavailable ? st.message() : st.to_string());
-    }
-    std::lock_guard lk(queue_mu_);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      batch[i]->status = st;
-      if (st.ok()) batch[i]->seq = seqs[i];
-      batch[i]->done = true;
-      // Notified under queue_mu_: the caller cannot return (and destroy its PendingAppend, which
-      // lives on its stack) before we release the lock.
-      batch[i]->cv.notify_one();
-    }
-  }
-}
+Result<int64_t> SqliteStore::append_ledger(LedgerEntry entry) { return group_commit_->append(std::move(entry)); }
 
 // ---- keysets and keys ----
 
@@ -896,127 +844,13 @@ Result<ChainReport> SqliteStore::verify_chain() {
   const int64_t committed_before = committed_seq_.load();
   auto r = acquire_reader();
   ASSIGN_OR_RETURN(auto snapshot, Transaction::begin_read(*r));
-  ChainReport rep;
-  Bytes expected_prev = ledger_genesis_hash();
-  int64_t expected_seq = 1;
-  int64_t max_ts = 0, disorder = 0;  // recomputed ledger_meta values
-  std::optional<LedgerEntry> failed;  // first entry that broke the chain
-  Bytes failed_expected_prev;
-  {
-    ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kLedgerColumns + " FROM ledger ORDER BY seq"));
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, q.step("verify chain"));
-      if (!row) break;
-      LedgerEntry e = read_entry(q);
-      ++rep.entries;
-      if (e.seq != expected_seq) {
-        rep.ok = false;
-        rep.first_bad_seq = e.seq;
-        rep.problem = e.seq > expected_seq ? "removed" : "reordered";
-        rep.problem += " (expected seq " + std::to_string(expected_seq) + ")";
-        break;
-      }
-      Bytes recomputed = ledger_entry_hash(expected_prev, e);
-      if (e.prev_hash != expected_prev || recomputed != e.hash) {
-        rep.ok = false;
-        rep.first_bad_seq = e.seq;
-        rep.problem = e.prev_hash != expected_prev ? "altered (prev_hash does not link)" : "altered";
-        failed = std::move(e);
-        failed_expected_prev = expected_prev;
-        break;
-      }
-      if (e.seq == 1 || e.ts_ms > max_ts) {
-        max_ts = e.ts_ms;
-      } else {
-        disorder = std::max(disorder, saturating_sub(max_ts, e.ts_ms));
-      }
-      expected_prev = e.hash;
-      ++expected_seq;
-    }
-  }
-  if (failed) {
-    // Distinguish a swap from an edit: if some later entry holds the content that belongs at this
-    // position (it hashes to the stored hash here, or to its own stored hash, when placed at this
-    // seq after the correct predecessor), the entries were moved, not edited.
-    ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kLedgerColumns + " FROM ledger WHERE seq > ? ORDER BY seq"));
-    q.bind(1, failed->seq);
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, q.step("locate moved entry"));
-      if (!row) break;
-      LedgerEntry other = read_entry(q);
-      int64_t other_seq = other.seq;
-      Bytes other_hash = other.hash;
-      other.seq = failed->seq;
-      Bytes h = ledger_entry_hash(failed_expected_prev, other);
-      if (h == failed->hash || h == other_hash) {
-        rep.problem = "reordered (content of seq " + std::to_string(failed->seq) + " found at seq " +
-                      std::to_string(other_seq) + ")";
-        break;
-      }
-    }
-    return rep;
-  }
-  if (!rep.ok) return rep;
-  rep.head = expected_prev;
-  if (rep.entries < committed_before) {
-    rep.ok = false;
-    rep.first_bad_seq = rep.entries + 1;
-    rep.problem = "truncated (this process committed up to seq " + std::to_string(committed_before) + ")";
-    return rep;
-  }
-  RETURN_IF_ERROR(check_checkpoints(*r, rep.entries, &rep));
-  if (!rep.ok) return rep;
-  {
-    // Not part of the chain, but an understated disorder bound would make pages skip entries.
-    ASSIGN_OR_RETURN(auto q, r->prepare("SELECT name, value FROM ledger_meta"));
-    int64_t stored_max = 0, stored_disorder = -1;
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, q.step("read ledger metadata"));
-      if (!row) break;
-      if (q.text(0) == "max_ts_ms") stored_max = q.int64(1);
-      if (q.text(0) == "ts_disorder_ms") stored_disorder = q.int64(1);
-    }
-    if (stored_disorder < disorder || (rep.entries > 0 && stored_max != max_ts)) {
-      rep.ok = false;
-      rep.problem = "query metadata mismatch (ledger_meta: max_ts_ms " + std::to_string(stored_max) +
-                    ", ts_disorder_ms " + std::to_string(stored_disorder) + "; recomputed " +
-                    std::to_string(max_ts) + ", " + std::to_string(disorder) + ")";
-    }
-  }
-  return rep;
+  SqliteChainReader reader(*r);
+  return verify_ledger_chain(reader, committed_before);
 }
 
-Status SqliteStore::check_checkpoints(Connection& c, int64_t entries, ChainReport* rep) {
-  // The newest few are enough: each covers everything before it, and the chain itself was checked.
-  ASSIGN_OR_RETURN(auto cps, c.prepare("SELECT seq, head FROM checkpoints ORDER BY seq DESC LIMIT 3"));
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, cps.step("read checkpoints"));
-    if (!row) break;
-    int64_t cp_seq = cps.int64(0);
-    Bytes cp_head = cps.blob(1);
-    if (cp_seq > entries) {
-      rep->ok = false;
-      rep->first_bad_seq = entries + 1;
-      rep->problem = "truncated (checkpoint covers seq " + std::to_string(cp_seq) + ", ledger ends at " +
-                     std::to_string(entries) + ")";
-      return Status::Ok();
-    }
-    ASSIGN_OR_RETURN(auto q, c.prepare("SELECT hash FROM ledger WHERE seq = ?"));
-    q.bind(1, cp_seq);
-    ASSIGN_OR_RETURN(bool found, q.step("read checkpointed entry"));
-    if (!found || q.blob(0) != cp_head) {
-      rep->ok = false;
-      rep->first_bad_seq = cp_seq;
-      rep->problem = "checkpoint mismatch (ledger rewritten up to seq " + std::to_string(cp_seq) + ")";
-      return Status::Ok();
-    }
-  }
-  return Status::Ok();
-}
+// ---- signed ledger checkpoints ----
 
-// ---- checkpoints ----
-
-Status SqliteStore::add_checkpoint(const Checkpoint& cp) {
+Status SqliteStore::add_checkpoint(const LedgerCheckpoint& cp) {
   return write_txn("add checkpoint", {}, [&](Connection& c) -> Status {
     {
       // Refuse a checkpoint that does not describe this ledger: storing it would make every later
@@ -1033,15 +867,15 @@ Status SqliteStore::add_checkpoint(const Checkpoint& cp) {
   });
 }
 
-Result<std::vector<Checkpoint>> SqliteStore::list_checkpoints(int limit) {
+Result<std::vector<LedgerCheckpoint>> SqliteStore::list_checkpoints(int limit) {
   auto r = acquire_reader();
   ASSIGN_OR_RETURN(auto q, r->prepare("SELECT seq, head, ts_ms, kid, alg, signature FROM checkpoints ORDER BY seq DESC LIMIT ?"));
   q.bind(1, static_cast<int64_t>(std::clamp(limit, 1, 1000)));
-  std::vector<Checkpoint> out;
+  std::vector<LedgerCheckpoint> out;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, q.step("list checkpoints"));
     if (!row) break;
-    Checkpoint cp;
+    LedgerCheckpoint cp;
     cp.seq = q.int64(0);
     cp.head = q.blob(1);
     cp.ts_ms = q.int64(2);
@@ -1108,11 +942,18 @@ Status SqliteStore::check_writable() {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& opts) {
-  if (opts.path.empty()) return InvalidArgument("store path is empty");
-  auto store = std::make_unique<SqliteStore>(opts);
-  RETURN_IF_ERROR(store->init().with_context("open ledger store '" + opts.path + "'"));
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, const StoreOptions& opts,
+                                                 const SqliteOptions& sqlite) {
+  if (path.empty()) return InvalidArgument("store path is empty");
+  auto store = std::make_unique<SqliteStore>(path, opts, sqlite);
+  RETURN_IF_ERROR(store->init().with_context("open ledger store '" + path + "'"));
   return std::unique_ptr<Store>(std::move(store));
+}
+
+std::optional<SqliteStats> sqlite_stats(const Store& store) {
+  const auto* s = dynamic_cast<const SqliteStore*>(&store);
+  if (s == nullptr) return std::nullopt;
+  return s->sqlite_stats();
 }
 
 }  // namespace keymgr::db

@@ -16,11 +16,12 @@
 
 #include "common/encoding.h"
 #include "common/status.h"
+#include "db/store.h"
 
 namespace keymgr::db::sqlite {
 
-inline constexpr std::string_view kDatabaseUnavailable = "database_unavailable";
-inline constexpr std::string_view kLedgerUnavailable = "ledger_unavailable";
+using ::keymgr::db::kDatabaseUnavailable;
+using ::keymgr::db::kLedgerUnavailable;
 
 // Maps a SQLite result code (extended codes are enabled on every connection) to a Status:
 //   READONLY/IOERR/FULL/CANTOPEN/BUSY/LOCKED/NOMEM -> kUnavailable with `unavailable_reason`

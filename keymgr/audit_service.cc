@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/crypto.h"
+#include "db/ledger_checkpoint.h"
 #include "hsm/public_key.h"
 
 namespace keymgr {
@@ -43,16 +44,16 @@ Result<json> AuditService::public_jwk() {
   return jwk_;
 }
 
-Result<std::optional<db::Checkpoint>> AuditService::checkpoint() {
+Result<std::optional<db::LedgerCheckpoint>> AuditService::checkpoint() {
   RETURN_IF_ERROR(ensure_key());
   auto head = store_.ledger_head();
   if (!head.ok()) {
-    if (head.status().code() == ErrorCode::kNotFound) return std::optional<db::Checkpoint>{};
+    if (head.status().code() == ErrorCode::kNotFound) return std::optional<db::LedgerCheckpoint>{};
     return head.status();
   }
   ASSIGN_OR_RETURN(auto last, store_.list_checkpoints(1));
-  if (!last.empty() && last.front().seq == head->seq) return std::optional<db::Checkpoint>{};
-  db::Checkpoint cp;
+  if (!last.empty() && last.front().seq == head->seq) return std::optional<db::LedgerCheckpoint>{};
+  db::LedgerCheckpoint cp;
   cp.seq = head->seq;
   cp.head = head->hash;
   cp.ts_ms = to_unix_millis(clock_.now());
@@ -63,9 +64,9 @@ Result<std::optional<db::Checkpoint>> AuditService::checkpoint() {
     key_id = key_id_;
   }
   cp.alg = "ES256";
-  ASSIGN_OR_RETURN(cp.signature, hsm_.sign(key_id, Algorithm::kES256, db::checkpoint_signing_input(cp)));
+  ASSIGN_OR_RETURN(cp.signature, hsm_.sign(key_id, Algorithm::kES256, db::ledger_checkpoint_signing_input(cp)));
   RETURN_IF_ERROR(store_.add_checkpoint(cp));
-  return std::optional<db::Checkpoint>{cp};
+  return std::optional<db::LedgerCheckpoint>{cp};
 }
 
 Result<AuditReport> AuditService::verify() {
@@ -80,7 +81,8 @@ Result<AuditReport> AuditService::verify() {
   for (const auto& cp : cps) {
     if (!pk) break;
     rep.checkpoints_checked++;
-    Status st = hsm::verify_jws_signature(*pk, Algorithm::kES256, db::checkpoint_signing_input(cp), cp.signature);
+    Status st =
+        hsm::verify_jws_signature(*pk, Algorithm::kES256, db::ledger_checkpoint_signing_input(cp), cp.signature);
     if (!st.ok() && (!rep.bad_checkpoint_seq || cp.seq < *rep.bad_checkpoint_seq)) rep.bad_checkpoint_seq = cp.seq;
   }
   return rep;
@@ -105,13 +107,13 @@ json ledger_entry_to_json(const db::LedgerEntry& e) {
   return j;
 }
 
-json checkpoint_to_json(const db::Checkpoint& cp) {
+json checkpoint_to_json(const db::LedgerCheckpoint& cp) {
   return {{"seq", cp.seq},
           {"head", hex_encode(cp.head)},
           {"ts_ms", cp.ts_ms},
           {"kid", cp.kid},
           {"alg", cp.alg},
-          {"signing_input", db::checkpoint_signing_input(cp)},
+          {"signing_input", db::ledger_checkpoint_signing_input(cp)},
           {"signature", base64url_encode(cp.signature)}};
 }
 

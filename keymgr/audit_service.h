@@ -36,7 +36,7 @@ class AuditService {
   // The audit key's public JWK (with kid), or NotFound before ensure_key() succeeded.
   Result<nlohmann::json> public_jwk();
   // Signs and stores a checkpoint of the current chain head, unless nothing changed since the last.
-  Result<std::optional<db::Checkpoint>> checkpoint();
+  Result<std::optional<db::LedgerCheckpoint>> checkpoint();
   Result<AuditReport> verify();
 
  private:
@@ -49,6 +49,6 @@ class AuditService {
 };
 
 nlohmann::json ledger_entry_to_json(const db::LedgerEntry& e);
-nlohmann::json checkpoint_to_json(const db::Checkpoint& cp);
+nlohmann::json checkpoint_to_json(const db::LedgerCheckpoint& cp);
 
 }  // namespace keymgr

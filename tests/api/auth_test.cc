@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "db/sqlite_store.h"
 #include "tests/support/softhsm_token.h"
 
 namespace keymgr::testing {
@@ -17,9 +18,7 @@ class AuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = make_temp_dir("km-auth");
-    db::StoreOptions o;
-    o.path = dir_ + "/keymgr.db";
-    auto s = db::open_sqlite_store(o);
+    auto s = db::open_sqlite_store(dir_ + "/keymgr.db");
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     store_ = std::move(*s);
   }

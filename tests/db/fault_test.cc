@@ -1,8 +1,8 @@
 // Disk failures under the ledger (via FaultVfs): appends and change sets fail closed with
 // ledger_unavailable, nothing of the failed transaction survives (also across reopen), and the
 // chain continues once the disk recovers.
-#include "tests/db/db_test_util.h"
 #include "tests/db/fault_vfs.h"
+#include "tests/db/sqlite_test_util.h"
 
 namespace keymgr::db {
 namespace {

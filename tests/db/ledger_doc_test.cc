@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/db/db_test_util.h"
+#include "tests/db/sqlite_test_util.h"
 
 namespace keymgr::db {
 namespace {

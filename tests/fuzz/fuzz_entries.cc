@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json_util.h"
+#include "db/sqlite_store.h"
 #include "db/store.h"
 #include "hsm/public_key.h"
 #include "keymgr/key_service.h"
@@ -84,9 +85,8 @@ TokenEnv& token_env() {
     std::atexit([] { testing::remove_tree(g_token_dir); });
     e->hsm = std::make_unique<testing::FakeHsm>();
     db::StoreOptions so;
-    so.path = e->dir + "/keymgr.db";
     so.unsafe_no_sync = true;
-    auto st = db::open_sqlite_store(so);
+    auto st = db::open_sqlite_store(e->dir + "/keymgr.db", so);
     KM_FUZZ_CHECK(st.ok(), "open store");
     e->store = std::move(*st);
     e->keys = std::make_unique<KeyService>(*e->hsm, *e->store, e->clock);

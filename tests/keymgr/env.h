@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "db/sqlite_store.h"
 #include "db/store.h"
 #include "hsm/pkcs11_hsm.h"
 #include "keymgr/key_service.h"
@@ -61,9 +62,8 @@ class Env {
 
   void open_store() {
     db::StoreOptions so;
-    so.path = dir + "/keymgr.db";
     so.unsafe_no_sync = !durable_;
-    auto s = db::open_sqlite_store(so);
+    auto s = db::open_sqlite_store(dir + "/keymgr.db", so);
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     store = std::move(*s);
   }

@@ -1,5 +1,5 @@
-// Helpers for tests/db: a temp directory per test, store opening, entry builders, and raw SQLite
-// access for tampering (tests may use SQL; production code outside db/ may not).
+// Helpers for the SQLite tests in tests/db: a temp directory per test, store opening, and raw
+// SQLite access for tampering (tests may use SQL; production code outside db/ may not).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,7 +10,9 @@
 #include <memory>
 #include <string>
 
+#include "db/open_store.h"
 #include "db/store.h"
+#include "tests/db/test_records.h"
 
 namespace keymgr::db::testing {
 
@@ -35,55 +37,16 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-inline StoreOptions options_for(const std::string& path) {
-  StoreOptions o;
-  o.path = path;
+inline StoreConfig options_for(const std::string& path) {
+  StoreConfig o;
+  o.location = path;
   return o;
 }
 
-inline std::unique_ptr<Store> open_or_die(const StoreOptions& o) {
-  auto r = open_sqlite_store(o);
+inline std::unique_ptr<Store> open_or_die(const StoreConfig& o) {
+  auto r = open_store(o);
   EXPECT_TRUE(r.ok()) << r.status().to_string();
   return r.ok() ? std::move(r).value() : nullptr;
-}
-
-inline LedgerEntry sign_entry(const std::string& kid, const std::string& jti, int64_t ts_ms, int64_t exp = 2000000000,
-                              const std::string& outcome = "ok") {
-  LedgerEntry e;
-  e.ts_ms = ts_ms;
-  e.kind = "sign";
-  e.event = "sign";
-  e.keyset = "web";
-  e.kid = kid;
-  e.alg = "ES256";
-  e.actor = "svc-web";
-  e.actor_addr = "10.0.0.7";
-  e.jti = jti;
-  e.sub = "user-" + jti;
-  e.aud = "api";
-  e.iat = ts_ms / 1000;
-  e.exp = exp;
-  e.token_sha256 = outcome == "ok" ? std::string(64, 'a') : "";
-  e.outcome = outcome;
-  e.reason = outcome == "ok" ? "" : "key_not_active";
-  e.detail = "{}";
-  return e;
-}
-
-inline LedgerEntry lifecycle_entry(const std::string& event, const std::string& kid, int64_t ts_ms) {
-  LedgerEntry e;
-  e.ts_ms = ts_ms;
-  e.kind = "lifecycle";
-  e.event = event;
-  e.keyset = "web";
-  e.kid = kid;
-  e.alg = "ES256";
-  e.actor = "scheduler";
-  e.actor_addr = "local";
-  e.outcome = "ok";
-  e.reason = "scheduled";
-  e.detail = R"({"from":"pre-activation","to":"active"})";
-  return e;
 }
 
 // A raw connection for tampering and lock tests. Closes on destruction.

@@ -1,33 +1,20 @@
-// Store behaviour on real SQLite files: schema, keysets/keys, change-set atomicity, ledger queries,
-// API tokens, durability across reopen.
-#include <sys/stat.h>
-
+// The store conformance suite, part 1: records, change sets, ledger reads and writes, API tokens,
+// ledger checkpoints, durability across reopen, several stores on one database, group commit.
+// Runs against every backend (see store_conformance.h); tamper evidence is in
+// store_conformance_chain_test.cc.
+#include <algorithm>
+#include <atomic>
+#include <iostream>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "db/ledger_hash.h"
-#include "db/migrations.h"
-#include "tests/db/db_test_util.h"
+#include "tests/db/store_conformance.h"
+#include "tests/db/test_records.h"
 
-namespace keymgr::db {
+namespace keymgr::db::testing {
 namespace {
-
-using testing::open_or_die;
-using testing::options_for;
-using testing::RawDb;
-using testing::sign_entry;
-using testing::TempDir;
-
-KeysetRecord keyset(const std::string& name, const std::string& issuer) {
-  KeysetRecord k;
-  k.name = name;
-  k.issuer = issuer;
-  k.alg = "ES256";
-  k.policy_json = R"({"rotate_every":"30d"})";
-  k.created_at = 1700000000;
-  k.updated_at = 1700000000;
-  return k;
-}
 
 KeyRecord key(const std::string& kid, const std::string& hsm_id, int64_t keyset_id, const std::string& state) {
   KeyRecord k;
@@ -46,44 +33,8 @@ KeyRecord key(const std::string& kid, const std::string& hsm_id, int64_t keyset_
   return k;
 }
 
-int64_t add_keyset(Store& s, const std::string& name, const std::string& issuer) {
-  ChangeSet cs;
-  cs.keyset_upserts.push_back(keyset(name, issuer));
-  auto r = s.apply(cs);
-  EXPECT_TRUE(r.ok()) << r.status().to_string();
-  return r.ok() ? r->at(0) : 0;
-}
-
-TEST(StoreSchema, MigrationsAreIdempotentAndRecorded) {
-  TempDir dir;
-  auto path = dir.file("km.db");
-  { auto s = open_or_die(options_for(path)); ASSERT_TRUE(s); add_keyset(*s, "web", "https://web"); }
-  { auto s = open_or_die(options_for(path)); ASSERT_TRUE(s); ASSERT_TRUE(s->get_keyset("web").ok()); }
-  RawDb raw(path);
-  EXPECT_EQ(raw.scalar("SELECT count(*) FROM schema_migrations"), latest_schema_version());
-  EXPECT_EQ(raw.scalar("SELECT max(version) FROM schema_migrations"), latest_schema_version());
-  EXPECT_GE(latest_schema_version(), 2);
-  EXPECT_GT(raw.scalar("SELECT applied_at FROM schema_migrations WHERE version = 1"), 1600000000000);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(raw.get(), "PRAGMA journal_mode", -1, &st, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
-  sqlite3_finalize(st);
-}
-
-TEST(StoreSchema, RefusesNewerSchema) {
-  TempDir dir;
-  auto path = dir.file("km.db");
-  { auto s = open_or_die(options_for(path)); ASSERT_TRUE(s); }
-  { RawDb raw(path); raw.exec("INSERT INTO schema_migrations VALUES(99, 0)"); }
-  auto r = open_sqlite_store(options_for(path));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().reason(), "schema_too_new");
-}
-
-TEST(StoreKeysets, UniqueNameAndIssuer) {
-  TempDir dir;
-  auto s = open_or_die(options_for(dir.file("km.db")));
+TEST_P(StoreConformance, KeysetsUniqueNameAndIssuer) {
+  auto s = open();
   ASSERT_TRUE(s);
   int64_t id = add_keyset(*s, "web", "https://web");
   EXPECT_GT(id, 0);
@@ -116,9 +67,8 @@ TEST(StoreKeysets, UniqueNameAndIssuer) {
   EXPECT_EQ(all->size(), 1u);
 }
 
-TEST(StoreKeys, LifecycleOfKeyRows) {
-  TempDir dir;
-  auto s = open_or_die(options_for(dir.file("km.db")));
+TEST_P(StoreConformance, KeysLifecycleOfKeyRows) {
+  auto s = open();
   ASSERT_TRUE(s);
   int64_t ks = add_keyset(*s, "web", "https://web");
   // Two intent rows with empty kid may coexist (kid unique only when non-empty).
@@ -159,14 +109,13 @@ TEST(StoreKeys, LifecycleOfKeyRows) {
   EXPECT_EQ(s->get_key_by_kid("missing").status().code(), ErrorCode::kNotFound);
 }
 
-TEST(StoreChangeSet, FailingElementLeavesNothingAndChainHeadUnchanged) {
-  TempDir dir;
-  auto s = open_or_die(options_for(dir.file("km.db")));
+TEST_P(StoreConformance, ChangeSetFailingElementLeavesNothingAndChainHeadUnchanged) {
+  auto s = open();
   ASSERT_TRUE(s);
   int64_t ks = add_keyset(*s, "web", "https://web");
   ChangeSet first;
   first.key_inserts = {key("kid-1", "h1", ks, "active")};
-  first.ledger = {testing::lifecycle_entry("key_generated", "kid-1", 1000)};
+  first.ledger = {lifecycle_entry("key_generated", "kid-1", 1000)};
   ASSERT_TRUE(s->apply(first).ok());
   auto head_before = s->ledger_head();
   ASSERT_TRUE(head_before.ok());
@@ -174,8 +123,8 @@ TEST(StoreChangeSet, FailingElementLeavesNothingAndChainHeadUnchanged) {
   ChangeSet bad;
   bad.keyset_upserts = {keyset("api", "https://api")};
   bad.key_inserts = {key("kid-2", "h2", ks, "active"), key("kid-1", "h3", ks, "active")};  // duplicate kid
-  bad.ledger = {testing::lifecycle_entry("key_generated", "kid-2", 2000),
-                testing::lifecycle_entry("key_generated", "kid-1", 2001)};
+  bad.ledger = {lifecycle_entry("key_generated", "kid-2", 2000),
+                lifecycle_entry("key_generated", "kid-1", 2001)};
   auto r = s->apply(bad);
   EXPECT_EQ(r.status().code(), ErrorCode::kAlreadyExists) << r.status().to_string();
   EXPECT_EQ(s->get_keyset("api").status().code(), ErrorCode::kNotFound);
@@ -196,9 +145,8 @@ TEST(StoreChangeSet, FailingElementLeavesNothingAndChainHeadUnchanged) {
   EXPECT_EQ(rep->entries, 2);
 }
 
-TEST(StoreLedger, StoredEntryCarriesChainFields) {
-  TempDir dir;
-  auto s = open_or_die(options_for(dir.file("km.db")));
+TEST_P(StoreConformance, LedgerStoredEntryCarriesChainFields) {
+  auto s = open();
   ASSERT_TRUE(s);
   EXPECT_EQ(s->ledger_head().status().code(), ErrorCode::kNotFound);
   auto in = sign_entry("kid-1", "j1", 1234);
@@ -215,9 +163,8 @@ TEST(StoreLedger, StoredEntryCarriesChainFields) {
   EXPECT_EQ(head->reason, "");
 }
 
-TEST(StoreLedger, QueryFiltersAndCursorPagination) {
-  TempDir dir;
-  auto s = open_or_die(options_for(dir.file("km.db")));
+TEST_P(StoreConformance, LedgerQueryFiltersAndCursorPagination) {
+  auto s = open();
   ASSERT_TRUE(s);
   const std::string kids[] = {"k1", "k2", "k3"};
   ChangeSet bulk;
@@ -318,9 +265,8 @@ TEST(StoreLedger, QueryFiltersAndCursorPagination) {
 
 // The two-phase page plan relies on the disorder bound; check it against a brute-force model with
 // timestamps that run backwards (jitter and one large clock step).
-TEST(StoreLedger, PagesMatchBruteForceWithOutOfOrderTimestamps) {
-  TempDir dir;
-  auto s = open_or_die(options_for(dir.file("km.db")));
+TEST_P(StoreConformance, LedgerPagesMatchBruteForceWithOutOfOrderTimestamps) {
+  auto s = open();
   ASSERT_TRUE(s);
   std::mt19937 rng(5);
   std::vector<LedgerEntry> model;
@@ -368,9 +314,8 @@ TEST(StoreLedger, PagesMatchBruteForceWithOutOfOrderTimestamps) {
   EXPECT_TRUE(rep->ok) << rep->problem;
 }
 
-TEST(StoreLedger, TokensSignedSince) {
-  TempDir dir;
-  auto s = open_or_die(options_for(dir.file("km.db")));
+TEST_P(StoreConformance, LedgerTokensSignedSince) {
+  auto s = open();
   ASSERT_TRUE(s);
   const int64_t now = 1750000000;
   ChangeSet cs;
@@ -381,7 +326,7 @@ TEST(StoreLedger, TokensSignedSince) {
       sign_entry("k1", "refused", 5002, now + 100, "refused"),  // not a token
       sign_entry("k2", "otherkid", 5003, now + 100),            // other key
       sign_entry("k1", "valid2", 5004, now + 1),                // counts
-      testing::lifecycle_entry("key_compromised", "k1", 5005),  // not a sign entry
+      lifecycle_entry("key_compromised", "k1", 5005),  // not a sign entry
   };
   ASSERT_TRUE(s->apply(cs).ok());
   std::vector<std::string> jtis;
@@ -392,9 +337,8 @@ TEST(StoreLedger, TokensSignedSince) {
   EXPECT_EQ(jtis, (std::vector<std::string>{"valid", "valid2"}));
 }
 
-TEST(StoreApiTokens, CreateGetListRevoke) {
-  TempDir dir;
-  auto s = open_or_die(options_for(dir.file("km.db")));
+TEST_P(StoreConformance, ApiTokensCreateGetListRevoke) {
+  auto s = open();
   ASSERT_TRUE(s);
   ApiTokenRecord t;
   t.id = "tok_abc";
@@ -403,19 +347,19 @@ TEST(StoreApiTokens, CreateGetListRevoke) {
   t.keysets = {"web", "mobile"};
   t.secret_hash = Bytes(32, 0x5a);
   t.created_at = 1700000000;
-  ASSERT_TRUE(s->create_api_token(t, testing::lifecycle_entry("api_token_created", "", 1)).ok());
-  EXPECT_EQ(s->create_api_token(t, testing::lifecycle_entry("api_token_created", "", 2)).code(),
+  ASSERT_TRUE(s->create_api_token(t, lifecycle_entry("api_token_created", "", 1)).ok());
+  EXPECT_EQ(s->create_api_token(t, lifecycle_entry("api_token_created", "", 2)).code(),
             ErrorCode::kAlreadyExists);
   auto got = s->get_api_token("tok_abc");
   ASSERT_TRUE(got.ok()) << got.status().to_string();
   EXPECT_EQ(got->keysets, t.keysets);
   EXPECT_EQ(got->secret_hash, t.secret_hash);
   EXPECT_FALSE(got->revoked_at.has_value());
-  ASSERT_TRUE(s->revoke_api_token("tok_abc", 1700000500, testing::lifecycle_entry("api_token_revoked", "", 3)).ok());
+  ASSERT_TRUE(s->revoke_api_token("tok_abc", 1700000500, lifecycle_entry("api_token_revoked", "", 3)).ok());
   got = s->get_api_token("tok_abc");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->revoked_at, 1700000500);
-  EXPECT_EQ(s->revoke_api_token("tok_abc", 1, testing::lifecycle_entry("api_token_revoked", "", 4)).code(),
+  EXPECT_EQ(s->revoke_api_token("tok_abc", 1, lifecycle_entry("api_token_revoked", "", 4)).code(),
             ErrorCode::kNotFound);
   EXPECT_EQ(s->get_api_token("nope").status().code(), ErrorCode::kNotFound);
   auto all = s->list_api_tokens();
@@ -428,19 +372,16 @@ TEST(StoreApiTokens, CreateGetListRevoke) {
   EXPECT_TRUE(s->check_writable().ok());
 }
 
-TEST(StoreCheckpoints, MustMatchTheLedger) {
-  TempDir dir;
-  auto s = open_or_die(options_for(dir.file("km.db")));
+TEST_P(StoreConformance, CheckpointsMustMatchTheLedger) {
+  auto s = open();
   ASSERT_TRUE(s);
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(s->append_ledger(sign_entry("k", "j" + std::to_string(i), i)).ok());
   auto head = s->ledger_head();
   ASSERT_TRUE(head.ok());
-  Checkpoint cp{head->seq, head->hash, 99, "audit-kid", "ES256", Bytes{1, 2, 3}};
-  EXPECT_EQ(checkpoint_signing_input(cp),
-            "keymgr-checkpoint-v1\n5\n" + hex_encode(head->hash) + "\n99");
+  LedgerCheckpoint cp{head->seq, head->hash, 99, "audit-kid", "ES256", Bytes{1, 2, 3}};
   ASSERT_TRUE(s->add_checkpoint(cp).ok());
   EXPECT_EQ(s->add_checkpoint(cp).code(), ErrorCode::kAlreadyExists);
-  Checkpoint wrong = cp;
+  LedgerCheckpoint wrong = cp;
   wrong.seq = 4;
   EXPECT_EQ(s->add_checkpoint(wrong).code(), ErrorCode::kFailedPrecondition);
   wrong.seq = 50;
@@ -452,19 +393,17 @@ TEST(StoreCheckpoints, MustMatchTheLedger) {
   EXPECT_EQ(list->at(0).head, head->hash);
 }
 
-TEST(StoreDurability, HeadAndSizeSurviveReopen) {
-  TempDir dir;
-  auto path = dir.file("km.db");
+TEST_P(StoreConformance, DurabilityHeadAndSizeSurviveReopen) {
   LedgerEntry head;
   {
-    auto s = open_or_die(options_for(path));
+    auto s = open();
     ASSERT_TRUE(s);
     for (int i = 0; i < 20; ++i) ASSERT_TRUE(s->append_ledger(sign_entry("k", "j" + std::to_string(i), i)).ok());
     auto h = s->ledger_head();
     ASSERT_TRUE(h.ok());
     head = *h;
   }
-  auto s = open_or_die(options_for(path));
+  auto s = open();
   ASSERT_TRUE(s);
   auto h = s->ledger_head();
   ASSERT_TRUE(h.ok());
@@ -482,51 +421,135 @@ TEST(StoreDurability, HeadAndSizeSurviveReopen) {
   EXPECT_TRUE(rep->ok) << rep->problem;
 }
 
-// The database holds token hashes, subjects and callers: the file and its -wal/-shm are the
-// owner's alone even when the process umask would let others read them.
-TEST(StoreFiles, DatabaseWalAndShmAreOwnerOnlyWhateverTheUmask) {
-  for (const mode_t mask : {mode_t{022}, mode_t{0}, mode_t{0277}}) {
-    TempDir dir;
-    const std::string path = dir.file("keymgr.db");
-    const mode_t old = ::umask(mask);
-    auto s = open_or_die(options_for(path));
-    const bool appended = s && s->append_ledger(sign_entry("k", "j1", 1)).ok();  // the WAL has frames
-    ::umask(old);
-    ASSERT_TRUE(appended);
-    for (const std::string suffix : {"", "-wal", "-shm"}) {
-      struct stat st {};
-      ASSERT_EQ(::stat((path + suffix).c_str(), &st), 0) << path + suffix;
-      EXPECT_EQ(st.st_mode & 07777, 0600u) << "keymgr.db" << suffix << " under umask 0" << std::oct << mask;
-    }
-  }
-}
-
-}  // namespace
-}  // namespace keymgr::db
-
-namespace keymgr::db {
-namespace {
-// The server and the CLI (`keymgr token create`) are two processes writing one file: each store
-// must continue the chain from what the other committed, never from a stale in-memory head.
-TEST(StoreLedger, TwoWritersOnOneFileKeepOneChain) {
-  testing::TempDir dir;
-  auto a = testing::open_or_die(testing::options_for(dir.file("km.db")));
-  auto b = testing::open_or_die(testing::options_for(dir.file("km.db")));
+// The server and the CLI (`keymgr token create`) are two processes writing one database (several
+// instances, with PostgreSQL): each store must continue the chain from what the other committed,
+// never from a stale in-memory head.
+TEST_P(StoreConformance, TwoStoresOnOneDatabaseKeepOneChain) {
+  auto a = open();
+  auto b = open();
   ASSERT_TRUE(a && b);
   for (int i = 0; i < 20; ++i) {
     Store& w = (i % 3 == 0) ? *b : *a;
-    auto seq = w.append_ledger(testing::sign_entry("k", "j" + std::to_string(i), 1000 + i));
+    auto seq = w.append_ledger(sign_entry("k", "j" + std::to_string(i), 1000 + i));
     ASSERT_TRUE(seq.ok()) << i << ": " << seq.status().to_string();
     EXPECT_EQ(*seq, i + 1);
   }
   ChangeSet cs;
-  cs.ledger = {testing::lifecycle_entry("key_generated", "k", 5000)};
+  cs.ledger = {lifecycle_entry("key_generated", "k", 5000)};
   ASSERT_TRUE(b->apply(cs).ok());
-  ASSERT_TRUE(a->append_ledger(testing::sign_entry("k", "last", 6000)).ok());
+  ASSERT_TRUE(a->append_ledger(sign_entry("k", "last", 6000)).ok());
   auto rep = a->verify_chain();
   ASSERT_TRUE(rep.ok());
   EXPECT_TRUE(rep->ok) << rep->problem;
   EXPECT_EQ(rep->entries, 22);
 }
+
+TEST_P(StoreConformance, GroupCommitConcurrentAppendsShareCommits) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 500;
+  std::vector<std::vector<int64_t>> seqs(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = s->append_ledger(sign_entry("k" + std::to_string(t), std::to_string(t) + "-" + std::to_string(i), i));
+        if (!r.ok()) {
+          ++failures;
+          continue;
+        }
+        seqs[t].push_back(*r);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.load(), 0);
+
+  std::set<int64_t> all;
+  for (int t = 0; t < kThreads; ++t) {
+    // A caller's own appends are ordered: each returns only after its entry is committed.
+    EXPECT_TRUE(std::is_sorted(seqs[t].begin(), seqs[t].end()));
+    all.insert(seqs[t].begin(), seqs[t].end());
+  }
+  constexpr int64_t kTotal = int64_t{kThreads} * kPerThread;
+  ASSERT_EQ(static_cast<int64_t>(all.size()), kTotal);  // unique
+  EXPECT_EQ(*all.begin(), 1);
+  EXPECT_EQ(*all.rbegin(), kTotal);  // dense: every seq present
+
+  // Each returned seq holds the entry its caller appended.
+  for (int t : {0, 7, 15}) {
+    auto page = s->query_ledger(LedgerQuery{.jti = std::to_string(t) + "-123"});
+    ASSERT_TRUE(page.ok());
+    ASSERT_EQ(page->entries.size(), 1u);
+    EXPECT_EQ(page->entries[0].seq, seqs[t][123]);
+  }
+  expect_chain_ok(*s, kTotal);
+
+  CommitStats st = stats_of(*s);
+  std::cout << "[ stats    ] " << kTotal << " entries in " << st.transactions << " transactions, largest batch "
+            << st.largest_batch << "\n";
+  EXPECT_EQ(st.entries, kTotal);
+  EXPECT_EQ(st.failed_transactions, 0);
+  EXPECT_LT(st.transactions, kTotal / 2) << "group commit did not batch";
+  EXPECT_GT(st.largest_batch, 1);
+}
+
+TEST_P(StoreConformance, GroupCommitMaxBatchIsRespected) {
+  StoreOptions o;
+  o.max_batch = 4;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) ASSERT_TRUE(s->append_ledger(sign_entry("k", std::to_string(t * 1000 + i), i)).ok());
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_LE(stats_of(*s).largest_batch, 4);
+  expect_chain_ok(*s, 400);
+}
+
+TEST_P(StoreConformance, GroupCommitAppendsAndChangeSetsInterleaveOnOneChain) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  std::thread appender([&] {
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(s->append_ledger(sign_entry("k", "a" + std::to_string(i), i)).ok());
+  });
+  std::thread applier([&] {
+    for (int i = 0; i < 100; ++i) {
+      ChangeSet cs;
+      cs.ledger = {lifecycle_entry("policy_changed", "k", i), lifecycle_entry("key_activated", "k", i)};
+      ASSERT_TRUE(s->apply(cs).ok());
+    }
+  });
+  appender.join();
+  applier.join();
+  expect_chain_ok(*s, 500);
+}
+
+TEST_P(StoreConformance, GroupCommitAcknowledgedAppendsSurviveReopen) {
+  std::atomic<int> ok{0};
+  {
+    auto s = open();
+    ASSERT_TRUE(s);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 20; ++i) {
+          if (s->append_ledger(sign_entry("k", std::to_string(t * 100 + i), i)).ok()) ++ok;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
+  auto s = open();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(ok.load(), 160);
+  expect_chain_ok(*s, 160);
+}
+
 }  // namespace
-}  // namespace keymgr::db
+}  // namespace keymgr::db::testing
