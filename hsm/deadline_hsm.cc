@@ -59,10 +59,6 @@ class DeadlineHsmImpl final : public DeadlineHsm {
                                    return h.generate_key(alg, id, label);
                                  });
   }
-  Result<KeyInfo> find_key(std::string_view id_hex) override {
-    return call<Result<KeyInfo>>("find_key", call_timeout_,
-                                 [id = std::string(id_hex)](Hsm& h) { return h.find_key(id); });
-  }
   Result<std::vector<KeyInfo>> list_keys(std::string_view label_prefix) override {
     return call<Result<std::vector<KeyInfo>>>(
         "list_keys", admin_timeout_, [p = std::string(label_prefix)](Hsm& h) { return h.list_keys(p); });

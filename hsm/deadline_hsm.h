@@ -24,7 +24,7 @@
 namespace keymgr::hsm {
 
 struct DeadlineOptions {
-  std::chrono::milliseconds call_timeout{2000};    // sign, find_key, health
+  std::chrono::milliseconds call_timeout{2000};    // sign, health
   std::chrono::milliseconds admin_timeout{60000};  // generate_key, list_keys, destroy_key
   int workers = 6;                                 // calls that can be inside the module at once
 };

@@ -5,8 +5,12 @@
 //
 // Thread-safety: every method may be called from any number of threads at once.
 // Errors: kUnavailable/"hsm_unavailable" when the token cannot be reached (fail closed);
-// kNotFound/"key_not_found"; kInvalidArgument/"algorithm_unsupported"; others kInternal/"hsm_error"
-// with the failing PKCS#11 call and CKR_ name in the message ("C_Login: CKR_PIN_INCORRECT").
+// kNotFound/"key_not_found"; kAlreadyExists/"key_exists" (generate_key);
+// kInvalidArgument/"invalid_key_id" (an id that is not 1..128 bytes of hex),
+// "algorithm_unsupported" (generate_key), "algorithm_mismatch" (sign with another algorithm than
+// the key's); others kInternal/"hsm_error" with the failing PKCS#11 call and CKR_ name in the
+// message ("C_Login: CKR_PIN_INCORRECT"). tests/hsm/hsm_conformance_test.cc holds every
+// implementation to this.
 #pragma once
 
 #include <string>
@@ -41,7 +45,6 @@ class Hsm {
   // A failure half-way destroys whatever was created. `id_hex` must be unique.
   virtual Result<KeyInfo> generate_key(Algorithm alg, std::string_view id_hex, std::string_view label) = 0;
 
-  virtual Result<KeyInfo> find_key(std::string_view id_hex) = 0;
   // Every private key in the token whose label starts with `label_prefix` ("" = all).
   virtual Result<std::vector<KeyInfo>> list_keys(std::string_view label_prefix) = 0;
 

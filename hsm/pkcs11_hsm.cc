@@ -84,7 +84,6 @@ class Pkcs11HsmImpl final : public Pkcs11Hsm {
 
   std::vector<Algorithm> supported_algorithms() const override { return supported_; }
   Result<KeyInfo> generate_key(Algorithm alg, std::string_view id_hex, std::string_view label) override;
-  Result<KeyInfo> find_key(std::string_view id_hex) override;
   Result<std::vector<KeyInfo>> list_keys(std::string_view label_prefix) override;
   Result<Bytes> sign(std::string_view id_hex, Algorithm alg, std::string_view signing_input) override;
   Status destroy_key(std::string_view id_hex) override;
@@ -103,8 +102,6 @@ class Pkcs11HsmImpl final : public Pkcs11Hsm {
                                 CK_RV& rv);
   Result<Algorithm> key_algorithm(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_RV& rv);
   Result<Bytes> read_public(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, Algorithm alg, CK_RV& rv);
-  Result<KeyInfo> key_info(CK_SESSION_HANDLE s, const std::string& id_norm, const Bytes& id, CK_OBJECT_HANDLE priv,
-                           Algorithm alg, CK_RV& rv);
   Result<Bytes> sign_once(CK_SESSION_HANDLE s, const CachedKey& key, Algorithm alg, const Bytes& data, CK_RV& rv);
   void forget(const std::string& id_norm) {
     std::lock_guard l(cache_mu_);
@@ -277,24 +274,6 @@ Result<Bytes> Pkcs11HsmImpl::read_public(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE p
   return spki;
 }
 
-Result<KeyInfo> Pkcs11HsmImpl::key_info(CK_SESSION_HANDLE s, const std::string& id_norm, const Bytes& id,
-                                        CK_OBJECT_HANDLE priv, Algorithm alg, CK_RV& rv) {
-  auto label = p11::get_attribute(p11_, s, priv, CKA_LABEL);
-  if ((rv = label.rv) != CKR_OK) return p11::ck_error("C_GetAttributeValue(CKA_LABEL)", rv);
-  auto pubs = p11::find_by_id(p11_, s, CKO_PUBLIC_KEY, id);
-  if ((rv = pubs.rv) != CKR_OK) return p11::ck_error(pubs.call, rv);
-  if (pubs.objects.size() != 1) {
-    return Internal("expected one public key with id " + id_norm + ", found " + std::to_string(pubs.objects.size()),
-                    "hsm_error");
-  }
-  KeyInfo info;
-  info.id = id_norm;
-  info.label = to_string(label.value);
-  info.public_key.alg = alg;
-  ASSIGN_OR_RETURN(info.public_key.spki_der, read_public(s, pubs.objects.front(), alg, rv));
-  return info;
-}
-
 Result<KeyInfo> Pkcs11HsmImpl::generate_key(Algorithm alg, std::string_view id_hex, std::string_view label) {
   if (std::find(supported_.begin(), supported_.end(), alg) == supported_.end()) {
     return InvalidArgument(std::string(algorithm_name(alg)) + " is not supported by this PKCS#11 module",
@@ -361,20 +340,6 @@ Result<KeyInfo> Pkcs11HsmImpl::generate_key(Algorithm alg, std::string_view id_h
     std::lock_guard l(cache_mu_);
     cache_[id_norm] = k;
     return info;
-  });
-}
-
-Result<KeyInfo> Pkcs11HsmImpl::find_key(std::string_view id_hex) {
-  ASSIGN_OR_RETURN(Bytes id, parse_id(id_hex));
-  const std::string id_norm = hex_encode(id);
-  return run([&](CK_SESSION_HANDLE s, CK_RV& rv) -> Result<KeyInfo> {
-    for (bool refresh : {false, true}) {
-      ASSIGN_OR_RETURN(CachedKey k, private_key(s, id_norm, id, refresh, rv));
-      auto info = key_info(s, id_norm, id, k.handle, k.alg, rv);
-      if (!refresh && rv == CKR_OBJECT_HANDLE_INVALID) continue;  // cached handle went stale
-      return info;
-    }
-    return Internal("unreachable", "hsm_error");
   });
 }
 

@@ -1,10 +1,11 @@
 // INTERNAL to km_hsm: a fixed number of logged-in sessions on one token, lent to callers.
 //
-// Why a pool: opening a session and finding the key per signature costs 3x the signature itself
-// on SoftHSM (PERF.md §2). Sessions are opened and logged in at start(); a session that the
-// caller reports lost is closed and its slot refilled lazily by the next acquire(). When even
-// opening a session says the library is broken (p11-kit client after a server loss), the pool
-// re-initialises the library once and retries.
+// Why a pool: on SoftHSM2 2.6.1, opening a session and finding the key costs ~190 µs per
+// signature, 2.5x an ES256 C_SignInit + C_Sign (~75 µs): a raw PKCS#11 loop on one thread makes
+// 13.2k signatures/s with a kept session and key handle, 3.9k without. Sessions are opened and
+// logged in at start(); a session that the caller reports lost is closed and its slot refilled
+// lazily by the next acquire(). When even opening a session says the library is broken (p11-kit
+// client after a server loss), the pool re-initialises the library once and retries.
 //
 // Thread-safety: all methods are thread-safe. A Lease is used by one thread.
 #pragma once

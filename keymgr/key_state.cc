@@ -15,6 +15,7 @@ std::string_view trigger_name(Trigger t) {
     case Trigger::kCompromise: return "compromise";
     case Trigger::kDestroy: return "destroy";
     case Trigger::kReconcile: return "reconcile";
+    case Trigger::kDiscard: return "discard";
   }
   return "";
 }
@@ -26,7 +27,9 @@ const std::vector<Transition>& transition_table() {
       // A pre-published key starts signing on schedule, when ops rotate, or in an emergency.
       {S::kPreActivation, S::kActive, {T::kSchedule, T::kRotate, T::kEmergency}},
       {S::kPreActivation, S::kCompromised, {T::kCompromise}},
-      {S::kPreActivation, S::kRetired, {T::kDestroy, T::kEmergency}},  // discarded before use
+      // Discarded before use: its window passed unused, or an emergency key replaced it. kDestroy
+      // is the old name of kDiscard here, accepted until every caller says kDiscard.
+      {S::kPreActivation, S::kRetired, {T::kDiscard, T::kEmergency, T::kDestroy}},
       {S::kActive, S::kSuspended, {T::kSuspend}},
       {S::kActive, S::kDeactivated, {T::kSchedule, T::kRotate, T::kEmergency}},
       {S::kActive, S::kCompromised, {T::kCompromise}},

@@ -18,8 +18,9 @@ enum class Trigger {
   kSuspend,     // ops
   kResume,      // ops
   kCompromise,  // ops: key leaked or suspected
-  kDestroy,     // ops: destroy the HSM object now
+  kDestroy,     // ops: destroy the HSM object now (for pre-activation -> retired: old name of kDiscard)
   kReconcile,   // start-up repair: the HSM object is gone
+  kDiscard,     // the scheduler: a successor's window passed before it ever signed
 };
 
 std::string_view trigger_name(Trigger t);
@@ -33,7 +34,9 @@ struct Transition {
 // The whole table (for docs and tests).
 const std::vector<Transition>& transition_table();
 
-// OK if `from -> to` is allowed for `trigger`; else kFailedPrecondition "transition_refused".
+// OK if `from -> to` is allowed for `trigger`; else kFailedPrecondition "transition_refused", with
+// "key cannot go from <from> to <to> by <trigger>" when the pair is in the table for other
+// triggers, and "no transition from <from> to <to>" when it is not in the table at all.
 Status check_transition(KeyState from, KeyState to, Trigger trigger);
 
 // States whose keys appear in the JWKS.

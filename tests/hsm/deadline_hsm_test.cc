@@ -16,6 +16,7 @@
 #include "hsm/pkcs11_hsm.h"
 #include "tests/hsm/test_verify.h"
 #include "tests/support/fake_hsm.h"
+#include "tests/support/hsm_key_lookup.h"
 #include "tests/support/pkcs11_fault.h"
 #include "tests/support/softhsm_token.h"
 
@@ -94,10 +95,10 @@ TEST_F(DeadlineHsmTest, AnsweringModuleIsPassedThrough) {
   Make({});
   auto sig = hsm_->sign("a1", Algorithm::kES256, "e30.e30");
   ASSERT_TRUE(sig.ok()) << sig.status().to_string();
-  auto key = hsm_->find_key("a1");
+  auto key = find_hsm_key(*hsm_, "a1");
   ASSERT_TRUE(key.ok());
   EXPECT_TRUE(OpensslVerifies(key->public_key.spki_der, Algorithm::kES256, "e30.e30", *sig));
-  EXPECT_EQ(hsm_->find_key("b2").status().reason(), "key_not_found");  // errors pass through unchanged
+  EXPECT_EQ(hsm_->sign("b2", Algorithm::kES256, "e30.e30").status().reason(), "key_not_found");  // errors pass through
   EXPECT_EQ(hsm_->supported_algorithms(), gated_->supported_algorithms());
   EXPECT_EQ(hsm_->deadline_stats().timeouts, 0u);
 }
@@ -145,7 +146,7 @@ TEST_F(DeadlineHsmTest, QueuedCallWhoseCallerGaveUpNeverRuns) {
   EXPECT_TRUE(eventually([&] { return hsm_->deadline_stats().overdue == 0; }));
   EXPECT_EQ(hsm_->sign("a1", Algorithm::kES256, "x.y").ok(), true);  // worker went past it
   EXPECT_EQ(gated_->generates_started(), generates_before);
-  EXPECT_EQ(hsm_->find_key("b2").status().reason(), "key_not_found");
+  EXPECT_EQ(find_hsm_key(*hsm_, "b2").status().reason(), "key_not_found");
 }
 
 TEST_F(DeadlineHsmTest, EveryWorkerStuckMeansNewCallsFailAtOnce) {
@@ -207,7 +208,7 @@ TEST(DeadlineSoftHsmTest, HungCSignTimesOutAndTheSessionPoolRecovers) {
   EXPECT_EQ(faults.hung(), 3);
   EXPECT_EQ(pool->pool_stats().leased, 3);  // stuck inside C_Sign, each on its own session
   // A call that does not reach C_Sign still works while signatures hang.
-  EXPECT_TRUE(h->find_key("d1").ok());
+  EXPECT_TRUE(find_hsm_key(*h, "d1").ok());
 
   faults.release_hangs();
   ASSERT_TRUE(eventually([&] { return h->deadline_stats().overdue == 0 && pool->pool_stats().leased == 0; }));

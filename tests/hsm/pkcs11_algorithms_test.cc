@@ -10,6 +10,7 @@
 #include "hsm/pkcs11_hsm.h"
 #include "hsm/public_key.h"
 #include "tests/hsm/test_verify.h"
+#include "tests/support/hsm_key_lookup.h"
 #include "tests/support/softhsm_token.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -83,7 +84,7 @@ TEST_F(Pkcs11HsmTest, EveryAlgorithmSignsAndVerifiesIndependently) {
     // The token remembers the algorithm (RS256 vs PS256 via CKA_ALLOWED_MECHANISMS).
     hsm_.reset();
     Open();
-    auto found = hsm_->find_key(id);
+    auto found = find_hsm_key(*hsm_, id);
     ASSERT_TRUE(found.ok()) << found.status().to_string();
     EXPECT_EQ(found->public_key.alg, alg);
     EXPECT_EQ(found->public_key.spki_der, key->public_key.spki_der);

@@ -16,6 +16,7 @@
 #include "hsm/pkcs11_module.h"
 #include "hsm/public_key.h"
 #include "tests/hsm/test_verify.h"
+#include "tests/support/hsm_key_lookup.h"
 #include "tests/support/pkcs11_fault.h"
 #include "tests/support/softhsm_token.h"
 
@@ -259,14 +260,14 @@ TEST_F(Pkcs11HsmTest, FindListDestroy) {
   EXPECT_EQ(hsm_->list_keys("")->size(), 3u);
   EXPECT_TRUE(hsm_->list_keys("nope")->empty());
 
-  auto found = hsm_->find_key("b1");
+  auto found = find_hsm_key(*hsm_, "b1");
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->label, "api-1");
   EXPECT_EQ(found->public_key.alg, Algorithm::kES384);
 
   ASSERT_TRUE(hsm_->sign("a1", Algorithm::kES256, "x.y").ok());
   ASSERT_TRUE(hsm_->destroy_key("a1").ok());
-  EXPECT_EQ(hsm_->find_key("a1").status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(find_hsm_key(*hsm_, "a1").status().code(), ErrorCode::kNotFound);
   auto after = hsm_->sign("a1", Algorithm::kES256, "x.y");
   EXPECT_EQ(after.status().code(), ErrorCode::kNotFound);
   EXPECT_EQ(reason(after.status()), "key_not_found");
@@ -356,7 +357,7 @@ TEST_F(Pkcs11FaultTest, BrokenLibraryIsReinitialised) {
   EXPECT_EQ(st.reinitializations, 1u);
   EXPECT_EQ(st.open, 1);
   EXPECT_TRUE(hsm_->health().ok());
-  EXPECT_TRUE(hsm_->find_key("d3").ok());
+  EXPECT_TRUE(find_hsm_key(*hsm_, "d3").ok());
 }
 
 TEST_F(Pkcs11FaultTest, UnreachableTokenFailsClosed) {
@@ -385,7 +386,7 @@ TEST_F(Pkcs11FaultTest, HalfWayKeyGenerationLeavesNoObject) {
   RawSession raw(*token_);
   EXPECT_TRUE(raw.find(CKO_PRIVATE_KEY, "ba1f").empty());
   EXPECT_TRUE(raw.find(CKO_PUBLIC_KEY, "ba1f").empty());
-  EXPECT_EQ(hsm_->find_key("ba1f").status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(find_hsm_key(*hsm_, "ba1f").status().code(), ErrorCode::kNotFound);
 
   faults_.fail_next(P11Call::kGenerateKeyPair, CKR_DEVICE_MEMORY);
   EXPECT_FALSE(hsm_->generate_key(Algorithm::kES256, "ba1f", "half").ok());

@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "tests/support/hsm_key_lookup.h"
+
 namespace keymgr::testing {
 
 int check_invariants(const KeyService& keys, TimePoint now, hsm::Hsm* hsm, const std::string& where) {
@@ -36,7 +38,7 @@ int check_invariants(const KeyService& keys, TimePoint now, hsm::Hsm* hsm, const
         fail(ks->name, "key " + k.kid + " signs although it was not pre-published long enough");
       }
       if (hsm != nullptr) {
-        auto found = hsm->find_key(k.hsm_id);
+        auto found = find_hsm_key(*hsm, k.hsm_id);
         if (k.state == KeyState::kDestroyed && found.ok()) fail(ks->name, "destroyed key " + k.kid + " still in the HSM");
         if (k.state != KeyState::kDestroyed && !found.ok()) {
           fail(ks->name, "key " + k.kid + " (" + std::string(key_state_name(k.state)) + ") missing in the HSM");

@@ -9,6 +9,7 @@
 #include "hsm/public_key.h"
 #include "tests/keymgr/env.h"
 #include "tests/keymgr/invariants.h"
+#include "tests/support/hsm_key_lookup.h"
 #include "tests/support/pkcs11_fault.h"
 #include "tests/support/sanitizers.h"
 
@@ -140,7 +141,7 @@ TEST_P(KeyServiceTest, FullRotationCyclePrepublishesThenRetiresAndDestroys) {
   tick(seconds(0));
   const Key* gone = env->keys->find_keyset("web")->find(first);
   EXPECT_EQ(gone->state, KeyState::kDestroyed);
-  EXPECT_EQ(env->hsm->find_key(gone->hsm_id).status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(find_hsm_key(*env->hsm, gone->hsm_id).status().code(), ErrorCode::kNotFound);
   EXPECT_EQ(invariants("destroyed"), 0);
   for (const char* ev : {"key_generated", "key_activated", "key_deactivated", "key_retired", "key_destroyed"}) {
     EXPECT_FALSE(ledger(ev).empty()) << ev;
@@ -391,9 +392,9 @@ TEST_P(KeyServiceTest, RestartRepairsHalfDoneGenerationOrphansAndMissingKeys) {
   EXPECT_EQ(env->last_reconcile.intents_removed, 1);
   EXPECT_EQ(env->last_reconcile.orphans_destroyed, 1);
   EXPECT_TRUE(env->last_reconcile.done);
-  EXPECT_FALSE(env->hsm->find_key(intent.hsm_id).ok());
-  EXPECT_FALSE(env->hsm->find_key("bb00000000000000000000000000beef").ok());
-  EXPECT_TRUE(env->hsm->find_key("cc00000000000000000000000000beef").ok());
+  EXPECT_FALSE(find_hsm_key(*env->hsm, intent.hsm_id).ok());
+  EXPECT_FALSE(find_hsm_key(*env->hsm, "bb00000000000000000000000000beef").ok());
+  EXPECT_TRUE(find_hsm_key(*env->hsm, "cc00000000000000000000000000beef").ok());
   EXPECT_TRUE(env->sign("web").ok());
   // 4. Metadata whose HSM object vanished: recorded as destroyed, and the keyset recovers.
   const std::string hsm_id = env->keys->find_keyset("web")->active_key()->hsm_id;

@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "keymgr/key_state.h"
-
 namespace keymgr {
 namespace {
 using namespace std::chrono;
@@ -73,55 +71,6 @@ TEST(Duration, ParseAndFormat) {
   EXPECT_FALSE(parse_duration("-5m").ok());
   EXPECT_EQ(format_duration(hours(48)), "2d");
   EXPECT_EQ(format_duration(seconds(61)), "61s");
-}
-
-TEST(KeyStateTable, AllowedTransitionsPass) {
-  for (const auto& t : transition_table()) {
-    for (Trigger tr : t.triggers) EXPECT_TRUE(check_transition(t.from, t.to, tr).ok());
-  }
-}
-
-TEST(KeyStateTable, EverythingElseIsRefused) {
-  const KeyState all[] = {KeyState::kPreActivation, KeyState::kActive,      KeyState::kSuspended, KeyState::kDeactivated,
-                          KeyState::kRetired,       KeyState::kCompromised, KeyState::kDestroyed};
-  const Trigger triggers[] = {Trigger::kSchedule, Trigger::kRotate,  Trigger::kEmergency, Trigger::kSuspend,
-                              Trigger::kResume,   Trigger::kCompromise, Trigger::kDestroy, Trigger::kReconcile};
-  int allowed = 0;
-  for (KeyState from : all) {
-    for (KeyState to : all) {
-      for (Trigger tr : triggers) {
-        bool in_table = false;
-        for (const auto& t : transition_table()) {
-          if (t.from == from && t.to == to) {
-            for (Trigger x : t.triggers) in_table = in_table || x == tr;
-          }
-        }
-        Status st = check_transition(from, to, tr);
-        EXPECT_EQ(st.ok(), in_table) << key_state_name(from) << "->" << key_state_name(to) << " by " << trigger_name(tr);
-        if (!st.ok()) {
-          EXPECT_EQ(st.reason(), "transition_refused");
-        }
-        allowed += in_table;
-      }
-    }
-  }
-  EXPECT_GT(allowed, 20);
-  // The rules that matter most, spelled out.
-  EXPECT_FALSE(check_transition(KeyState::kCompromised, KeyState::kActive, Trigger::kResume).ok());
-  EXPECT_FALSE(check_transition(KeyState::kDeactivated, KeyState::kActive, Trigger::kSchedule).ok());
-  EXPECT_FALSE(check_transition(KeyState::kRetired, KeyState::kActive, Trigger::kRotate).ok());
-  EXPECT_FALSE(check_transition(KeyState::kDestroyed, KeyState::kRetired, Trigger::kSchedule).ok());
-  EXPECT_FALSE(check_transition(KeyState::kActive, KeyState::kDestroyed, Trigger::kDestroy).ok());
-}
-
-TEST(KeyStateTable, PublishedStates) {
-  EXPECT_TRUE(is_published(KeyState::kPreActivation));
-  EXPECT_TRUE(is_published(KeyState::kActive));
-  EXPECT_TRUE(is_published(KeyState::kSuspended));
-  EXPECT_TRUE(is_published(KeyState::kDeactivated));
-  EXPECT_FALSE(is_published(KeyState::kRetired));
-  EXPECT_FALSE(is_published(KeyState::kCompromised));
-  EXPECT_FALSE(is_published(KeyState::kDestroyed));
 }
 
 }  // namespace

@@ -138,16 +138,6 @@ Result<hsm::KeyInfo> FakeHsm::generate_key(Algorithm alg, std::string_view id_he
   return key->info;
 }
 
-Result<hsm::KeyInfo> FakeHsm::find_key(std::string_view id_hex) {
-  ASSIGN_OR_RETURN(Bytes id, parse_id(id_hex));
-  const std::string id_norm = hex_encode(id);
-  std::lock_guard l(mu_);
-  if (unavailable_) return unavailable_status();
-  auto it = keys_.find(id_norm);
-  if (it == keys_.end()) return NotFound("no private key with id " + id_norm + " in the token", "key_not_found");
-  return it->second->info;
-}
-
 Result<std::vector<hsm::KeyInfo>> FakeHsm::list_keys(std::string_view label_prefix) {
   std::lock_guard l(mu_);
   if (unavailable_) return unavailable_status();

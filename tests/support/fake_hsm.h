@@ -48,7 +48,6 @@ class FakeHsm : public hsm::Hsm {
   // --- hsm::Hsm -------------------------------------------------------------------------------
   std::vector<Algorithm> supported_algorithms() const override;
   Result<hsm::KeyInfo> generate_key(Algorithm alg, std::string_view id_hex, std::string_view label) override;
-  Result<hsm::KeyInfo> find_key(std::string_view id_hex) override;
   Result<std::vector<hsm::KeyInfo>> list_keys(std::string_view label_prefix) override;
   Result<Bytes> sign(std::string_view id_hex, Algorithm alg, std::string_view signing_input) override;
   Status destroy_key(std::string_view id_hex) override;
