@@ -437,6 +437,7 @@ Result<KeysetPtr> KeyService::extend(std::string_view name, std::string_view kid
   if (const Key* a = ks.active_key(); k->state == KeyState::kDeactivated && a != nullptr) {
     return FailedPrecondition("keyset already has an active key " + a->kid, "already_active");
   }
+  if (k->state != KeyState::kActive) RETURN_IF_ERROR(check_transition(k->state, KeyState::kActive, Trigger::kExtend));
   Key extended = *k;
   extended.deactivate_at = whole_second(new_deactivate_at);
   extended.retire_at = extended.deactivate_at + ks.policy.verify_grace;

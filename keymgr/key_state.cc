@@ -16,6 +16,7 @@ std::string_view trigger_name(Trigger t) {
     case Trigger::kDestroy: return "destroy";
     case Trigger::kReconcile: return "reconcile";
     case Trigger::kDiscard: return "discard";
+    case Trigger::kExtend: return "extend";
   }
   return "";
 }
@@ -27,9 +28,8 @@ const std::vector<Transition>& transition_table() {
       // A pre-published key starts signing on schedule, when ops rotate, or in an emergency.
       {S::kPreActivation, S::kActive, {T::kSchedule, T::kRotate, T::kEmergency}},
       {S::kPreActivation, S::kCompromised, {T::kCompromise}},
-      // Discarded before use: its window passed unused, or an emergency key replaced it. kDestroy
-      // is the old name of kDiscard here, accepted until every caller says kDiscard.
-      {S::kPreActivation, S::kRetired, {T::kDiscard, T::kEmergency, T::kDestroy}},
+      // Discarded before use: its window passed unused, or an emergency key replaced it.
+      {S::kPreActivation, S::kRetired, {T::kDiscard, T::kEmergency}},
       {S::kActive, S::kSuspended, {T::kSuspend}},
       {S::kActive, S::kDeactivated, {T::kSchedule, T::kRotate, T::kEmergency}},
       {S::kActive, S::kCompromised, {T::kCompromise}},
@@ -37,6 +37,9 @@ const std::vector<Transition>& transition_table() {
       {S::kSuspended, S::kDeactivated, {T::kSchedule, T::kRotate, T::kEmergency}},
       {S::kSuspended, S::kCompromised, {T::kCompromise}},
       {S::kDeactivated, S::kRetired, {T::kSchedule}},
+      // The one way back to signing after a window ended: an operator's recorded extension, while
+      // the key is still published (KeyService::extend bounds it to one sign_period).
+      {S::kDeactivated, S::kActive, {T::kExtend}},
       {S::kDeactivated, S::kCompromised, {T::kCompromise}},
       {S::kRetired, S::kDestroyed, {T::kSchedule, T::kDestroy, T::kReconcile}},
       {S::kRetired, S::kCompromised, {T::kCompromise}},

@@ -18,9 +18,10 @@ enum class Trigger {
   kSuspend,     // ops
   kResume,      // ops
   kCompromise,  // ops: key leaked or suspected
-  kDestroy,     // ops: destroy the HSM object now (for pre-activation -> retired: old name of kDiscard)
+  kDestroy,     // ops: destroy the HSM object now
   kReconcile,   // start-up repair: the HSM object is gone
   kDiscard,     // the scheduler: a successor's window passed before it ever signed
+  kExtend,      // ops: let a deactivated, still-published key sign again (recorded, bounded)
 };
 
 std::string_view trigger_name(Trigger t);

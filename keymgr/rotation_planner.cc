@@ -96,7 +96,7 @@ RotationPlan plan_transitions(const Keyset& ks, TimePoint now, const std::string
       change(k, KeyState::kRetired, Trigger::kSchedule, "verification grace ended");
     } else if (k.state == KeyState::kPreActivation && now >= k.deactivate_at) {
       // A successor that never got to sign (its window passed): take it out of the JWKS.
-      change(k, KeyState::kRetired, Trigger::kDestroy, "window passed unused",
+      change(k, KeyState::kRetired, Trigger::kDiscard, "window passed unused",
              [&](Key& w) { collapse_window(w, now, p); });
     }
     if ((k.state == KeyState::kRetired || k.state == KeyState::kCompromised) && now >= k.destroy_at) {

@@ -38,6 +38,7 @@ constexpr NamedTrigger kTriggers[] = {
     {Trigger::kSchedule, "schedule"},     {Trigger::kRotate, "rotate"},         {Trigger::kEmergency, "emergency"},
     {Trigger::kSuspend, "suspend"},       {Trigger::kResume, "resume"},         {Trigger::kCompromise, "compromise"},
     {Trigger::kDestroy, "destroy"},       {Trigger::kReconcile, "reconcile"},   {Trigger::kDiscard, "discard"},
+    {Trigger::kExtend, "extend"},
 };
 
 struct Allowed {
@@ -63,7 +64,6 @@ constexpr Allowed kAllowed[] = {
     // NIST: pre-activation -> (not needed) -> destroyed; here through retired.
     {kPre, kRetired, Trigger::kDiscard},    // its window passed before it ever signed
     {kPre, kRetired, Trigger::kEmergency},  // an emergency key took its place
-    {kPre, kRetired, Trigger::kDestroy},    // old name of kDiscard, kept for existing callers
     // NIST: active -> suspended / deactivated / compromised.
     {kActive, kSuspended, Trigger::kSuspend},
     {kActive, kDeactivated, Trigger::kSchedule},
@@ -78,6 +78,8 @@ constexpr Allowed kAllowed[] = {
     {kSuspended, kCompromised, Trigger::kCompromise},
     // NIST: deactivated -> destroyed (here through retired, by the schedule only) / compromised.
     {kDeactivated, kRetired, Trigger::kSchedule},
+    // Not NIST: an operator's recorded extension lets a deactivated, still-published key sign again.
+    {kDeactivated, kActive, Trigger::kExtend},
     {kDeactivated, kCompromised, Trigger::kCompromise},
     // keymgr's retired: destroyed when destroy_after elapses, by ops, or found gone; or compromised.
     {kRetired, kDestroyed, Trigger::kSchedule},
@@ -204,7 +206,12 @@ TEST(KeyStateTable, NistRulesHold) {
           EXPECT_EQ(to.state, kDestroyed) << what << ": a compromised key never returns";
         }
         if (to.state == kActive) {
-          EXPECT_TRUE(from.state == kPre || from.state == kSuspended) << what << ": only new or suspended keys sign";
+          EXPECT_TRUE(from.state == kPre || from.state == kSuspended ||
+                      (from.state == kDeactivated && by.trigger == Trigger::kExtend))
+              << what << ": only new or suspended keys sign (or an operator's recorded extension)";
+        }
+        if (by.trigger == Trigger::kExtend) {
+          EXPECT_TRUE(from.state == kDeactivated && to.state == kActive) << what << ": extend only revives a window";
         }
         EXPECT_EQ(to.state == kCompromised, by.trigger == Trigger::kCompromise) << what;
         if (by.trigger == Trigger::kReconcile) {
