@@ -233,7 +233,7 @@ struct Routes {
 Server::Server(ServerOptions opts, Services services)
     : opts_(std::move(opts)),
       s_(services),
-      auth_(s_.store != nullptr ? std::make_unique<Authenticator>(*s_.store) : nullptr) {
+      auth_(s_.api_tokens != nullptr ? std::make_unique<Authenticator>(*s_.api_tokens) : nullptr) {
   if (opts_.public_port >= 0 && s_.keys != nullptr) {
     PublicListenerOptions po;
     po.host = opts_.public_host.empty() ? opts_.host : opts_.public_host;
@@ -354,24 +354,17 @@ void Server::install_routes() {
         }));
 
   h.Get("/readyz", wrap(Access::kPublic, [s](const httplib::Request&, const Principal*) -> Result<Reply> {
+          const Readiness r = s.readiness->check();
           json checks = json::object();
-          bool ready = true;
-          Status hsm = s.keys->hsm().health();
-          checks["hsm"] = hsm.ok() ? "ok" : hsm.to_string();
-          ready = ready && hsm.ok();
-          Status dbw = s.store->check_writable();
-          checks["database"] = dbw.ok() ? "ok" : dbw.to_string();
-          ready = ready && dbw.ok();
+          checks["hsm"] = r.hsm.ok() ? "ok" : r.hsm.to_string();
+          checks["database"] = r.database.ok() ? "ok" : r.database.to_string();
           json ks = json::array();
-          for (const auto& hlt : s.keys->health_all()) {
-            if (hlt.overdue || !hlt.last_error.empty()) {
-              ready = false;
-              ks.push_back({{"keyset", hlt.keyset}, {"overdue", hlt.overdue}, {"problem", hlt.problem},
-                            {"last_error", hlt.last_error}});
-            }
+          for (const auto& hlt : r.failing_keysets) {
+            ks.push_back({{"keyset", hlt.keyset}, {"overdue", hlt.overdue}, {"problem", hlt.problem},
+                          {"last_error", hlt.last_error}});
           }
           checks["keysets"] = ks.empty() ? json("ok") : ks;
-          return json_reply({{"status", ready ? "ready" : "degraded"}, {"checks", checks}}, ready ? 200 : 503);
+          return json_reply({{"status", r.ready() ? "ready" : "degraded"}, {"checks", checks}}, r.ready() ? 200 : 503);
         }));
 
   h.Get("/metrics", wrap(Access::kPublic, [s](const httplib::Request&, const Principal*) -> Result<Reply> {
@@ -397,7 +390,7 @@ void Server::install_routes() {
   h.Get(R"(/v1/keysets/([a-z0-9_-]+)/jwks\.json)", wrap(Access::kPublic, public_doc));
   h.Get(R"(/v1/keysets/([a-z0-9_-]+)/openid-configuration)", wrap(Access::kPublic, public_doc));
   h.Get("/v1/audit/checkpoints", wrap(Access::kPublic, [s](const httplib::Request&, const Principal*) -> Result<Reply> {
-          ASSIGN_OR_RETURN(auto cps, s.store->list_checkpoints(100));
+          ASSIGN_OR_RETURN(auto cps, s.audit->checkpoints(100));
           json arr = json::array();
           for (const auto& cp : cps) arr.push_back(checkpoint_to_json(cp));
           auto jwk = s.audit->public_jwk();
@@ -473,18 +466,15 @@ void Server::install_routes() {
            ASSIGN_OR_RETURN(spec.name, opt_string(body, "name", true));
            ASSIGN_OR_RETURN(spec.issuer, opt_string(body, "issuer", true));
            ASSIGN_OR_RETURN(std::string alg, opt_string(body, "alg"));
-           if (alg.empty()) alg = "ES256";
-           auto a = parse_algorithm(alg);
-           if (!a) return InvalidArgument("unknown alg '" + alg + "'", "bad_algorithm");
-           spec.alg = *a;
+           if (!alg.empty()) {  // else NewKeyset's kDefaultAlgorithm (keyset_rules.h)
+             auto a = parse_algorithm(alg);
+             if (!a) return InvalidArgument("unknown alg '" + alg + "'", "bad_algorithm");
+             spec.alg = *a;
+           }
            if (body.contains("policy")) { ASSIGN_OR_RETURN(spec.policy, policy_from_json(body["policy"])); }
            for (auto it = body.begin(); it != body.end(); ++it) {
              static const std::set<std::string> kKnown = {"name", "issuer", "alg", "policy"};
              if (!kKnown.count(it.key())) return InvalidArgument("unknown field '" + it.key() + "'", "bad_request");
-           }
-           const std::string path = issuer_path(spec.issuer);
-           if (path.rfind("/v1", 0) == 0 || path == "/healthz" || path == "/readyz" || path == "/metrics") {
-             return InvalidArgument("issuer path '" + path + "' collides with keymgr's own routes", "bad_issuer");
            }
            ASSIGN_OR_RETURN(KeysetPtr ks, s.keys->create_keyset(spec, actor_of(p, req)));
            return json_reply(keyset_to_json(*ks, s.keys->health(ks->name), true), 201);
@@ -573,7 +563,7 @@ void Server::install_routes() {
   // ---------------------------------------------------------------- audit
   h.Get("/v1/audit/ledger", wrap(Access::kAudit, [s](const httplib::Request& req, const Principal*) -> Result<Reply> {
           ASSIGN_OR_RETURN(db::LedgerQuery q, ledger_query(req));
-          ASSIGN_OR_RETURN(db::LedgerPage page, s.store->query_ledger(q));
+          ASSIGN_OR_RETURN(db::LedgerPage page, s.audit->query(q));
           json arr = json::array();
           for (const auto& e : page.entries) arr.push_back(ledger_entry_to_json(e));
           return json_reply({{"entries", arr}, {"next_cursor", page.next_cursor ? json(*page.next_cursor) : json(nullptr)}});
@@ -590,14 +580,14 @@ void Server::install_routes() {
       return Reply{};
     })(req, res);
     if (!ok) return;
-    db::Store* store = s.store;
+    AuditService* audit = s.audit;
     res.status = 200;
     res.set_chunked_content_provider(
         format == "csv" ? "text/csv" : "application/x-ndjson",
-        [store, q, format](size_t, httplib::DataSink& sink) {
+        [audit, q, format](size_t, httplib::DataSink& sink) {
           if (format == "csv") sink.write(kCsvHeader, strlen(kCsvHeader));
           std::string buf;
-          Status st = store->export_ledger(q, [&](const db::LedgerEntry& e) {
+          Status st = audit->export_entries(q, [&](const db::LedgerEntry& e) {
             buf += format == "csv" ? csv_row(e) : ledger_entry_to_json(e).dump() + "\n";
             if (buf.size() > 64 * 1024) {
               if (!sink.write(buf.data(), buf.size())) return false;
@@ -627,18 +617,16 @@ void Server::install_routes() {
           int64_t since = 0;
           if (req.has_param("since")) { ASSIGN_OR_RETURN(since, parse_int(req.get_param_value("since"), "since")); }
           json arr = json::array();
-          const int64_t now = to_unix_seconds(s.clock->now());
-          RETURN_IF_ERROR(s.store->tokens_signed_since(req.get_param_value("kid"), since * 1000, now,
-                                                       [&](const db::LedgerEntry& e) {
-                                                         arr.push_back(ledger_entry_to_json(e));
-                                                         return arr.size() < 100000;
-                                                       }));
+          RETURN_IF_ERROR(s.audit->affected_tokens(req.get_param_value("kid"), since, [&](const db::LedgerEntry& e) {
+            arr.push_back(ledger_entry_to_json(e));
+            return arr.size() < 100000;
+          }));
           return json_reply({{"kid", req.get_param_value("kid")}, {"count", arr.size()}, {"tokens", arr}});
         }));
 
   // ---------------------------------------------------------------- API tokens (admin)
   h.Get("/v1/tokens", wrap(Access::kAdmin, [s](const httplib::Request&, const Principal*) -> Result<Reply> {
-          ASSIGN_OR_RETURN(auto list, s.store->list_api_tokens());
+          ASSIGN_OR_RETURN(auto list, s.api_tokens->list());
           json arr = json::array();
           for (const auto& t : list) {
             arr.push_back({{"id", t.id}, {"name", t.name}, {"role", t.role}, {"keysets", t.keysets},
@@ -661,13 +649,12 @@ void Server::install_routes() {
                keysets.push_back(k.get<std::string>());
              }
            }
-           ASSIGN_OR_RETURN(NewApiToken t, create_api_token(*s.store, *s.clock, name, *role, keysets,
-                                                            actor_of(p, req).name));
+           ASSIGN_OR_RETURN(NewApiToken t, s.api_tokens->create(name, *role, keysets, actor_of(p, req).name));
            return json_reply({{"id", t.record.id}, {"name", name}, {"role", role_s}, {"keysets", keysets},
                               {"token", t.token}}, 201);
          }));
-  h.Delete(R"(/v1/tokens/([0-9a-f]+))", wrap(Access::kAdmin, [s, auth](const httplib::Request& req, const Principal* p) -> Result<Reply> {
-             RETURN_IF_ERROR(auth->revoke(*s.clock, req.matches[1].str(), actor_of(p, req).name));
+  h.Delete(R"(/v1/tokens/([0-9a-f]+))", wrap(Access::kAdmin, [auth](const httplib::Request& req, const Principal* p) -> Result<Reply> {
+             RETURN_IF_ERROR(auth->revoke(req.matches[1].str(), actor_of(p, req).name));
              return json_reply({{"id", req.matches[1].str()}, {"revoked", true}});
            }));
 

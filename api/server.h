@@ -13,10 +13,10 @@
 #include "api/public_listener.h"
 #include "common/clock.h"
 #include "common/metrics.h"
-#include "db/store.h"
+#include "keymgr/api_tokens.h"
 #include "keymgr/audit_service.h"
 #include "keymgr/key_service.h"
-#include "keymgr/scheduler.h"
+#include "keymgr/readiness.h"
 #include "keymgr/token_service.h"
 
 namespace httplib {
@@ -46,14 +46,16 @@ struct ServerOptions {
   int public_threads = 2;
 };
 
+// What the routes call: keymgr's services, never the store or the HSM directly. All must outlive
+// the Server. A Server built with null services still lists its routes (routes(); tests), but
+// only a complete set may serve.
 struct Services {
   KeyService* keys = nullptr;
   TokenService* tokens = nullptr;
   AuditService* audit = nullptr;
-  Scheduler* scheduler = nullptr;  // optional: readiness and metrics
-  db::Store* store = nullptr;
+  ApiTokenService* api_tokens = nullptr;  // also authenticates every non-public request
+  ReadinessService* readiness = nullptr;
   Metrics* metrics = nullptr;
-  const Clock* clock = nullptr;
 };
 
 // A registered route, in OpenAPI path form ("/v1/keysets/{name}/sign").

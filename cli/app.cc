@@ -57,9 +57,11 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     spdlog::info("start-up repair: {} unfinished generations removed, {} orphan HSM keys destroyed, {} missing keys recorded",
                  rep->intents_removed, rep->orphans_destroyed, rep->missing_marked);
   }
-  app->tokens_ = std::make_unique<TokenService>(*app->keys_, &app->metrics_);
+  app->tokens_ = std::make_unique<TokenService>(*app->keys_, *app->hsm_, *app->store_, &app->metrics_);
   app->audit_ = std::make_unique<AuditService>(*app->hsm_, *app->store_, *app->clock_);
   if (Status st = app->audit_->ensure_key(); !st.ok()) spdlog::error("audit key unavailable: {}", st.to_string());
+  app->api_tokens_ = std::make_unique<ApiTokenService>(*app->store_, *app->clock_);
+  app->readiness_ = std::make_unique<ReadinessService>(*app->hsm_, *app->store_, *app->keys_);
 
   if (!cfg.bootstrap_keyset.empty() && app->keys_->keysets().empty()) {
     NewKeyset spec;
@@ -94,8 +96,12 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
       if (cp->has_value()) spdlog::info("ledger checkpoint at seq {}", (*cp)->seq);
     });
   }
-  api::Services svc{app->keys_.get(), app->tokens_.get(), app->audit_.get(), app->scheduler_.get(),
-                    app->store_.get(), &app->metrics_, app->clock_};
+  api::Services svc{.keys = app->keys_.get(),
+                    .tokens = app->tokens_.get(),
+                    .audit = app->audit_.get(),
+                    .api_tokens = app->api_tokens_.get(),
+                    .readiness = app->readiness_.get(),
+                    .metrics = &app->metrics_};
   app->server_ = std::make_unique<api::Server>(cfg.server, svc);
   app->register_metrics();  // after the server: it reports the public listener too
   return app;

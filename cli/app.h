@@ -10,8 +10,10 @@
 #include "db/store.h"
 #include "hsm/deadline_hsm.h"
 #include "hsm/hsm.h"
+#include "keymgr/api_tokens.h"
 #include "keymgr/audit_service.h"
 #include "keymgr/key_service.h"
+#include "keymgr/readiness.h"
 #include "keymgr/scheduler.h"
 #include "keymgr/token_service.h"
 
@@ -35,6 +37,7 @@ class App {
   KeyService& keys() { return *keys_; }
   TokenService& tokens() { return *tokens_; }
   AuditService& audit() { return *audit_; }
+  ApiTokenService& api_tokens() { return *api_tokens_; }
   Scheduler& scheduler() { return *scheduler_; }
   db::Store& store() { return *store_; }
   hsm::Hsm& hsm() { return *hsm_; }
@@ -57,6 +60,8 @@ class App {
   std::unique_ptr<KeyService> keys_;
   std::unique_ptr<TokenService> tokens_;
   std::unique_ptr<AuditService> audit_;
+  std::unique_ptr<ApiTokenService> api_tokens_;
+  std::unique_ptr<ReadinessService> readiness_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<api::Server> server_;
   std::thread serve_thread_;

@@ -19,7 +19,6 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "api/auth.h"
 #include "cli/app.h"
 #include "cli/config.h"
 #include "cli/unreachable.h"
@@ -280,10 +279,10 @@ int main(int argc, char** argv) {
   tcreate->callback([&] {
     auto l = open_local(config);
     if (!l.ok()) { rc = fail(l.status()); return; }
-    auto role = api::parse_role(trole);
+    auto role = parse_role(trole);
     if (!role) { rc = fail(InvalidArgument("role must be admin, ops, issuer or auditor")); return; }
     SystemClock clk;
-    auto t = api::create_api_token(*l->store, clk, tname, *role, tkeysets, local_actor());
+    auto t = ApiTokenService(*l->store, clk).create(tname, *role, tkeysets, local_actor());
     if (!t.ok()) { rc = fail(t.status()); return; }
     if (!tout.empty()) {
       umask(077);
@@ -299,7 +298,8 @@ int main(int argc, char** argv) {
   tlist->callback([&] {
     auto l = open_local(config);
     if (!l.ok()) { rc = fail(l.status()); return; }
-    auto list = l->store->list_api_tokens();
+    SystemClock clk;
+    auto list = ApiTokenService(*l->store, clk).list();
     if (!list.ok()) { rc = fail(list.status()); return; }
     std::printf("%-18s %-20s %-8s %-12s %s\n", "ID", "NAME", "ROLE", "REVOKED", "KEYSETS");
     for (const auto& t : *list) {
@@ -315,7 +315,7 @@ int main(int argc, char** argv) {
     auto l = open_local(config);
     if (!l.ok()) { rc = fail(l.status()); return; }
     SystemClock clk;
-    Status st = api::revoke_api_token(*l->store, clk, tid, local_actor());
+    Status st = ApiTokenService(*l->store, clk).revoke(tid, local_actor());
     if (!st.ok()) { rc = fail(st); return; }
     std::cout << "revoked " << tid << "\n";
   });
@@ -324,7 +324,7 @@ int main(int argc, char** argv) {
   auto* keyset = app.add_subcommand("keyset", "keysets (remote)");
   keyset->require_subcommand(1);
   add_remote(keyset);
-  std::string kname, kissuer, kalg = "ES256", kpolicy, kreason;
+  std::string kname, kissuer, kalg(algorithm_name(kDefaultAlgorithm)), kpolicy, kreason;
   auto* klist = keyset->add_subcommand("list", "list keysets");
   klist->callback([&] { rc = show(remote, "GET", "/v1/keysets", nullptr); });
   auto* kshow = keyset->add_subcommand("show", "show a keyset with its keys");
