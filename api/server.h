@@ -1,9 +1,12 @@
 // The HTTP face of keymgr (cpp-httplib): public JWKS/discovery/health/metrics, token signing and
 // verification, operations and audit, behind bearer API tokens with roles.
 //
-// Routes translate HTTP to KeyService/TokenService/AuditService calls and back; every error goes
-// through api/error_mapping.h. JWKS and discovery are served from the keysets' in-memory
-// snapshots with ETag / 304.
+// Routes (api/routes_*.cc) translate HTTP to one call of a keymgr service and back; api/ never
+// touches the store or the HSM. Every error goes through api/error_mapping.h. JWKS and discovery
+// are served from the keysets' in-memory snapshots with ETag / 304.
+//
+// Owns the HTTP server(s), the public listener and the token Authenticator; the Services must
+// outlive it. bind() then serve() from one thread (serve() blocks); stop() from any thread.
 #pragma once
 
 #include <memory>
