@@ -10,6 +10,27 @@
 
 namespace keymgr::cli {
 
+Result<std::unique_ptr<db::Store>> open_configured_store(const Config& cfg) {
+  db::StoreConfig sc;
+  sc.location = cfg.db_path;
+  sc.sqlite.cache_mib = cfg.db_cache_mib;
+  auto store = db::open_store(sc);
+  if (!store.ok()) return store.status().with_context("opening database " + cfg.db_path);
+  return store;
+}
+
+Result<std::unique_ptr<hsm::Hsm>> open_configured_hsm(const Config& cfg) {
+  hsm::Pkcs11Options ho;
+  ho.module_path = cfg.hsm_module;
+  ho.token_label = cfg.hsm_token_label;
+  ho.token_serial = cfg.hsm_token_serial;
+  ho.pool_size = cfg.hsm_pool_size;
+  ASSIGN_OR_RETURN(ho.pin, load_hsm_pin(cfg));
+  auto h = hsm::open_pkcs11_hsm(std::move(ho));
+  if (!h.ok()) return h.status().with_context("opening HSM");
+  return h;
+}
+
 Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::Hsm> hsm, const Clock* clock) {
   std::unique_ptr<App> app(new App());
   app->cfg_ = cfg;
@@ -20,25 +41,11 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
   }
-  db::StoreConfig sc;
-  sc.location = cfg.db_path;
-  sc.sqlite.cache_mib = cfg.db_cache_mib;
-  auto store = db::open_store(sc);
-  if (!store.ok()) return store.status().with_context("opening database " + cfg.db_path);
-  app->store_ = std::move(*store);
-
+  ASSIGN_OR_RETURN(app->store_, open_configured_store(cfg));
   if (hsm) {
     app->hsm_ = std::move(hsm);
   } else {
-    hsm::Pkcs11Options ho;
-    ho.module_path = cfg.hsm_module;
-    ho.token_label = cfg.hsm_token_label;
-    ho.token_serial = cfg.hsm_token_serial;
-    ho.pool_size = cfg.hsm_pool_size;
-    ASSIGN_OR_RETURN(ho.pin, load_hsm_pin(cfg));
-    auto h = hsm::open_pkcs11_hsm(std::move(ho));
-    if (!h.ok()) return h.status().with_context("opening HSM");
-    app->hsm_ = std::move(*h);
+    ASSIGN_OR_RETURN(app->hsm_, open_configured_hsm(cfg));
   }
   if (cfg.hsm_call_timeout_ms > 0) {
     hsm::DeadlineOptions d;

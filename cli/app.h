@@ -19,6 +19,17 @@
 
 namespace keymgr::cli {
 
+// The store the configuration names (database.path, database.cache_mib). One set-up for
+// `keymgr serve` (App::open) and the local commands (token, audit verify). The database's
+// directory must exist (App::open creates it).
+Result<std::unique_ptr<db::Store>> open_configured_store(const Config& cfg);
+// The PKCS#11 token the configuration names (module, token label or serial, PIN, session pool),
+// without call deadlines (App::open adds them).
+Result<std::unique_ptr<hsm::Hsm>> open_configured_hsm(const Config& cfg);
+
+// Owns every service of one running keymgr and the order they start and stop in.
+// Thread-safety: stop() may be called from any thread (signal handling); the accessors are for
+// the thread that opened the App, and the services they return are themselves thread-safe.
 class App {
  public:
   // `hsm` may be injected (tests); otherwise opened from the config.
