@@ -1,27 +1,8 @@
 #include "api/auth.h"
 
-#include <nlohmann/json.hpp>
-
 #include "common/crypto.h"
 
 namespace keymgr::api {
-
-std::string_view role_name(Role r) {
-  switch (r) {
-    case Role::kAdmin: return "admin";
-    case Role::kOps: return "ops";
-    case Role::kIssuer: return "issuer";
-    case Role::kAuditor: return "auditor";
-  }
-  return "";
-}
-
-std::optional<Role> parse_role(std::string_view s) {
-  for (Role r : {Role::kAdmin, Role::kOps, Role::kIssuer, Role::kAuditor}) {
-    if (role_name(r) == s) return r;
-  }
-  return std::nullopt;
-}
 
 bool Principal::may_sign_for(std::string_view keyset) const {
   if (role != Role::kIssuer) return false;
@@ -29,53 +10,6 @@ bool Principal::may_sign_for(std::string_view keyset) const {
     if (k == keyset) return true;
   }
   return false;
-}
-
-Result<NewApiToken> create_api_token(db::Store& store, const Clock& clock, const std::string& name, Role role,
-                                     const std::vector<std::string>& keysets, const std::string& actor) {
-  if (name.empty() || name.size() > 64) return InvalidArgument("token name must be 1-64 characters", "bad_token_name");
-  if (role == Role::kIssuer && keysets.empty()) {
-    return InvalidArgument("an issuer token must be bound to at least one keyset", "issuer_unbound");
-  }
-  if (role != Role::kIssuer && !keysets.empty()) {
-    return InvalidArgument("only issuer tokens are bound to keysets", "bad_binding");
-  }
-  for (const auto& k : keysets) {
-    auto ks = store.get_keyset(k);
-    if (!ks.ok()) return NotFound("no keyset named '" + k + "'", "keyset_not_found");
-  }
-  ASSIGN_OR_RETURN(Bytes id_raw, random_bytes(8));
-  ASSIGN_OR_RETURN(Bytes secret_raw, random_bytes(32));
-  NewApiToken out;
-  out.record.id = hex_encode(id_raw);
-  out.record.name = name;
-  out.record.role = std::string(role_name(role));
-  out.record.keysets = keysets;
-  const std::string secret = base64url_encode(secret_raw);
-  out.record.secret_hash = sha256(secret);
-  out.record.created_at = to_unix_seconds(clock.now());
-  out.token = "km_" + out.record.id + "_" + secret;
-  db::LedgerEntry e;
-  e.ts_ms = to_unix_millis(clock.now());
-  e.kind = "lifecycle";
-  e.event = "api_token_created";
-  e.actor = actor;
-  e.outcome = "ok";
-  e.detail = nlohmann::json{{"token_id", out.record.id}, {"name", name}, {"role", out.record.role},
-                            {"keysets", keysets}}.dump();
-  RETURN_IF_ERROR(store.create_api_token(out.record, e));
-  return out;
-}
-
-Status revoke_api_token(db::Store& store, const Clock& clock, const std::string& id, const std::string& actor) {
-  db::LedgerEntry e;
-  e.ts_ms = to_unix_millis(clock.now());
-  e.kind = "lifecycle";
-  e.event = "api_token_revoked";
-  e.actor = actor;
-  e.outcome = "ok";
-  e.detail = nlohmann::json{{"token_id", id}}.dump();
-  return store.revoke_api_token(id, to_unix_seconds(clock.now()), e);
 }
 
 namespace {
@@ -115,19 +49,8 @@ Result<Principal> check(const db::ApiTokenRecord& rec, std::string_view secret) 
 
 }  // namespace
 
-Result<Principal> authenticate(db::Store& store, std::string_view header) {
-  auto parsed = parse_bearer(header);
-  if (!parsed) return Unauthenticated("missing or invalid API token", "unauthenticated");
-  auto rec = store.get_api_token(parsed->id);
-  if (!rec.ok()) {
-    if (rec.status().code() == ErrorCode::kUnavailable) return rec.status();
-    return Unauthenticated("missing or invalid API token", "unauthenticated");
-  }
-  return check(*rec, parsed->secret);
-}
-
-Authenticator::Authenticator(db::Store& store, std::chrono::milliseconds ttl, size_t max_entries)
-    : store_(store), ttl_(ttl), max_entries_(max_entries) {}
+Authenticator::Authenticator(ApiTokenService& tokens, std::chrono::milliseconds ttl, size_t max_entries)
+    : tokens_(tokens), ttl_(ttl), max_entries_(max_entries) {}
 
 Result<Principal> Authenticator::authenticate(std::string_view header) {
   auto parsed = parse_bearer(header);
@@ -138,7 +61,7 @@ Result<Principal> Authenticator::authenticate(std::string_view header) {
     auto it = cache_.find(parsed->id);
     if (it != cache_.end() && now - it->second.fetched < ttl_) return check(it->second.record, parsed->secret);
   }
-  auto rec = store_.get_api_token(parsed->id);
+  auto rec = tokens_.find(parsed->id);
   if (!rec.ok()) {
     if (rec.status().code() == ErrorCode::kUnavailable) return rec.status();
     return Unauthenticated("missing or invalid API token", "unauthenticated");  // misses are not cached
@@ -152,8 +75,8 @@ Result<Principal> Authenticator::authenticate(std::string_view header) {
   return p;
 }
 
-Status Authenticator::revoke(const Clock& clock, const std::string& id, const std::string& actor) {
-  Status st = revoke_api_token(store_, clock, id, actor);
+Status Authenticator::revoke(const std::string& id, const std::string& actor) {
+  Status st = tokens_.revoke(id, actor);
   forget(id);
   return st;
 }

@@ -1,24 +1,28 @@
-// Bearer API tokens: "km_<id>_<secret>". Only SHA-256(secret) is stored; the presented secret is
-// compared in constant time. Roles: admin, ops, issuer (bound to named keysets), auditor.
+// The HTTP adapter of API tokens: resolving the bearer token of each request to a Principal.
+// Tokens themselves (creation, listing, revocation, their roles and ledger entries) belong to
+// keymgr/api_tokens.h; this file only parses "Authorization: Bearer km_<id>_<secret>", looks the
+// record up through ApiTokenService, and compares SHA-256(secret) in constant time.
 #pragma once
 
 #include <chrono>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
-#include "common/clock.h"
 #include "common/status.h"
-#include "db/store.h"
+#include "keymgr/api_tokens.h"
 
 namespace keymgr::api {
 
-enum class Role { kAdmin, kOps, kIssuer, kAuditor };
-std::string_view role_name(Role r);
-std::optional<Role> parse_role(std::string_view s);
+// Roles are the token service's; these names keep api::Role spelling valid for HTTP code.
+using ::keymgr::NewApiToken;
+using ::keymgr::parse_role;
+using ::keymgr::Role;
+using ::keymgr::role_name;
 
+// The caller of a request, as its token says.
 struct Principal {
   std::string token_id;
   std::string name;
@@ -27,32 +31,23 @@ struct Principal {
   bool may_sign_for(std::string_view keyset) const;
 };
 
-struct NewApiToken {
-  std::string token;  // shown once to the operator; never stored
-  db::ApiTokenRecord record;
-};
-
-// Creates a token (persisted as a hash, with a ledger event).
-Result<NewApiToken> create_api_token(db::Store& store, const Clock& clock, const std::string& name, Role role,
-                                     const std::vector<std::string>& keysets, const std::string& actor);
-Status revoke_api_token(db::Store& store, const Clock& clock, const std::string& id, const std::string& actor);
-
-// Resolves an Authorization header value ("Bearer km_..."). kUnauthenticated on any mismatch,
-// without telling which part was wrong.
-Result<Principal> authenticate(db::Store& store, std::string_view authorization_header);
-
-// authenticate() with a short-lived cache of token records, so that a busy issuer does not cost a
-// database read per request. The presented secret is still hashed and compared in constant time
-// on every request; only the record lookup is cached, and only for tokens that exist.
-// Revocation through this Authenticator (revoke()) takes effect at once; a revocation made by
-// another process (the CLI) takes effect within `ttl`.
-// Thread-safe.
+// Resolves an Authorization header value ("Bearer km_..."): kUnauthenticated on any mismatch,
+// without telling which part was wrong; kUnavailable when the store cannot be read.
+//
+// Keeps a short-lived cache of token records, so that a busy issuer does not cost a database read
+// per request. The presented secret is still hashed and compared in constant time on every
+// request; only the record lookup is cached, and only for tokens that exist and whose secret
+// matched. Revocation through this Authenticator (revoke()) takes effect at once; a revocation
+// made by another process (the CLI) takes effect within `ttl` (0: every request reads the store).
+//
+// `tokens` must outlive the Authenticator. Thread-safe.
 class Authenticator {
  public:
-  explicit Authenticator(db::Store& store, std::chrono::milliseconds ttl = std::chrono::milliseconds(1000),
+  explicit Authenticator(ApiTokenService& tokens, std::chrono::milliseconds ttl = std::chrono::milliseconds(1000),
                          size_t max_entries = 10000);
   Result<Principal> authenticate(std::string_view authorization_header);
-  Status revoke(const Clock& clock, const std::string& id, const std::string& actor);
+  // ApiTokenService::revoke(), then forget(id).
+  Status revoke(const std::string& id, const std::string& actor);
   void forget(const std::string& id);
 
  private:
@@ -60,7 +55,7 @@ class Authenticator {
     db::ApiTokenRecord record;
     std::chrono::steady_clock::time_point fetched;
   };
-  db::Store& store_;
+  ApiTokenService& tokens_;
   const std::chrono::milliseconds ttl_;
   const size_t max_entries_;
   std::mutex mu_;

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "keymgr/keyset_rules.h"
+
 namespace keymgr::api {
 namespace {
 
@@ -13,10 +15,13 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+// The {name} segment of /v1/keysets/{name}/...: keyset-name characters (keyset_rules.h). The
+// length is not checked here: a longer name has the document's form and is answered
+// "keyset_not_found", as the route pattern matches it too.
 bool valid_keyset_name(std::string_view n) {
   if (n.empty()) return false;
   for (char c : n) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+    if (!is_keyset_name_char(c)) return false;
   }
   return true;
 }

@@ -1,9 +1,12 @@
 // The HTTP face of keymgr (cpp-httplib): public JWKS/discovery/health/metrics, token signing and
 // verification, operations and audit, behind bearer API tokens with roles.
 //
-// Routes translate HTTP to KeyService/TokenService/AuditService calls and back; every error goes
-// through api/error_mapping.h. JWKS and discovery are served from the keysets' in-memory
-// snapshots with ETag / 304.
+// Routes (api/routes_*.cc) translate HTTP to one call of a keymgr service and back; api/ never
+// touches the store or the HSM. Every error goes through api/error_mapping.h. JWKS and discovery
+// are served from the keysets' in-memory snapshots with ETag / 304.
+//
+// Owns the HTTP server(s), the public listener and the token Authenticator; the Services must
+// outlive it. bind() then serve() from one thread (serve() blocks); stop() from any thread.
 #pragma once
 
 #include <memory>
@@ -13,10 +16,10 @@
 #include "api/public_listener.h"
 #include "common/clock.h"
 #include "common/metrics.h"
-#include "db/store.h"
+#include "keymgr/api_tokens.h"
 #include "keymgr/audit_service.h"
 #include "keymgr/key_service.h"
-#include "keymgr/scheduler.h"
+#include "keymgr/readiness.h"
 #include "keymgr/token_service.h"
 
 namespace httplib {
@@ -46,14 +49,16 @@ struct ServerOptions {
   int public_threads = 2;
 };
 
+// What the routes call: keymgr's services, never the store or the HSM directly. All must outlive
+// the Server. A Server built with null services still lists its routes (routes(); tests), but
+// only a complete set may serve.
 struct Services {
   KeyService* keys = nullptr;
   TokenService* tokens = nullptr;
   AuditService* audit = nullptr;
-  Scheduler* scheduler = nullptr;  // optional: readiness and metrics
-  db::Store* store = nullptr;
+  ApiTokenService* api_tokens = nullptr;  // also authenticates every non-public request
+  ReadinessService* readiness = nullptr;
   Metrics* metrics = nullptr;
-  const Clock* clock = nullptr;
 };
 
 // A registered route, in OpenAPI path form ("/v1/keysets/{name}/sign").

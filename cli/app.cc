@@ -10,6 +10,27 @@
 
 namespace keymgr::cli {
 
+Result<std::unique_ptr<db::Store>> open_configured_store(const Config& cfg) {
+  db::StoreConfig sc;
+  sc.location = cfg.db_path;
+  sc.sqlite.cache_mib = cfg.db_cache_mib;
+  auto store = db::open_store(sc);
+  if (!store.ok()) return store.status().with_context("opening database " + cfg.db_path);
+  return store;
+}
+
+Result<std::unique_ptr<hsm::Hsm>> open_configured_hsm(const Config& cfg) {
+  hsm::Pkcs11Options ho;
+  ho.module_path = cfg.hsm_module;
+  ho.token_label = cfg.hsm_token_label;
+  ho.token_serial = cfg.hsm_token_serial;
+  ho.pool_size = cfg.hsm_pool_size;
+  ASSIGN_OR_RETURN(ho.pin, load_hsm_pin(cfg));
+  auto h = hsm::open_pkcs11_hsm(std::move(ho));
+  if (!h.ok()) return h.status().with_context("opening HSM");
+  return h;
+}
+
 Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::Hsm> hsm, const Clock* clock) {
   std::unique_ptr<App> app(new App());
   app->cfg_ = cfg;
@@ -20,25 +41,11 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
   }
-  db::StoreConfig sc;
-  sc.location = cfg.db_path;
-  sc.sqlite.cache_mib = cfg.db_cache_mib;
-  auto store = db::open_store(sc);
-  if (!store.ok()) return store.status().with_context("opening database " + cfg.db_path);
-  app->store_ = std::move(*store);
-
+  ASSIGN_OR_RETURN(app->store_, open_configured_store(cfg));
   if (hsm) {
     app->hsm_ = std::move(hsm);
   } else {
-    hsm::Pkcs11Options ho;
-    ho.module_path = cfg.hsm_module;
-    ho.token_label = cfg.hsm_token_label;
-    ho.token_serial = cfg.hsm_token_serial;
-    ho.pool_size = cfg.hsm_pool_size;
-    ASSIGN_OR_RETURN(ho.pin, load_hsm_pin(cfg));
-    auto h = hsm::open_pkcs11_hsm(std::move(ho));
-    if (!h.ok()) return h.status().with_context("opening HSM");
-    app->hsm_ = std::move(*h);
+    ASSIGN_OR_RETURN(app->hsm_, open_configured_hsm(cfg));
   }
   if (cfg.hsm_call_timeout_ms > 0) {
     hsm::DeadlineOptions d;
@@ -57,9 +64,11 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     spdlog::info("start-up repair: {} unfinished generations removed, {} orphan HSM keys destroyed, {} missing keys recorded",
                  rep->intents_removed, rep->orphans_destroyed, rep->missing_marked);
   }
-  app->tokens_ = std::make_unique<TokenService>(*app->keys_, &app->metrics_);
+  app->tokens_ = std::make_unique<TokenService>(*app->keys_, *app->hsm_, *app->store_, &app->metrics_);
   app->audit_ = std::make_unique<AuditService>(*app->hsm_, *app->store_, *app->clock_);
   if (Status st = app->audit_->ensure_key(); !st.ok()) spdlog::error("audit key unavailable: {}", st.to_string());
+  app->api_tokens_ = std::make_unique<ApiTokenService>(*app->store_, *app->clock_);
+  app->readiness_ = std::make_unique<ReadinessService>(*app->hsm_, *app->store_, *app->keys_);
 
   if (!cfg.bootstrap_keyset.empty() && app->keys_->keysets().empty()) {
     NewKeyset spec;
@@ -94,8 +103,12 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
       if (cp->has_value()) spdlog::info("ledger checkpoint at seq {}", (*cp)->seq);
     });
   }
-  api::Services svc{app->keys_.get(), app->tokens_.get(), app->audit_.get(), app->scheduler_.get(),
-                    app->store_.get(), &app->metrics_, app->clock_};
+  api::Services svc{.keys = app->keys_.get(),
+                    .tokens = app->tokens_.get(),
+                    .audit = app->audit_.get(),
+                    .api_tokens = app->api_tokens_.get(),
+                    .readiness = app->readiness_.get(),
+                    .metrics = &app->metrics_};
   app->server_ = std::make_unique<api::Server>(cfg.server, svc);
   app->register_metrics();  // after the server: it reports the public listener too
   return app;

@@ -10,13 +10,26 @@
 #include "db/store.h"
 #include "hsm/deadline_hsm.h"
 #include "hsm/hsm.h"
+#include "keymgr/api_tokens.h"
 #include "keymgr/audit_service.h"
 #include "keymgr/key_service.h"
+#include "keymgr/readiness.h"
 #include "keymgr/scheduler.h"
 #include "keymgr/token_service.h"
 
 namespace keymgr::cli {
 
+// The store the configuration names (database.path, database.cache_mib). One set-up for
+// `keymgr serve` (App::open) and the local commands (token, audit verify). The database's
+// directory must exist (App::open creates it).
+Result<std::unique_ptr<db::Store>> open_configured_store(const Config& cfg);
+// The PKCS#11 token the configuration names (module, token label or serial, PIN, session pool),
+// without call deadlines (App::open adds them).
+Result<std::unique_ptr<hsm::Hsm>> open_configured_hsm(const Config& cfg);
+
+// Owns every service of one running keymgr and the order they start and stop in.
+// Thread-safety: stop() may be called from any thread (signal handling); the accessors are for
+// the thread that opened the App, and the services they return are themselves thread-safe.
 class App {
  public:
   // `hsm` may be injected (tests); otherwise opened from the config.
@@ -35,6 +48,7 @@ class App {
   KeyService& keys() { return *keys_; }
   TokenService& tokens() { return *tokens_; }
   AuditService& audit() { return *audit_; }
+  ApiTokenService& api_tokens() { return *api_tokens_; }
   Scheduler& scheduler() { return *scheduler_; }
   db::Store& store() { return *store_; }
   hsm::Hsm& hsm() { return *hsm_; }
@@ -57,6 +71,8 @@ class App {
   std::unique_ptr<KeyService> keys_;
   std::unique_ptr<TokenService> tokens_;
   std::unique_ptr<AuditService> audit_;
+  std::unique_ptr<ApiTokenService> api_tokens_;
+  std::unique_ptr<ReadinessService> readiness_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<api::Server> server_;
   std::thread serve_thread_;

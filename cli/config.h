@@ -8,6 +8,7 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "common/secret.h"
+#include "keymgr/keyset_rules.h"
 #include "keymgr/policy.h"
 
 namespace keymgr::cli {
@@ -35,7 +36,7 @@ struct Config {
   // A keyset created at start-up when the database has none (empty name: none).
   std::string bootstrap_keyset = "default";
   std::string bootstrap_issuer;  // default: http://<host>:<port>/default
-  std::string bootstrap_alg = "ES256";
+  std::string bootstrap_alg = std::string(algorithm_name(kDefaultAlgorithm));
   std::string source;            // file the config came from ("" = defaults)
 };
 

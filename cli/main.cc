@@ -19,12 +19,10 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "api/auth.h"
 #include "cli/app.h"
 #include "cli/config.h"
 #include "cli/unreachable.h"
 #include "common/logging.h"
-#include "db/open_store.h"
 
 namespace {
 using nlohmann::json;
@@ -109,9 +107,7 @@ Result<Local> open_local(const std::string& config_path) {
   LogOptions lo;
   lo.level = "warn";
   (void)init_logging(lo);
-  db::StoreConfig sc;
-  sc.location = l.cfg.db_path;
-  ASSIGN_OR_RETURN(l.store, db::open_store(sc));
+  ASSIGN_OR_RETURN(l.store, cli::open_configured_store(l.cfg));
   return l;
 }
 
@@ -243,64 +239,71 @@ std::string url_escape(const std::string& s) {
   return out;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"keymgr: signing keys in an HSM, rotated, published, and every signature in a ledger"};
-  app.require_subcommand(1);
-  app.footer(kExitHelp);
-  // Options of a parent command (--config, --url, --table...) may also follow a subcommand.
-  app.fallthrough();
+// Every option's storage, bound by the add_*_commands() below and read by the callbacks; lives
+// in main() for the whole parse. A name shared by several commands (kname) is set by the one that runs.
+struct Options {
   std::string config = default_config();
-  app.add_option("-c,--config", config, "configuration file (TOML); default $KEYMGR_CONFIG");
   Remote remote;
-  if (const char* u = std::getenv("KEYMGR_URL"); u != nullptr && *u) remote.url = u;
+  int rc = 0;
+  // token
+  std::string tname, trole, tout, tid;
+  std::vector<std::string> tkeysets;
+  // keyset, key, sign, verify
+  std::string kname, kissuer, kalg{algorithm_name(kDefaultAlgorithm)}, kpolicy, kreason, kkid;
+  int64_t ksince = 0, kuntil = 0;
+  std::string sclaims = "{}", stoken;
+  int64_t sttl = 0;
+  // audit query / export
+  std::map<std::string, std::string> qf;
+  std::string aformat = "ndjson";
 
-  auto add_remote = [&](CLI::App* c) {
+  void add_remote(CLI::App* c) {
     c->add_option("--url", remote.url, "keymgr server URL (default $KEYMGR_URL or http://127.0.0.1:8080)");
     c->add_option("--token-file", remote.token_file, "file holding the API token (default: $KEYMGR_API_TOKEN)");
     c->add_flag("--table", remote.table, "print a table instead of JSON");
-  };
-  int rc = 0;
+  }
+};
 
-  // serve
+// keymgr serve
+void add_serve_command(CLI::App& app, Options& o) {
   auto* serve = app.add_subcommand("serve", "run the server");
-  serve->callback([&] { rc = cmd_serve(config); });
+  serve->callback([&o] { o.rc = cmd_serve(o.config); });
+}
 
-  // token (local)
+// keymgr token create|list|revoke (local: opens the database)
+void add_token_commands(CLI::App& app, Options& o) {
   auto* token = app.add_subcommand("token", "API tokens (local: opens the database)");
   token->require_subcommand(1);
-  std::string tname, trole, tout, tid;
-  std::vector<std::string> tkeysets;
   auto* tcreate = token->add_subcommand("create", "create a token; prints it once");
-  tcreate->add_option("--name", tname, "who or what uses it")->required();
-  tcreate->add_option("--role", trole, "admin | ops | issuer | auditor")->required();
-  tcreate->add_option("--keyset", tkeysets, "keyset an issuer token may sign for (repeatable)");
-  tcreate->add_option("--out", tout, "write the token to this file (mode 0600) instead of stdout");
-  tcreate->callback([&] {
-    auto l = open_local(config);
-    if (!l.ok()) { rc = fail(l.status()); return; }
-    auto role = api::parse_role(trole);
-    if (!role) { rc = fail(InvalidArgument("role must be admin, ops, issuer or auditor")); return; }
+  tcreate->add_option("--name", o.tname, "who or what uses it")->required();
+  tcreate->add_option("--role", o.trole, "admin | ops | issuer | auditor")->required();
+  tcreate->add_option("--keyset", o.tkeysets, "keyset an issuer token may sign for (repeatable)");
+  tcreate->add_option("--out", o.tout, "write the token to this file (mode 0600) instead of stdout");
+  tcreate->callback([&o] {
+    auto l = open_local(o.config);
+    if (!l.ok()) { o.rc = fail(l.status()); return; }
+    auto role = parse_role(o.trole);
+    if (!role) { o.rc = fail(InvalidArgument("role must be admin, ops, issuer or auditor")); return; }
     SystemClock clk;
-    auto t = api::create_api_token(*l->store, clk, tname, *role, tkeysets, local_actor());
-    if (!t.ok()) { rc = fail(t.status()); return; }
-    if (!tout.empty()) {
+    auto t = ApiTokenService(*l->store, clk).create(o.tname, *role, o.tkeysets, local_actor());
+    if (!t.ok()) { o.rc = fail(t.status()); return; }
+    if (!o.tout.empty()) {
       umask(077);
-      std::ofstream f(tout, std::ios::trunc);
+      std::ofstream f(o.tout, std::ios::trunc);
       f << t->token << "\n";
-      if (!f) { rc = fail(Unavailable("cannot write " + tout)); return; }
-      std::cerr << "token " << t->record.id << " (" << trole << ") written to " << tout << "\n";
+      if (!f) { o.rc = fail(Unavailable("cannot write " + o.tout)); return; }
+      std::cerr << "token " << t->record.id << " (" << o.trole << ") written to " << o.tout << "\n";
     } else {
       std::cout << t->token << "\n";
     }
   });
   auto* tlist = token->add_subcommand("list", "list tokens (never their secrets)");
-  tlist->callback([&] {
-    auto l = open_local(config);
-    if (!l.ok()) { rc = fail(l.status()); return; }
-    auto list = l->store->list_api_tokens();
-    if (!list.ok()) { rc = fail(list.status()); return; }
+  tlist->callback([&o] {
+    auto l = open_local(o.config);
+    if (!l.ok()) { o.rc = fail(l.status()); return; }
+    SystemClock clk;
+    auto list = ApiTokenService(*l->store, clk).list();
+    if (!list.ok()) { o.rc = fail(list.status()); return; }
     std::printf("%-18s %-20s %-8s %-12s %s\n", "ID", "NAME", "ROLE", "REVOKED", "KEYSETS");
     for (const auto& t : *list) {
       std::string ks;
@@ -310,129 +313,130 @@ int main(int argc, char** argv) {
     }
   });
   auto* trevoke = token->add_subcommand("revoke", "revoke a token by id");
-  trevoke->add_option("id", tid, "token id")->required();
-  trevoke->callback([&] {
-    auto l = open_local(config);
-    if (!l.ok()) { rc = fail(l.status()); return; }
+  trevoke->add_option("id", o.tid, "token id")->required();
+  trevoke->callback([&o] {
+    auto l = open_local(o.config);
+    if (!l.ok()) { o.rc = fail(l.status()); return; }
     SystemClock clk;
-    Status st = api::revoke_api_token(*l->store, clk, tid, local_actor());
-    if (!st.ok()) { rc = fail(st); return; }
-    std::cout << "revoked " << tid << "\n";
+    Status st = ApiTokenService(*l->store, clk).revoke(o.tid, local_actor());
+    if (!st.ok()) { o.rc = fail(st); return; }
+    std::cout << "revoked " << o.tid << "\n";
   });
+}
 
-  // keyset (remote)
+// keymgr keyset list|show|create|update|disable|enable (remote)
+void add_keyset_commands(CLI::App& app, Options& o) {
   auto* keyset = app.add_subcommand("keyset", "keysets (remote)");
   keyset->require_subcommand(1);
-  add_remote(keyset);
-  std::string kname, kissuer, kalg = "ES256", kpolicy, kreason;
+  o.add_remote(keyset);
   auto* klist = keyset->add_subcommand("list", "list keysets");
-  klist->callback([&] { rc = show(remote, "GET", "/v1/keysets", nullptr); });
+  klist->callback([&o] { o.rc = show(o.remote, "GET", "/v1/keysets", nullptr); });
   auto* kshow = keyset->add_subcommand("show", "show a keyset with its keys");
-  kshow->add_option("name", kname)->required();
-  kshow->callback([&] { rc = show(remote, "GET", "/v1/keysets/" + kname, nullptr); });
+  kshow->add_option("name", o.kname)->required();
+  kshow->callback([&o] { o.rc = show(o.remote, "GET", "/v1/keysets/" + o.kname, nullptr); });
   auto* kcreate = keyset->add_subcommand("create", "create a keyset");
-  kcreate->add_option("name", kname)->required();
-  kcreate->add_option("--issuer", kissuer, "issuer URL (unique)")->required();
-  kcreate->add_option("--alg", kalg, "ES256 | ES384 | RS256 | RS256-3072 | PS256 | PS256-3072 | EdDSA");
-  kcreate->add_option("--policy", kpolicy, "policy JSON, e.g. '{\"sign_period\":\"30d\"}'");
-  kcreate->callback([&] {
-    json body = {{"name", kname}, {"issuer", kissuer}, {"alg", kalg}};
-    if (!kpolicy.empty()) {
-      json p = json::parse(kpolicy, nullptr, false);
-      if (p.is_discarded()) { rc = fail(InvalidArgument("--policy is not JSON")); return; }
+  kcreate->add_option("name", o.kname)->required();
+  kcreate->add_option("--issuer", o.kissuer, "issuer URL (unique)")->required();
+  kcreate->add_option("--alg", o.kalg, "ES256 | ES384 | RS256 | RS256-3072 | PS256 | PS256-3072 | EdDSA");
+  kcreate->add_option("--policy", o.kpolicy, "policy JSON, e.g. '{\"sign_period\":\"30d\"}'");
+  kcreate->callback([&o] {
+    json body = {{"name", o.kname}, {"issuer", o.kissuer}, {"alg", o.kalg}};
+    if (!o.kpolicy.empty()) {
+      json p = json::parse(o.kpolicy, nullptr, false);
+      if (p.is_discarded()) { o.rc = fail(InvalidArgument("--policy is not JSON")); return; }
       body["policy"] = p;
     }
-    rc = show(remote, "POST", "/v1/keysets", &body);
+    o.rc = show(o.remote, "POST", "/v1/keysets", &body);
   });
   auto* kupdate = keyset->add_subcommand("update", "change a keyset's policy (fields given are changed)");
-  kupdate->add_option("name", kname)->required();
-  kupdate->add_option("--policy", kpolicy, "policy JSON")->required();
-  kupdate->callback([&] {
-    json p = json::parse(kpolicy, nullptr, false);
-    if (p.is_discarded()) { rc = fail(InvalidArgument("--policy is not JSON")); return; }
+  kupdate->add_option("name", o.kname)->required();
+  kupdate->add_option("--policy", o.kpolicy, "policy JSON")->required();
+  kupdate->callback([&o] {
+    json p = json::parse(o.kpolicy, nullptr, false);
+    if (p.is_discarded()) { o.rc = fail(InvalidArgument("--policy is not JSON")); return; }
     json body = {{"policy", p}};
-    rc = show(remote, "PATCH", "/v1/keysets/" + kname, &body);
+    o.rc = show(o.remote, "PATCH", "/v1/keysets/" + o.kname, &body);
   });
   for (bool disable : {true, false}) {
     auto* c = keyset->add_subcommand(disable ? "disable" : "enable", disable ? "stop a keyset signing" : "let it sign again");
-    c->add_option("name", kname)->required();
-    c->add_option("--reason", kreason);
-    c->callback([&, disable] {
-      json body = {{"disabled", disable}, {"reason", kreason}};
-      rc = show(remote, "PATCH", "/v1/keysets/" + kname, &body);
+    c->add_option("name", o.kname)->required();
+    c->add_option("--reason", o.kreason);
+    c->callback([&o, disable] {
+      json body = {{"disabled", disable}, {"reason", o.kreason}};
+      o.rc = show(o.remote, "PATCH", "/v1/keysets/" + o.kname, &body);
     });
   }
+}
 
-  // key (remote)
+// keymgr key rotate|emergency-rotate|suspend|resume|compromise|destroy|extend (remote)
+void add_key_commands(CLI::App& app, Options& o) {
   auto* key = app.add_subcommand("key", "key operations (remote)");
   key->require_subcommand(1);
-  add_remote(key);
-  std::string kkid;
-  int64_t ksince = 0, kuntil = 0;
+  o.add_remote(key);
   auto* krot = key->add_subcommand("rotate", "promote the pre-published key (or pre-publish one)");
-  krot->add_option("keyset", kname)->required();
-  krot->add_option("--reason", kreason);
-  krot->callback([&] {
-    json body = {{"reason", kreason}};
-    rc = show(remote, "POST", "/v1/keysets/" + kname + "/rotate", &body);
+  krot->add_option("keyset", o.kname)->required();
+  krot->add_option("--reason", o.kreason);
+  krot->callback([&o] {
+    json body = {{"reason", o.kreason}};
+    o.rc = show(o.remote, "POST", "/v1/keysets/" + o.kname + "/rotate", &body);
   });
   auto* kemerg = key->add_subcommand("emergency-rotate", "a new key signs at once");
-  kemerg->add_option("keyset", kname)->required();
-  kemerg->add_option("--reason", kreason)->required();
-  kemerg->callback([&] {
-    json body = {{"reason", kreason}};
-    rc = show(remote, "POST", "/v1/keysets/" + kname + "/emergency-rotate", &body);
+  kemerg->add_option("keyset", o.kname)->required();
+  kemerg->add_option("--reason", o.kreason)->required();
+  kemerg->callback([&o] {
+    json body = {{"reason", o.kreason}};
+    o.rc = show(o.remote, "POST", "/v1/keysets/" + o.kname + "/emergency-rotate", &body);
   });
   for (const char* verb : {"suspend", "resume", "compromise", "destroy", "extend"}) {
     auto* c = key->add_subcommand(verb, std::string(verb) + " a key");
-    c->add_option("keyset", kname)->required();
-    c->add_option("kid", kkid)->required();
-    auto* reason = c->add_option("--reason", kreason);
+    c->add_option("keyset", o.kname)->required();
+    c->add_option("kid", o.kkid)->required();
+    auto* reason = c->add_option("--reason", o.kreason);
     std::string v = verb;
     if (v == "compromise") {
       reason->required();
-      c->add_option("--since", ksince, "suspected since (Unix seconds)");
+      c->add_option("--since", o.ksince, "suspected since (Unix seconds)");
     }
     if (v == "extend") {
       reason->required();
-      c->add_option("--until", kuntil, "new end of the signing window (Unix seconds)")->required();
+      c->add_option("--until", o.kuntil, "new end of the signing window (Unix seconds)")->required();
     }
-    c->callback([&, v] {
-      json body = {{"reason", kreason}};
-      if (v == "compromise" && ksince > 0) body["suspected_since"] = ksince;
-      if (v == "extend") body["until"] = kuntil;
-      rc = show(remote, "POST", "/v1/keysets/" + kname + "/keys/" + kkid + "/" + v, &body);
+    c->callback([&o, v] {
+      json body = {{"reason", o.kreason}};
+      if (v == "compromise" && o.ksince > 0) body["suspected_since"] = o.ksince;
+      if (v == "extend") body["until"] = o.kuntil;
+      o.rc = show(o.remote, "POST", "/v1/keysets/" + o.kname + "/keys/" + o.kkid + "/" + v, &body);
     });
   }
+}
 
-  // sign / verify (remote)
-  std::string sclaims = "{}", stoken;
-  int64_t sttl = 0;
+// keymgr sign / keymgr verify (remote)
+void add_sign_commands(CLI::App& app, Options& o) {
   auto* sign = app.add_subcommand("sign", "sign a token (issuer token)");
-  add_remote(sign);
-  sign->add_option("keyset", kname)->required();
-  sign->add_option("--claims", sclaims, "claims JSON");
-  sign->add_option("--ttl", sttl, "lifetime in seconds");
-  sign->callback([&] {
-    json c = json::parse(sclaims, nullptr, false);
-    if (c.is_discarded()) { rc = fail(InvalidArgument("--claims is not JSON")); return; }
+  o.add_remote(sign);
+  sign->add_option("keyset", o.kname)->required();
+  sign->add_option("--claims", o.sclaims, "claims JSON");
+  sign->add_option("--ttl", o.sttl, "lifetime in seconds");
+  sign->callback([&o] {
+    json c = json::parse(o.sclaims, nullptr, false);
+    if (c.is_discarded()) { o.rc = fail(InvalidArgument("--claims is not JSON")); return; }
     json body = {{"claims", c}};
-    if (sttl > 0) body["ttl"] = sttl;
-    rc = call(remote, "POST", "/v1/keysets/" + kname + "/sign", &body);
+    if (o.sttl > 0) body["ttl"] = o.sttl;
+    o.rc = call(o.remote, "POST", "/v1/keysets/" + o.kname + "/sign", &body);
   });
   auto* verify = app.add_subcommand(
       "verify", "verify a token against a keyset; exits 0 when it is valid, 5 when it is not (reasons on stderr)");
-  add_remote(verify);
-  verify->add_option("keyset", kname)->required();
-  verify->add_option("token", stoken, "the compact JWT (or - to read stdin)")->required();
-  verify->callback([&] {
-    if (stoken == "-") std::getline(std::cin, stoken);
-    json body = {{"token", stoken}};
+  o.add_remote(verify);
+  verify->add_option("keyset", o.kname)->required();
+  verify->add_option("token", o.stoken, "the compact JWT (or - to read stdin)")->required();
+  verify->callback([&o] {
+    if (o.stoken == "-") std::getline(std::cin, o.stoken);
+    json body = {{"token", o.stoken}};
     json out;
-    rc = call(remote, "POST", "/v1/keysets/" + kname + "/verify", &body, &out);
-    if (rc != 0) return;
+    o.rc = call(o.remote, "POST", "/v1/keysets/" + o.kname + "/verify", &body, &out);
+    if (o.rc != 0) return;
     const bool valid = out.value("valid", false);
-    if (remote.table) {
+    if (o.remote.table) {
       std::printf("valid  %s  kid %s\n", valid ? "yes" : "NO", out.value("kid", "").c_str());
       std::printf("%-18s %-4s %s\n", "CHECK", "OK", "DETAIL");
       for (const auto& c : out.value("checks", json::array())) {
@@ -448,19 +452,21 @@ int main(int argc, char** argv) {
         reasons += (reasons.empty() ? "" : "; ") + (r.is_string() ? r.get<std::string>() : r.dump());
       }
       std::cerr << "keymgr: the token is not valid" << (reasons.empty() ? "" : ": " + reasons) << "\n";
-      rc = kExitTokenInvalid;
+      o.rc = kExitTokenInvalid;
     }
   });
+}
 
-  // audit
+// keymgr audit verify (local) | query | export (remote)
+void add_audit_commands(CLI::App& app, Options& o) {
   auto* audit = app.add_subcommand("audit", "the signing ledger");
   audit->require_subcommand(1);
   auto* averify = audit->add_subcommand("verify", "re-walk the hash chain in the local database");
-  averify->callback([&] {
-    auto l = open_local(config);
-    if (!l.ok()) { rc = fail(l.status()); return; }
+  averify->callback([&o] {
+    auto l = open_local(o.config);
+    if (!l.ok()) { o.rc = fail(l.status()); return; }
     auto rep = l->store->verify_chain();
-    if (!rep.ok()) { rc = fail(rep.status()); return; }
+    if (!rep.ok()) { o.rc = fail(rep.status()); return; }
     json j = {{"ok", rep->ok}, {"entries", rep->entries}, {"head", hex_encode(rep->head)}};
     if (rep->first_bad_seq) j["first_bad_seq"] = *rep->first_bad_seq;
     if (!rep->problem.empty()) j["problem"] = rep->problem;
@@ -468,53 +474,69 @@ int main(int argc, char** argv) {
     if (!rep->ok) {
       std::cerr << "keymgr: ledger chain broken at seq " << (rep->first_bad_seq ? *rep->first_bad_seq : 0) << ": "
                 << rep->problem << "\n";
-      rc = kExitDataLoss;
+      o.rc = kExitDataLoss;
     }
   });
-  std::map<std::string, std::string> qf;
   auto* aquery = audit->add_subcommand("query", "query the ledger (remote; auditor token)");
-  add_remote(aquery);
+  o.add_remote(aquery);
   auto* aexport = audit->add_subcommand("export", "export the ledger as NDJSON or CSV (remote)");
-  add_remote(aexport);
+  o.add_remote(aexport);
   for (auto* c : {aquery, aexport}) {
     for (const char* f : {"keyset", "kid", "sub", "jti", "actor", "outcome", "kind", "from", "to", "cursor", "limit"}) {
-      c->add_option(std::string("--") + f, qf[f]);
+      c->add_option(std::string("--") + f, o.qf[f]);
     }
   }
-  std::string aformat = "ndjson";
-  aexport->add_option("--format", aformat, "ndjson | csv");
-  auto query_string = [&] {
+  aexport->add_option("--format", o.aformat, "ndjson | csv");
+  auto query_string = [&o] {
     std::string q;
-    for (const auto& [k, v] : qf) {
+    for (const auto& [k, v] : o.qf) {
       if (!v.empty()) q += (q.empty() ? "?" : "&") + k + "=" + url_escape(v);
     }
     return q;
   };
-  aquery->callback([&] { rc = show(remote, "GET", "/v1/audit/ledger" + query_string(), nullptr); });
-  aexport->callback([&] {
-    auto tok = api_token(remote);
-    if (!tok.ok()) { rc = fail(tok.status()); return; }
-    httplib::Client c(remote.url);
+  aquery->callback([&o, query_string] { o.rc = show(o.remote, "GET", "/v1/audit/ledger" + query_string(), nullptr); });
+  aexport->callback([&o, query_string] {
+    auto tok = api_token(o.remote);
+    if (!tok.ok()) { o.rc = fail(tok.status()); return; }
+    httplib::Client c(o.remote.url);
     std::string q = query_string();
-    q += (q.empty() ? "?" : "&") + std::string("format=") + url_escape(aformat);
+    q += (q.empty() ? "?" : "&") + std::string("format=") + url_escape(o.aformat);
     auto res = c.Get("/v1/audit/export" + q, {{"Authorization", "Bearer " + *tok}},
                      [](const char* data, size_t n) {
                        std::cout.write(data, static_cast<std::streamsize>(n));
                        return true;
                      });
     if (!res) {
-      std::cerr << "keymgr: " << cli::unreachable_message(remote.url, res.error()) << "\n";
-      rc = kExitUnavailable;
+      std::cerr << "keymgr: " << cli::unreachable_message(o.remote.url, res.error()) << "\n";
+      o.rc = kExitUnavailable;
     } else if (res->status != 200) {
       std::cerr << "keymgr: export failed: HTTP " << res->status << "\n";
-      rc = res->status == 503 ? kExitUnavailable : (res->status < 500 ? kExitBadRequest : kExitError);
+      o.rc = res->status == 503 ? kExitUnavailable : (res->status < 500 ? kExitBadRequest : kExitError);
     }
   });
+}
 
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"keymgr: signing keys in an HSM, rotated, published, and every signature in a ledger"};
+  app.require_subcommand(1);
+  app.footer(kExitHelp);
+  // Options of a parent command (--config, --url, --table...) may also follow a subcommand.
+  app.fallthrough();
+  Options o;
+  app.add_option("-c,--config", o.config, "configuration file (TOML); default $KEYMGR_CONFIG");
+  if (const char* u = std::getenv("KEYMGR_URL"); u != nullptr && *u) o.remote.url = u;
+  add_serve_command(app, o);
+  add_token_commands(app, o);
+  add_keyset_commands(app, o);
+  add_key_commands(app, o);
+  add_sign_commands(app, o);
+  add_audit_commands(app, o);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  return rc;
+  return o.rc;
 }

@@ -69,6 +69,19 @@ Result<std::optional<db::LedgerCheckpoint>> AuditService::checkpoint() {
   return std::optional<db::LedgerCheckpoint>{cp};
 }
 
+Result<db::LedgerPage> AuditService::query(const db::LedgerQuery& q) { return store_.query_ledger(q); }
+
+Status AuditService::export_entries(const db::LedgerQuery& q, const std::function<bool(const db::LedgerEntry&)>& sink) {
+  return store_.export_ledger(q, sink);
+}
+
+Result<std::vector<db::LedgerCheckpoint>> AuditService::checkpoints(int limit) { return store_.list_checkpoints(limit); }
+
+Status AuditService::affected_tokens(std::string_view kid, int64_t since_s,
+                                     const std::function<bool(const db::LedgerEntry&)>& sink) {
+  return store_.tokens_signed_since(kid, since_s * 1000, to_unix_seconds(clock_.now()), sink);
+}
+
 Result<AuditReport> AuditService::verify() {
   AuditReport rep;
   ASSIGN_OR_RETURN(rep.chain, store_.verify_chain());

@@ -146,16 +146,7 @@ void KeyService::report_unpublished(const Keyset& ks, const Key& key, TimePoint 
 // ---------------------------------------------------------------- operations
 
 Result<KeysetPtr> KeyService::create_keyset(const NewKeyset& spec, const Actor& actor) {
-  if (spec.name.empty() || spec.name.size() > 64 ||
-      spec.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos) {
-    return InvalidArgument("keyset name must be 1-64 characters of a-z, 0-9, '-' and '_'", "bad_keyset_name");
-  }
-  if (spec.issuer.rfind("https://", 0) != 0 && spec.issuer.rfind("http://", 0) != 0) {
-    return InvalidArgument("issuer must be an http(s) URL", "bad_issuer");
-  }
-  if (spec.issuer.size() > 512 || spec.issuer.find_first_of(" \t\r\n?#\"") != std::string::npos) {
-    return InvalidArgument("issuer must be a URL without spaces, query or fragment", "bad_issuer");
-  }
+  RETURN_IF_ERROR(check_new_keyset(spec.name, spec.issuer));  // keyset_rules.h: the same rules on every path
   RETURN_IF_ERROR(validate_policy(spec.policy));
   auto supported = hsm_.supported_algorithms();
   if (std::find(supported.begin(), supported.end(), spec.alg) == supported.end()) {

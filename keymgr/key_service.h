@@ -29,6 +29,7 @@
 #include "keymgr/key_state.h"
 #include "keymgr/keyset.h"
 #include "keymgr/keyset_registry.h"
+#include "keymgr/keyset_rules.h"
 #include "keymgr/policy.h"
 #include "keymgr/rotation_planner.h"
 
@@ -45,7 +46,7 @@ struct ReconcileReport {
 struct NewKeyset {
   std::string name;
   std::string issuer;
-  Algorithm alg = Algorithm::kES256;
+  Algorithm alg = kDefaultAlgorithm;
   Policy policy;
 };
 
@@ -138,8 +139,6 @@ class KeyService {
   SignGuard sign_guard(std::string_view name);
 
   const Clock& clock() const { return clock_; }
-  hsm::Hsm& hsm() { return hsm_; }
-  db::Store& store() { return store_; }
 
  private:
   struct KeysetSlot;  // per-keyset mutex, sign guard, health

@@ -54,7 +54,8 @@ Status validate_claims(const json& claims, const std::string& issuer) {
   return Status::Ok();
 }
 
-TokenService::TokenService(KeyService& keys, Metrics* metrics) : keys_(keys), metrics_(metrics) {}
+TokenService::TokenService(KeyService& keys, hsm::Hsm& hsm, db::Store& store, Metrics* metrics)
+    : keys_(keys), hsm_(hsm), store_(store), metrics_(metrics) {}
 
 void TokenService::count(std::string_view keyset, std::string_view alg, std::string_view outcome) {
   if (metrics_ == nullptr) return;
@@ -78,7 +79,7 @@ void TokenService::refuse(const SignRequest& req, const std::string& kid, const 
   const std::string outcome = why.code() == ErrorCode::kUnavailable ? "error" : "refused";
   e.outcome = outcome;
   e.reason = std::string(why.reason());
-  auto st = keys_.store().append_ledger(std::move(e));
+  auto st = store_.append_ledger(std::move(e));
   if (!st.ok()) spdlog::error("ledger: could not record a refused signing: {}", st.status().to_string());
   count(req.keyset, "", outcome);
 }
@@ -142,7 +143,7 @@ Result<SignedToken> TokenService::sign(const SignRequest& req) {
   json header = {{"alg", std::string(jws_alg(key.alg))}, {"kid", key.kid}, {"typ", "JWT"}};
   const std::string signing_input = base64url_encode(header.dump()) + "." + base64url_encode(payload.dump());
 
-  auto sig = keys_.hsm().sign(key.hsm_id, key.alg, signing_input);
+  auto sig = hsm_.sign(key.hsm_id, key.alg, signing_input);
   if (!sig.ok()) {
     if (metrics_ != nullptr) metrics_->inc("keymgr_hsm_errors_total", "op=\"sign\"");
     Status st = sig.status().code() == ErrorCode::kUnavailable
@@ -169,7 +170,7 @@ Result<SignedToken> TokenService::sign(const SignRequest& req) {
   e.exp = exp;
   e.token_sha256 = hex_encode(sha256(token));
   e.outcome = "ok";
-  auto seq = keys_.store().append_ledger(std::move(e));
+  auto seq = store_.append_ledger(std::move(e));
   if (!seq.ok()) {
     // Fail closed: a token that is not in the ledger must not exist.
     count(ks.name, jws_alg(key.alg), "error");
@@ -302,7 +303,7 @@ Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_v
   q.kind = "sign";
   q.outcome = "ok";
   q.limit = 1;
-  auto found = keys_.store().query_ledger(q);
+  auto found = store_.query_ledger(q);
   if (!found.ok()) {
     return Unavailable("the ledger cannot be read to check provenance: " + found.status().message(),
                        "ledger_unavailable");

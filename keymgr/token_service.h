@@ -56,7 +56,8 @@ inline constexpr size_t kMaxTokenBytes = 16 * 1024;
 
 class TokenService {
  public:
-  TokenService(KeyService& keys, Metrics* metrics = nullptr);
+  // Signs with `hsm` and records in `store`: the same HSM and store `keys` was built on.
+  TokenService(KeyService& keys, hsm::Hsm& hsm, db::Store& store, Metrics* metrics = nullptr);
 
   Result<SignedToken> sign(const SignRequest& req);
   // Verifies `token` as a token of keyset `keyset` (a key of another keyset fails the kid check).
@@ -69,6 +70,8 @@ class TokenService {
   void count(std::string_view keyset, std::string_view alg, std::string_view outcome);
 
   KeyService& keys_;
+  hsm::Hsm& hsm_;
+  db::Store& store_;
   Metrics* metrics_;
 };
 

@@ -313,6 +313,61 @@ TEST_F(ApiTest, MalformedRequestsGetClearErrors) {
   expect_err(call("GET", "/v1/audit/ledger?bogus=1", auditor_), 400, "bad_query");
 }
 
+// keyset_rules.h through POST /v1/keysets: an issuer whose path is one of keymgr's own routes is
+// refused (400 bad_issuer), nothing is created, and a keyset without "alg" gets the default.
+TEST_F(ApiTest, KeysetCreationAppliesTheKeysetRules) {
+  for (const char* path : {"/v1", "/v1/keysets/x", "/healthz", "/readyz", "/metrics", "/ui", "/ui/keysets"}) {
+    auto r = call("POST", "/v1/keysets", ops_, json{{"name", "clash"}, {"issuer", base_ + path}}.dump());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << path << " " << r->body;
+    json j = json::parse(r->body);
+    EXPECT_EQ(j["error"], "bad_issuer") << path;
+    EXPECT_NE(j["message"].get<std::string>().find("collides with keymgr's own routes"), std::string::npos) << r->body;
+  }
+  auto bad_name = call("POST", "/v1/keysets", ops_, json{{"name", "Clash"}, {"issuer", base_ + "/clash"}}.dump());
+  ASSERT_TRUE(bad_name);
+  EXPECT_EQ(bad_name->status, 400);
+  EXPECT_EQ(json::parse(bad_name->body)["error"], "bad_keyset_name");
+  auto none = call("GET", "/v1/keysets", ops_);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(json::parse(none->body)["keysets"].empty()) << none->body;
+  // The route still serves /readyz, not a keyset's document, and the default algorithm is ES256.
+  auto ok = call("POST", "/v1/keysets", ops_, json{{"name", "clash"}, {"issuer", base_ + "/tenants/v1"}}.dump());
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->status, 201) << ok->body;
+  EXPECT_EQ(json::parse(ok->body)["alg"], "ES256");
+}
+
+// keyset_rules.h at start-up: a bootstrap issuer on one of keymgr's own routes stops the App from
+// opening, with the rule's message, and leaves no keyset behind.
+TEST(BootstrapKeyset, IssuerOnKeymgrsOwnRoutesIsRefusedAtStartUp) {
+  SoftHsmToken token;
+  ASSERT_TRUE(token.ok()) << token.error();
+  const std::string dir = make_temp_dir("km-boot");
+  for (const char* issuer : {"http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/healthz",
+                                   "https://id.example/ui/x"}) {
+    cli::Config cfg = test_config(dir);
+    cfg.bootstrap_keyset = "default";
+    cfg.bootstrap_issuer = issuer;
+    auto app = open_test_app(token, cfg);
+    ASSERT_FALSE(app.ok()) << issuer;
+    EXPECT_EQ(app.status().reason(), "bad_issuer") << app.status().to_string();
+    EXPECT_NE(app.status().to_string().find("creating bootstrap keyset"), std::string::npos) << app.status().to_string();
+    EXPECT_NE(app.status().to_string().find("collides with keymgr's own routes"), std::string::npos)
+        << app.status().to_string();
+  }
+  // The same configuration with an ordinary issuer path starts, and has its keyset.
+  cli::Config cfg = test_config(dir);
+  cfg.bootstrap_keyset = "default";
+  cfg.bootstrap_issuer = "http://127.0.0.1:8080/default";
+  auto app = open_test_app(token, cfg);
+  ASSERT_TRUE(app.ok()) << app.status().to_string();
+  ASSERT_EQ((*app)->keys().keysets().size(), 1u);
+  EXPECT_EQ((*app)->keys().keysets()[0]->issuer, "http://127.0.0.1:8080/default");
+  app->reset();
+  remove_tree(dir);
+}
+
 // Actions whose fields are all optional take no body at all: none (curl -X POST sends neither
 // Content-Length nor Content-Type), an empty one, or {}. One with a required field says which.
 TEST_F(ApiTest, ActionsWithOnlyOptionalFieldsTakeAnEmptyBody) {
@@ -350,9 +405,9 @@ TEST_F(ApiTest, EveryRouteByEveryRole) {
   create_keyset("b");
   const std::string iss_a = make_token("iss-a", api::Role::kIssuer, {"a"});
   const std::string iss_b = make_token("iss-b", api::Role::kIssuer, {"b"});
-  auto revoked = api::create_api_token(app_->store(), app_->clock(), "gone", api::Role::kAdmin, {}, "test");
+  auto revoked = app_->api_tokens().create("gone", api::Role::kAdmin, {}, "test");
   ASSERT_TRUE(revoked.ok());
-  ASSERT_TRUE(api::revoke_api_token(app_->store(), app_->clock(), revoked->record.id, "test").ok());
+  ASSERT_TRUE(app_->api_tokens().revoke(revoked->record.id, "test").ok());
   const std::map<std::string, std::string> roles = {{"anonymous", ""},  {"admin", admin_},  {"ops", ops_},
                                                     {"issuer_a", iss_a}, {"issuer_b", iss_b}, {"auditor", auditor_},
                                                     {"revoked", revoked->token}, {"garbage", "km_00_xx"}};

@@ -50,7 +50,7 @@ inline void start_test_app(const SoftHsmToken& token, const cli::Config& cfg, st
 // A bearer token for `role` in the App's store ("" and a gtest failure if it cannot be made).
 inline std::string api_token(cli::App& app, const std::string& name, api::Role role,
                              const std::vector<std::string>& keysets = {}) {
-  auto t = api::create_api_token(app.store(), app.clock(), name, role, keysets, "test");
+  auto t = app.api_tokens().create(name, role, keysets, "test");
   EXPECT_TRUE(t.ok()) << t.status().to_string();
   return t.ok() ? t->token : "";
 }

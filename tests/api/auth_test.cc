@@ -1,5 +1,5 @@
-// API-token authentication against a real SQLite store: the free function and the caching
-// Authenticator the server uses. The cache must never let a wrong secret, a revoked token or an
+// API-token authentication against a real SQLite store: the caching Authenticator the server uses,
+// compared with an uncached one (ttl 0). The cache must never let a wrong secret, a revoked token or an
 // unknown id through, and a revocation through the Authenticator takes effect at once.
 #include "api/auth.h"
 
@@ -21,13 +21,15 @@ class AuthTest : public ::testing::Test {
     auto s = db::open_sqlite_store(dir_ + "/keymgr.db");
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     store_ = std::move(*s);
+    tokens_ = std::make_unique<ApiTokenService>(*store_, clock_);
   }
   void TearDown() override {
+    tokens_.reset();
     store_.reset();
     remove_tree(dir_);
   }
   api::NewApiToken make(api::Role role, std::vector<std::string> keysets = {}) {
-    auto t = api::create_api_token(*store_, clock_, "t" + std::to_string(++n_), role, keysets, "test");
+    auto t = tokens_->create("t" + std::to_string(++n_), role, keysets, "test");
     EXPECT_TRUE(t.ok()) << t.status().to_string();
     return *t;
   }
@@ -36,11 +38,13 @@ class AuthTest : public ::testing::Test {
   std::string dir_;
   SystemClock clock_;
   std::unique_ptr<db::Store> store_;
+  std::unique_ptr<ApiTokenService> tokens_;
   int n_ = 0;
 };
 
-TEST_F(AuthTest, FreeFunctionAndCacheAgreeOnEveryCase) {
-  api::Authenticator cached(*store_, 10s);
+TEST_F(AuthTest, UncachedAndCachedAgreeOnEveryCase) {
+  api::Authenticator uncached(*tokens_, 0ms);
+  api::Authenticator cached(*tokens_, 10s);
   const auto issuer = make(api::Role::kAuditor);
   std::string wrong_secret = issuer.token;
   wrong_secret.back() = wrong_secret.back() == 'A' ? 'B' : 'A';
@@ -55,7 +59,7 @@ TEST_F(AuthTest, FreeFunctionAndCacheAgreeOnEveryCase) {
   };
   for (int round = 0; round < 2; ++round) {  // the second round is served from the cache
     for (const auto& [header, ok] : cases) {
-      auto a = api::authenticate(*store_, header);
+      auto a = uncached.authenticate(header);
       auto b = cached.authenticate(header);
       EXPECT_EQ(a.ok(), ok) << header;
       EXPECT_EQ(b.ok(), ok) << header << " (cached, round " << round << ")";
@@ -71,26 +75,27 @@ TEST_F(AuthTest, FreeFunctionAndCacheAgreeOnEveryCase) {
 }
 
 TEST_F(AuthTest, RevocationThroughTheAuthenticatorIsImmediate) {
-  api::Authenticator cached(*store_, 1h);
+  api::Authenticator cached(*tokens_, 1h);
   const auto t = make(api::Role::kAdmin);
   ASSERT_TRUE(cached.authenticate(bearer(t.token)).ok());  // now cached for an hour
-  ASSERT_TRUE(cached.revoke(clock_, t.record.id, "test").ok());
+  ASSERT_TRUE(cached.revoke(t.record.id, "test").ok());
   EXPECT_EQ(cached.authenticate(bearer(t.token)).status().code(), ErrorCode::kUnauthenticated);
-  EXPECT_EQ(cached.revoke(clock_, "ffffffffffffffff", "test").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(cached.revoke("ffffffffffffffff", "test").code(), ErrorCode::kNotFound);
 }
 
 TEST_F(AuthTest, RevocationByAnotherWriterTakesEffectWithinTheTtl) {
-  api::Authenticator cached(*store_, 100ms);
+  api::Authenticator cached(*tokens_, 100ms);
   const auto t = make(api::Role::kOps);
   ASSERT_TRUE(cached.authenticate(bearer(t.token)).ok());
-  // As the CLI does from another process: straight to the store.
-  ASSERT_TRUE(api::revoke_api_token(*store_, clock_, t.record.id, "cli").ok());
+  // As the CLI does from another process: its own ApiTokenService on the same database.
+  ApiTokenService cli(*store_, clock_);
+  ASSERT_TRUE(cli.revoke(t.record.id, "cli").ok());
   std::this_thread::sleep_for(150ms);
   EXPECT_EQ(cached.authenticate(bearer(t.token)).status().code(), ErrorCode::kUnauthenticated);
 }
 
 TEST_F(AuthTest, TheCacheIsBoundedAndConcurrentUseIsSafe) {
-  api::Authenticator cached(*store_, 10s, /*max_entries=*/3);
+  api::Authenticator cached(*tokens_, 10s, /*max_entries=*/3);
   std::vector<api::NewApiToken> toks;
   for (int i = 0; i < 6; ++i) toks.push_back(make(api::Role::kAuditor));
   std::vector<std::thread> ts;

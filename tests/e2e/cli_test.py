@@ -40,6 +40,17 @@ try:
                "--policy", '{"sign_period":"7d","max_token_ttl":"15m"}', *url, token=admin)
     ks = json.loads(r.stdout)
     expect(ks["alg"] == "EdDSA" and ks["policy"]["sign_period"] == 7 * 86400, f"keyset create: {ks}")
+    # keyset_rules.h through the CLI: an issuer on keymgr's own routes is refused (exit 2, the
+    # rule on stderr) and nothing is created; without --alg the keyset gets the default, ES256.
+    for path in ["/v1", "/healthz", "/ui/console"]:
+        r = km.cli("keyset", "create", "clash", "--issuer", km.base + path, *url, token=admin, check=False)
+        expect(r.returncode == 2 and "bad_issuer" in r.stderr and "collides with keymgr's own routes" in r.stderr,
+               f"keyset create with issuer path {path}: rc {r.returncode} {r.stderr}")
+    r = km.cli("keyset", "list", *url, token=admin)
+    names = [k["name"] for k in json.loads(r.stdout)["keysets"]]
+    expect("web" in names and "clash" not in names, f"refused keyset created: {names}")
+    r = km.cli("keyset", "create", "plain", "--issuer", km.base + "/plain", *url, token=admin)
+    expect(json.loads(r.stdout)["alg"] == "ES256", "keyset create default alg: " + r.stdout[:200])
     r = km.cli("keyset", "list", *url, "--table", token=admin)
     expect("web" in r.stdout and "SIGNING" in r.stdout, "keyset list --table: " + r.stdout)
     issuer = km.token("web-app", "issuer", "web")

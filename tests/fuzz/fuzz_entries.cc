@@ -91,7 +91,7 @@ TokenEnv& token_env() {
     e->store = std::move(*st);
     e->keys = std::make_unique<KeyService>(*e->hsm, *e->store, e->clock);
     KM_FUZZ_CHECK(e->keys->load().ok(), "load key service");
-    e->tokens = std::make_unique<TokenService>(*e->keys);
+    e->tokens = std::make_unique<TokenService>(*e->keys, *e->hsm, *e->store);
     for (size_t i = 0; i < e->names.size(); ++i) {
       NewKeyset spec;
       spec.name = e->names[i];
@@ -122,7 +122,9 @@ TokenEnv& token_env() {
 
 struct AuthEnv {
   SystemClock clock;
-  db::Store* store = nullptr;           // the token environment's store (its keysets a, b, c exist)
+  std::unique_ptr<ApiTokenService> tokens;  // over the token environment's store (keysets a, b, c)
+  // No cache (ttl 0): every header is resolved against the store.
+  std::unique_ptr<api::Authenticator> auth;
   std::set<std::string> good_headers;  // "Bearer km_..." of tokens that are not revoked
   std::string admin, issuer, revoked;
 };
@@ -130,12 +132,13 @@ struct AuthEnv {
 AuthEnv& auth_env() {
   static AuthEnv* env = [] {
     auto* e = new AuthEnv;
-    e->store = token_env().store.get();
-    auto admin = api::create_api_token(*e->store, e->clock, "admin", api::Role::kAdmin, {}, "fuzz");
-    auto issuer = api::create_api_token(*e->store, e->clock, "issuer", api::Role::kIssuer, {"a"}, "fuzz");
-    auto revoked = api::create_api_token(*e->store, e->clock, "gone", api::Role::kOps, {}, "fuzz");
+    e->tokens = std::make_unique<ApiTokenService>(*token_env().store, e->clock);
+    e->auth = std::make_unique<api::Authenticator>(*e->tokens, std::chrono::milliseconds(0));
+    auto admin = e->tokens->create("admin", Role::kAdmin, {}, "fuzz");
+    auto issuer = e->tokens->create("issuer", Role::kIssuer, {"a"}, "fuzz");
+    auto revoked = e->tokens->create("gone", Role::kOps, {}, "fuzz");
     KM_FUZZ_CHECK(admin.ok() && issuer.ok() && revoked.ok(), "create api tokens");
-    KM_FUZZ_CHECK(api::revoke_api_token(*e->store, e->clock, revoked->record.id, "fuzz").ok(), "revoke");
+    KM_FUZZ_CHECK(e->tokens->revoke(revoked->record.id, "fuzz").ok(), "revoke");
     e->good_headers = {"Bearer " + admin->token, "Bearer " + issuer->token};
     // The ids are random: the seed corpus names the tokens by placeholder (replaced in fuzz_auth).
     e->admin = admin->token;
@@ -310,7 +313,7 @@ int fuzz_auth(const uint8_t* data, size_t size) {
   replace_all(header, "@ADMIN", env.admin);
   replace_all(header, "@ISSUER", env.issuer);
   replace_all(header, "@REVOKED", env.revoked);
-  auto p = api::authenticate(*env.store, header);
+  auto p = env.auth->authenticate(header);
   if (p.ok()) {
     KM_FUZZ_CHECK(env.good_headers.count(header) == 1, "only a live token authenticates, exactly as issued");
   } else {

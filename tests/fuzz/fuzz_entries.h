@@ -39,7 +39,7 @@ int fuzz_jwk(const uint8_t* data, size_t size);
 int fuzz_policy(const uint8_t* data, size_t size);
 // cli::parse_config on TOML text.
 int fuzz_config(const uint8_t* data, size_t size);
-// api::authenticate on an Authorization header value against a store holding a few tokens.
+// api::Authenticator (uncached) on an Authorization header value against a store holding a few tokens.
 int fuzz_auth(const uint8_t* data, size_t size);
 // The public listener's request path: parse_request_head over pipelined bytes, decode_target_path,
 // respond() against a FakeHsm KeyService; responses are well-formed HTTP/1.1 whose Content-Length

@@ -75,7 +75,7 @@ class Env {
     auto rep = keys->load();
     ASSERT_TRUE(rep.ok()) << rep.status().to_string();
     last_reconcile = *rep;
-    tokens = std::make_unique<TokenService>(*keys);
+    tokens = std::make_unique<TokenService>(*keys, *hsm, *store);
   }
 
   KeysetPtr create(const std::string& name, Algorithm alg = Algorithm::kES256, Policy p = Policy{}) {

@@ -279,7 +279,7 @@ TEST(RotationSchedule, AWindowEndingWithoutASuccessorIsALoudIncident) {
   env.tokens.reset();
   env.keys = std::make_unique<KeyService>(*env.hsm, *env.store, env.clock, &metrics);
   ASSERT_TRUE(env.keys->load().ok());
-  env.tokens = std::make_unique<TokenService>(*env.keys);
+  env.tokens = std::make_unique<TokenService>(*env.keys, *env.hsm, *env.store);
   const Policy p = short_policy();
   auto ks = env.create("web", Algorithm::kES256, p);
   const Key first = *ks->active_key();

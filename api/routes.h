@@ -1,0 +1,98 @@
+// Internal to api/ (included only by api/*.cc): what the route files share, so each route group
+// (routes_*.cc) is a thin translation of HTTP to one service call and none carries a copy of the
+// plumbing. Routes registers a route for httplib, for Server::routes() and for the 405/Allow
+// answer; Wrap turns a handler into an httplib handler with authentication, the role check, error
+// mapping (api/error_mapping.h) and the request counter. Handlers run on httplib's worker threads
+// and must not throw (Wrap turns an exception into a 500 anyway).
+#pragma once
+
+#include <httplib.h>
+
+#include <functional>
+#include <memory>
+#include <regex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/auth.h"
+#include "api/server.h"
+#include "common/status.h"
+
+namespace keymgr::api::detail {
+
+using nlohmann::json;
+
+struct Reply {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+Reply json_reply(const json& j, int status = 200);
+
+// Who may call a route (the route x role table of README and tests/api).
+enum class Access { kPublic, kAuthenticated, kOps, kAudit, kSign, kAdmin };
+
+// ---- request parsing; errors are 400s with a reason ("bad_query", "bad_request", ...)
+Result<int64_t> parse_int(const std::string& s, const char* what);
+// The body as a JSON object; Content-Type must be application/json (415 otherwise).
+Result<json> body_object(const httplib::Request& req);
+// For routes whose fields are all optional: no body at all (whatever the Content-Type, or none)
+// is the empty object.
+Result<json> optional_body_object(const httplib::Request& req);
+Result<std::string> opt_string(const json& body, const char* name, bool required = false);
+// The ledger's actor for a request: "<token name>#<token id>" and the remote address.
+Actor actor_of(const Principal* p, const httplib::Request& req);
+
+using Handler = std::function<Result<Reply>(const httplib::Request&, const Principal*)>;
+
+// Wraps a handler: authentication (unless kPublic), role check, error mapping, never an exception
+// to httplib. `auth` null: every non-public route answers 503. Copyable; `auth` and `metrics`
+// must outlive every handler it made.
+class Wrap {
+ public:
+  Wrap(Authenticator* auth, Metrics* metrics) : auth_(auth), metrics_(metrics) {}
+  httplib::Server::Handler operator()(Access access, Handler fn) const;
+
+ private:
+  Authenticator* auth_;
+  Metrics* metrics_;
+};
+
+// Each registered pattern with its method, as httplib matches them (regex_match on the path).
+using RoutePatterns = std::vector<std::pair<std::string, std::regex>>;
+
+// Registers routes on the server and records them for Server::routes() and for the Allow header.
+// httplib tries routes of one method in registration order.
+struct Routes {
+  httplib::Server& s;
+  std::vector<RouteInfo>& catalog;
+  RoutePatterns& patterns;
+  void add(const std::string& m, const std::string& p);
+  void Get(const std::string& p, httplib::Server::Handler h) { add("GET", p), s.Get(p, std::move(h)); }
+  void Post(const std::string& p, httplib::Server::Handler h) { add("POST", p), s.Post(p, std::move(h)); }
+  void Patch(const std::string& p, httplib::Server::Handler h) { add("PATCH", p), s.Patch(p, std::move(h)); }
+  void Delete(const std::string& p, httplib::Server::Handler h) { add("DELETE", p), s.Delete(p, std::move(h)); }
+};
+
+// Anything no route took: a JSON 404, or a 405 with Allow for a known path with another method
+// (httplib itself answers both with 404); 413 and 400 from httplib get a JSON body too.
+void install_fallback(httplib::Server& http, std::shared_ptr<const RoutePatterns> patterns);
+
+// ---- the route groups, in the order Server installs them
+// routes_public.cc: /healthz, /readyz, /metrics, JWKS and discovery documents.
+void add_public_routes(Routes& h, const Wrap& wrap, const Services& s);
+// routes_tokens.cc: sign and verify.
+void add_token_routes(Routes& h, const Wrap& wrap, const Services& s);
+// routes_keysets.cc: keysets and key operations.
+void add_keyset_routes(Routes& h, const Wrap& wrap, const Services& s);
+// routes_audit.cc: checkpoints (public), ledger query and export, chain verification, affected tokens.
+void add_audit_routes(Routes& h, const Wrap& wrap, const Services& s);
+// routes_api_tokens.cc: API tokens (admin); revocation through `auth` so it takes effect at once.
+void add_api_token_routes(Routes& h, const Wrap& wrap, const Services& s, Authenticator* auth);
+
+}  // namespace keymgr::api::detail

@@ -1,0 +1,39 @@
+// Readiness: whether this instance can do its job now (GET /readyz). Ready when the HSM answers,
+// the store can commit a write, and no keyset is overdue or failing its scheduled work.
+//
+// Owns nothing: `hsm`, `store` and `keys` must outlive it. Each check() asks the HSM and the store
+// afresh (nothing cached), so a probe sees an outage at once.
+// Thread-safety: check() may be called concurrently.
+#pragma once
+
+#include <vector>
+
+#include "common/status.h"
+#include "db/store.h"
+#include "hsm/hsm.h"
+#include "keymgr/key_service.h"
+
+namespace keymgr {
+
+struct Readiness {
+  Status hsm;       // Hsm::health()
+  Status database;  // Store::check_writable()
+  std::vector<KeysetHealth> failing_keysets;  // overdue, or whose last scheduled step failed
+  bool ready() const { return hsm.ok() && database.ok() && failing_keysets.empty(); }
+};
+
+class ReadinessService {
+ public:
+  ReadinessService(hsm::Hsm& hsm, db::Store& store, const KeyService& keys);
+  ReadinessService(const ReadinessService&) = delete;
+  ReadinessService& operator=(const ReadinessService&) = delete;
+
+  Readiness check() const;
+
+ private:
+  hsm::Hsm& hsm_;
+  db::Store& store_;
+  const KeyService& keys_;
+};
+
+}  // namespace keymgr
