@@ -11,6 +11,7 @@ PKGS=(
   libgtest-dev libgmock-dev clang libclang-rt-14-dev
   python3 python3-jwt python3-cryptography python3-requests
   curl ca-certificates
+  golang-go golang-golang-x-mod-dev
 )
 # Node.js (for the npm `jose` interop tests): use the machine's own if present (a nodesource
 # nodejs conflicts with Debian's npm package), else Debian's.
