@@ -35,10 +35,40 @@ bool signing_change_due(const Keyset& ks, TimePoint t) {
   return n != nullptr && t >= n->activate_at && t < n->deactivate_at && !ks.disabled;
 }
 
+namespace {
+// Whether plan_transitions has anything to do at `now` (most passes: nothing). Checked without
+// copying the keys: a keyset keeps every key it ever had.
+bool any_transition_due(const Keyset& ks, TimePoint now) {
+  if (signing_change_due(ks, now)) return true;
+  for (const auto& k : ks.keys) {
+    switch (k.state) {
+      case KeyState::kDeactivated:
+        if (now >= k.retire_at) return true;
+        break;
+      case KeyState::kPreActivation:
+        if (now >= k.deactivate_at) return true;
+        break;
+      case KeyState::kRetired:
+      case KeyState::kCompromised:
+        if (now >= k.destroy_at) return true;
+        break;
+      default: break;
+    }
+  }
+  return false;
+}
+}  // namespace
+
 RotationPlan plan_transitions(const Keyset& ks, TimePoint now, const std::string& last_error) {
   RotationPlan plan;
+  if (!any_transition_due(ks, now)) return plan;
   const Policy& p = ks.policy;
-  std::vector<Key> keys = ks.keys;  // the working copy: each change lands here before the next
+  // The working copy: each change lands here before the next. Destroyed keys never change (and a
+  // keyset keeps every key it ever had), so they are left out.
+  std::vector<Key> keys;
+  for (const auto& k : ks.keys) {
+    if (k.state != KeyState::kDestroyed) keys.push_back(k);
+  }
   auto change = [&](Key& k, KeyState to, Trigger trigger, std::string reason,
                     const std::function<void(Key&)>& edit = nullptr) {
     KeyChange c{k, k, trigger, std::move(reason)};
