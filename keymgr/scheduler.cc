@@ -55,9 +55,8 @@ TimePoint Scheduler::next_wake(TimePoint now) const {
 }
 
 void Scheduler::start() {
-  std::lock_guard lk(mu_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
+  // Registered before taking mu_: the listener runs under KeyService's listener lock and takes mu_,
+  // so mu_ must never be held while calling into KeyService (lock order: listener lock, then mu_).
   keys_.set_change_listener([this] {
     {
       std::lock_guard l(mu_);
@@ -65,6 +64,9 @@ void Scheduler::start() {
     }
     cv_.notify_all();
   });
+  std::lock_guard lk(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
   thread_ = std::thread([this] { run(); });
 }
 
