@@ -55,6 +55,7 @@ void KeyService::set_change_listener(std::function<void()> fn) {
 }
 
 std::shared_ptr<KeyService::KeysetSlot> KeyService::slot(std::string_view name) {
+  if (auto s = existing_slot(name)) return s;  // every signature comes here: no exclusive lock
   std::unique_lock lk(slots_mu_);
   auto it = slots_.find(name);
   if (it != slots_.end()) return it->second;
@@ -373,6 +374,7 @@ Result<KeysetPtr> KeyService::compromise(std::string_view name, std::string_view
   if (const Key* next = after->successor(); next != nullptr) {
     db::ChangeSet promote;
     Key promoted = *next;
+    promoted.emergency = true;
     Status st = add_transition(promote, *after, *next, KeyState::kActive, Trigger::kEmergency, now, actor,
                                "replaces compromised key " + k->kid, [&](Key& w) {
                                  set_window(w, now, after->policy);

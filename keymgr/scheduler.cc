@@ -58,6 +58,7 @@ void Scheduler::start() {
   // Registered before taking mu_: the listener runs under KeyService's listener lock and takes mu_,
   // so mu_ must never be held while calling into KeyService (lock order: listener lock, then mu_).
   keys_.set_change_listener([this] {
+    if (std::this_thread::get_id() == loop_thread_.load()) return;
     {
       std::lock_guard l(mu_);
       changed_ = true;
@@ -82,6 +83,7 @@ void Scheduler::stop() {
 
 void Scheduler::run() {
   using steady = std::chrono::steady_clock;
+  loop_thread_.store(std::this_thread::get_id());
   tick();
   steady::time_point last_sweep = steady::now();
   for (;;) {

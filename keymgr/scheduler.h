@@ -13,6 +13,7 @@
 // and stop() from the owner. Tests drive tick()/tick_due() with a ManualClock and next_wake().
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -69,6 +70,8 @@ class Scheduler {
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_
   bool changed_ = false;   // guarded by mu_: a keyset changed since the last pass began
+  // The loop's own thread: its passes' changes need no wake-up (the next next_wake() sees them).
+  std::atomic<std::thread::id> loop_thread_{};
   std::thread thread_;
 };
 
