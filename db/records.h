@@ -102,6 +102,41 @@ struct LedgerCheckpoint {
   Bytes signature;          // over ledger_checkpoint_signing_input()
 };
 
+// The Merkle tree over the ledger (db/merkle.h; docs/ledger.md "The transparency log"): leaf i is
+// ledger entry seq i+1, leaf hash = SHA-256(0x00 ‖ ledger_canonical_encoding(entry)).
+struct TreeHead {
+  int64_t size = 0;         // leaves integrated (entries 1..size)
+  Bytes root;               // MTH of those leaves (SHA-256("") when size == 0)
+  int64_t integrated_at_ms = 0;  // when the store last grew the tree (0: never)
+};
+
+// A signed checkpoint of the tree (C2SP tlog-checkpoint in a signed note). The store keeps the note
+// text as given; keymgr/ formats and verifies it. Only sizes whose root matches the tree are stored.
+struct TreeCheckpoint {
+  int64_t size = 0;
+  Bytes root;
+  int64_t ts_ms = 0;
+  std::string note;         // the signed note: checkpoint text, blank line, signature lines
+};
+
+// A witness's cosignature on a stored checkpoint (C2SP tlog-cosignature), as its signature line.
+struct Cosignature {
+  int64_t size = 0;         // the checkpoint it cosigns
+  std::string witness;      // the witness's key name
+  std::string signature_line;  // "— <name> <base64>\n"
+  int64_t received_at_ms = 0;
+};
+
+// An audit (checkpoint-signing) key as published: every key ever used stays, with its validity.
+struct AuditKeyRecord {
+  std::string verifier_key;  // C2SP verifier key string (name+keyid+base64(type ‖ key)); unique
+  std::string hsm_id;        // the HSM object (hex CKA_ID)
+  std::string alg;           // "Ed25519" | "ES256"
+  int64_t created_at = 0;    // Unix seconds
+  int64_t active_from = 0;   // signs checkpoints from
+  std::optional<int64_t> retired_at;  // stops signing at (still verifies what it signed)
+};
+
 struct ApiTokenRecord {
   std::string id;           // public part of the token, unique
   std::string name;

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -27,6 +28,7 @@
 #include "db/group_commit.h"
 #include "db/ledger_chain.h"
 #include "db/ledger_hash.h"
+#include "db/merkle.h"
 #include "db/migrations.h"
 #include "db/sqlite_util.h"
 
@@ -290,6 +292,84 @@ class SqliteChainReader final : public ChainReader {
   Connection& c_;
 };
 
+// Stored subtree hashes of the ledger's Merkle tree, read from one connection (point lookups by
+// index: a proof needs O(log n) of them).
+class SqliteHashReader final : public merkle::HashReader {
+ public:
+  explicit SqliteHashReader(Connection& c) : c_(c) {}
+  Result<std::vector<merkle::Hash>> read_hashes(std::span<const uint64_t> indexes) const override {
+    ASSIGN_OR_RETURN(auto q, c_.prepare("SELECT hash FROM tree_hashes WHERE idx = ?"));
+    std::vector<merkle::Hash> out;
+    out.reserve(indexes.size());
+    for (uint64_t idx : indexes) {
+      q.reset();
+      q.bind(1, static_cast<int64_t>(idx));
+      ASSIGN_OR_RETURN(bool row, q.step("read tree hash"));
+      if (!row) return DataLoss("tree hash " + std::to_string(idx) + " is not stored", "tree_hash_missing");
+      auto h = merkle::hash_from_bytes(q.blob(0));
+      if (!h.ok()) return DataLoss("tree hash " + std::to_string(idx) + " is not 32 bytes", "tree_hash_missing");
+      out.push_back(*h);
+    }
+    return out;
+  }
+
+ private:
+  Connection& c_;
+};
+
+// Hashes below `base` from the table, the rest from `fresh` (computed, not yet written).
+class OverlayHashReader final : public merkle::HashReader {
+ public:
+  OverlayHashReader(const merkle::HashReader& stored, uint64_t base, const std::vector<merkle::Hash>& fresh)
+      : stored_(stored), base_(base), fresh_(fresh) {}
+  Result<std::vector<merkle::Hash>> read_hashes(std::span<const uint64_t> indexes) const override {
+    std::vector<uint64_t> old;
+    for (uint64_t i : indexes)
+      if (i < base_) old.push_back(i);
+    ASSIGN_OR_RETURN(auto old_hashes, stored_.read_hashes(old));
+    std::vector<merkle::Hash> out;
+    out.reserve(indexes.size());
+    size_t next_old = 0;
+    for (uint64_t i : indexes) {
+      if (i < base_) {
+        out.push_back(old_hashes[next_old++]);
+      } else if (i - base_ < fresh_.size()) {
+        out.push_back(fresh_[i - base_]);
+      } else {
+        return DataLoss("tree hash " + std::to_string(i) + " is not stored", "tree_hash_missing");
+      }
+    }
+    return out;
+  }
+
+ private:
+  const merkle::HashReader& stored_;
+  uint64_t base_;
+  const std::vector<merkle::Hash>& fresh_;
+};
+
+Result<TreeHead> read_tree_head(Connection& c) {
+  ASSIGN_OR_RETURN(auto q, c.prepare("SELECT size, root, integrated_at_ms FROM tree_head WHERE id = 1"));
+  ASSIGN_OR_RETURN(bool row, q.step("read tree head"));
+  if (!row) return DataLoss("the tree head row is missing", "tree_head_missing");
+  TreeHead h;
+  h.size = q.int64(0);
+  h.root = q.blob(1);
+  h.integrated_at_ms = q.int64(2);
+  return h;
+}
+
+constexpr char kTreeCheckpointColumns[] = "size, root, ts_ms, note";
+
+TreeCheckpoint read_tree_checkpoint(const Query& q) {
+  TreeCheckpoint cp;
+  cp.size = q.int64(0);
+  cp.root = q.blob(1);
+  cp.ts_ms = q.int64(2);
+  cp.note = q.text(3);
+  return cp;
+}
+
 class SqliteStore final : public Store, public CommitStatsSource {
  public:
   SqliteStore(std::string path, const StoreOptions& opts, const SqliteOptions& sqlite)
@@ -317,6 +397,20 @@ class SqliteStore final : public Store, public CommitStatsSource {
 
   Status add_checkpoint(const LedgerCheckpoint& cp) override;
   Result<std::vector<LedgerCheckpoint>> list_checkpoints(int limit) override;
+
+  Result<TreeHead> integrate_tree(int64_t max_entries) override;
+  Result<TreeHead> tree_head() override;
+  Result<std::vector<merkle::Hash>> read_tree_hashes(std::span<const uint64_t> indexes) override;
+  Status scan_ledger(int64_t from_seq, int64_t to_seq, const std::function<bool(const LedgerEntry&)>& sink) override;
+  Status scan_tree_hashes(uint64_t from_index, const std::function<bool(uint64_t, const Bytes&)>& sink) override;
+  Status add_tree_checkpoint(const TreeCheckpoint& cp) override;
+  Result<std::vector<TreeCheckpoint>> list_tree_checkpoints(int64_t before_size, int limit) override;
+  Result<TreeCheckpoint> tree_checkpoint_at_most(int64_t at_most) override;
+  Status add_cosignature(const Cosignature& c) override;
+  Result<std::vector<Cosignature>> list_cosignatures(int64_t size) override;
+  Status add_audit_key(const AuditKeyRecord& k) override;
+  Status retire_audit_key(std::string_view verifier_key, int64_t at) override;
+  Result<std::vector<AuditKeyRecord>> list_audit_keys() override;
 
   Status create_api_token(const ApiTokenRecord& t, const LedgerEntry& event) override;
   Result<ApiTokenRecord> get_api_token(std::string_view id) override;
@@ -885,6 +979,226 @@ Result<std::vector<LedgerCheckpoint>> SqliteStore::list_checkpoints(int limit) {
     out.push_back(std::move(cp));
   }
   return out;
+}
+
+// ---- the Merkle tree ----
+
+Result<TreeHead> SqliteStore::integrate_tree(int64_t max_entries) {
+  const int64_t batch = std::clamp<int64_t>(max_entries, 1, int64_t{1} << 20);
+  // Phase 1, on a reader in one snapshot, without the write lock: read the entries after the tree,
+  // check each against the chain, hash them and compute the new subtree hashes and root.
+  TreeHead before;
+  std::vector<merkle::Hash> fresh;
+  TreeHead after;
+  {
+    auto r = acquire_reader();
+    ASSIGN_OR_RETURN(auto snapshot, Transaction::begin_read(*r));
+    ASSIGN_OR_RETURN(before, read_tree_head(*r));
+    std::vector<merkle::Hash> leaves;
+    Bytes prev;
+    Status chain = Status::Ok();
+    {
+      ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kLedgerColumns +
+                                          " FROM ledger WHERE seq >= ? AND seq <= ? ORDER BY seq"));
+      q.bind(1, before.size).bind(2, before.size + batch);
+      for (;;) {
+        ASSIGN_OR_RETURN(bool row, q.step("read entries to integrate"));
+        if (!row) break;
+        LedgerEntry e = read_entry(q);
+        if (e.seq == before.size) {  // the last integrated entry: only its hash, to link the next
+          prev = e.hash;
+          continue;
+        }
+        const int64_t want = before.size + 1 + static_cast<int64_t>(leaves.size());
+        if (before.size == 0 && e.seq == 1) prev = ledger_genesis_hash();
+        if (e.seq != want || e.prev_hash != prev || ledger_entry_hash(prev, e) != e.hash) {
+          // Never integrate what the chain does not vouch for: the log would commit to it forever.
+          chain = DataLoss("ledger entry " + std::to_string(want) + " does not verify against the chain; the tree "
+                           "stops before it",
+                           "ledger_altered");
+          break;
+        }
+        prev = e.hash;
+        leaves.push_back(merkle::leaf_hash(ledger_canonical_encoding(e)));
+      }
+    }
+    if (leaves.empty()) {
+      if (!chain.ok()) return chain;
+      return before;
+    }
+    SqliteHashReader stored(*r);
+    const uint64_t n = static_cast<uint64_t>(before.size);
+    ASSIGN_OR_RETURN(fresh, merkle::stored_hashes_for_leaves(n, leaves, stored));
+    OverlayHashReader overlay(stored, merkle::stored_hash_count(n), fresh);
+    after.size = before.size + static_cast<int64_t>(leaves.size());
+    ASSIGN_OR_RETURN(merkle::Hash root, merkle::tree_hash(static_cast<uint64_t>(after.size), overlay));
+    after.root = merkle::hash_bytes(root);
+    // When the chain broke after a good prefix, the prefix is integrated now and the next call
+    // (which integrates nothing) returns the error.
+  }
+  // Phase 2, under the write lock: append the hashes unless another integrator moved the tree.
+  bool moved = false;
+  after.integrated_at_ms = wall_clock_ms();
+  Status st = write_txn("integrate ledger tree", {}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(TreeHead now, read_tree_head(c));
+    if (now.size != before.size) {
+      moved = true;
+      return Status::Ok();
+    }
+    const int64_t base = static_cast<int64_t>(merkle::stored_hash_count(static_cast<uint64_t>(before.size)));
+    ASSIGN_OR_RETURN(auto ins, c.prepare("INSERT INTO tree_hashes(idx, hash) VALUES(?, ?)"));
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      ins.reset();
+      const Bytes h = merkle::hash_bytes(fresh[i]);  // bound without a copy: must outlive run()
+      ins.bind(1, base + static_cast<int64_t>(i)).bind(2, h);
+      RETURN_IF_ERROR(ins.run("store tree hash"));
+    }
+    ASSIGN_OR_RETURN(auto up, c.prepare("UPDATE tree_head SET size = ?, root = ?, integrated_at_ms = ? WHERE id = 1"));
+    return up.bind(1, after.size).bind(2, after.root).bind(3, after.integrated_at_ms).run("update tree head");
+  });
+  RETURN_IF_ERROR(st);
+  if (moved) return tree_head();
+  return after;
+}
+
+Result<TreeHead> SqliteStore::tree_head() {
+  auto r = acquire_reader();
+  return read_tree_head(*r);
+}
+
+Result<std::vector<merkle::Hash>> SqliteStore::read_tree_hashes(std::span<const uint64_t> indexes) {
+  auto r = acquire_reader();
+  return SqliteHashReader(*r).read_hashes(indexes);
+}
+
+Status SqliteStore::scan_ledger(int64_t from_seq, int64_t to_seq, const std::function<bool(const LedgerEntry&)>& sink) {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto snapshot, Transaction::begin_read(*r));
+  ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kLedgerColumns +
+                                      " FROM ledger WHERE seq >= ? AND seq <= ? ORDER BY seq"));
+  q.bind(1, from_seq).bind(2, to_seq);
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("scan ledger"));
+    if (!row || !sink(read_entry(q))) return Status::Ok();
+  }
+}
+
+Status SqliteStore::scan_tree_hashes(uint64_t from_index, const std::function<bool(uint64_t, const Bytes&)>& sink) {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto snapshot, Transaction::begin_read(*r));
+  ASSIGN_OR_RETURN(auto q, r->prepare("SELECT idx, hash FROM tree_hashes WHERE idx >= ? ORDER BY idx"));
+  q.bind(1, static_cast<int64_t>(from_index));
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("scan tree hashes"));
+    if (!row || !sink(static_cast<uint64_t>(q.int64(0)), q.blob(1))) return Status::Ok();
+  }
+}
+
+Status SqliteStore::add_tree_checkpoint(const TreeCheckpoint& cp) {
+  return write_txn("add tree checkpoint", {}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(TreeHead head, read_tree_head(c));
+    if (cp.size < 0 || cp.size > head.size) {
+      return FailedPrecondition("checkpoint size " + std::to_string(cp.size) + " is beyond the tree (" +
+                                    std::to_string(head.size) + ")",
+                                "checkpoint_mismatch");
+    }
+    SqliteHashReader reader(c);
+    ASSIGN_OR_RETURN(merkle::Hash root, merkle::tree_hash(static_cast<uint64_t>(cp.size), reader));
+    if (merkle::hash_bytes(root) != cp.root) {
+      return FailedPrecondition("checkpoint root is not the tree's root at size " + std::to_string(cp.size),
+                                "checkpoint_mismatch");
+    }
+    {
+      ASSIGN_OR_RETURN(auto q, c.prepare("SELECT coalesce(max(size), -1) FROM tree_checkpoints"));
+      ASSIGN_OR_RETURN(bool row, q.step("read newest checkpoint"));
+      const int64_t newest = row ? q.int64(0) : -1;
+      if (newest == cp.size) return AlreadyExists("a checkpoint of size " + std::to_string(cp.size) + " exists");
+      if (newest > cp.size) {
+        return FailedPrecondition("a checkpoint of size " + std::to_string(newest) + " already exists",
+                                  "checkpoint_not_newer");
+      }
+    }
+    ASSIGN_OR_RETURN(auto q, c.prepare("INSERT INTO tree_checkpoints(size, root, ts_ms, note) VALUES(?,?,?,?)"));
+    return q.bind(1, cp.size).bind(2, cp.root).bind(3, cp.ts_ms).bind(4, cp.note).run("insert tree checkpoint");
+  });
+}
+
+Result<std::vector<TreeCheckpoint>> SqliteStore::list_tree_checkpoints(int64_t before_size, int limit) {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kTreeCheckpointColumns +
+                                      " FROM tree_checkpoints WHERE size < ? ORDER BY size DESC LIMIT ?"));
+  q.bind(1, before_size > 0 ? before_size : std::numeric_limits<int64_t>::max());
+  q.bind(2, static_cast<int64_t>(std::clamp(limit, 1, 1000)));
+  std::vector<TreeCheckpoint> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("list tree checkpoints"));
+    if (!row) return out;
+    out.push_back(read_tree_checkpoint(q));
+  }
+}
+
+Result<TreeCheckpoint> SqliteStore::tree_checkpoint_at_most(int64_t at_most) {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kTreeCheckpointColumns +
+                                      " FROM tree_checkpoints WHERE size <= ? ORDER BY size DESC LIMIT 1"));
+  q.bind(1, at_most);
+  ASSIGN_OR_RETURN(bool row, q.step("read tree checkpoint"));
+  if (!row) return NotFound("no signed checkpoint covers size " + std::to_string(at_most) + " yet", "no_checkpoint");
+  return read_tree_checkpoint(q);
+}
+
+Status SqliteStore::add_cosignature(const Cosignature& cs) {
+  return write_txn("add cosignature", {}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(auto q, c.prepare("INSERT INTO tree_cosignatures(size, witness, signature_line, received_at_ms) "
+                                       "VALUES(?,?,?,?) ON CONFLICT(size, witness) DO UPDATE SET "
+                                       "signature_line = excluded.signature_line, received_at_ms = excluded.received_at_ms"));
+    return q.bind(1, cs.size).bind(2, cs.witness).bind(3, cs.signature_line).bind(4, cs.received_at_ms).run(
+        "store cosignature");
+  });
+}
+
+Result<std::vector<Cosignature>> SqliteStore::list_cosignatures(int64_t size) {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare("SELECT size, witness, signature_line, received_at_ms FROM tree_cosignatures "
+                                      "WHERE size = ? ORDER BY witness"));
+  q.bind(1, size);
+  std::vector<Cosignature> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("list cosignatures"));
+    if (!row) return out;
+    out.push_back(Cosignature{q.int64(0), q.text(1), q.text(2), q.int64(3)});
+  }
+}
+
+Status SqliteStore::add_audit_key(const AuditKeyRecord& k) {
+  return write_txn("add audit key", {}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(auto q, c.prepare("INSERT INTO audit_keys(verifier_key, hsm_id, alg, created_at, active_from, "
+                                       "retired_at) VALUES(?,?,?,?,?,?)"));
+    return q.bind(1, k.verifier_key).bind(2, k.hsm_id).bind(3, k.alg).bind(4, k.created_at).bind(5, k.active_from)
+        .bind(6, k.retired_at)
+        .run("insert audit key");
+  });
+}
+
+Status SqliteStore::retire_audit_key(std::string_view verifier_key, int64_t at) {
+  return write_txn("retire audit key", {}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(auto q, c.prepare("UPDATE audit_keys SET retired_at = ? WHERE verifier_key = ?"));
+    RETURN_IF_ERROR(q.bind(1, at).bind(2, verifier_key).run("retire audit key"));
+    if (sqlite3_changes(c.handle()) == 0) return NotFound("audit key not found", "audit_key_not_found");
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<AuditKeyRecord>> SqliteStore::list_audit_keys() {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare("SELECT verifier_key, hsm_id, alg, created_at, active_from, retired_at "
+                                      "FROM audit_keys ORDER BY active_from, created_at, verifier_key"));
+  std::vector<AuditKeyRecord> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("list audit keys"));
+    if (!row) return out;
+    out.push_back(AuditKeyRecord{q.text(0), q.text(1), q.text(2), q.int64(3), q.int64(4), q.opt_int64(5)});
+  }
 }
 
 // ---- API tokens ----

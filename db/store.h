@@ -23,11 +23,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
+#include "db/merkle.h"
 #include "db/records.h"
 
 namespace keymgr::db {
@@ -83,6 +85,43 @@ class Store {
   virtual Status add_checkpoint(const LedgerCheckpoint& cp) = 0;
   virtual Result<std::vector<LedgerCheckpoint>> list_checkpoints(int limit) = 0;  // newest first
 
+  // ---- the Merkle tree over the ledger (TreeHead, db/records.h) ----
+  // Integrates up to `max_entries` durable entries after the current tree size: computes their leaf
+  // hashes and stores the new subtree hashes (db/merkle.h's layout) and the new head in one
+  // transaction. The work is done outside the store's write lock; only the final write takes it, so
+  // signing never waits for hashing. One integrator assigns positions; when another integrator
+  // grew the tree meanwhile, this call integrates nothing and returns the current head.
+  virtual Result<TreeHead> integrate_tree(int64_t max_entries) = 0;
+  virtual Result<TreeHead> tree_head() = 0;
+  // Stored subtree hashes at `indexes` (merkle::stored_hash_index), in order; DataLoss
+  // "tree_hash_missing" for an index that is not stored. Stored hashes are never rewritten, so no
+  // snapshot is needed for reads below stored_hash_count(tree_head().size).
+  virtual Result<std::vector<merkle::Hash>> read_tree_hashes(std::span<const uint64_t> indexes) = 0;
+  // Ledger entries seq in [from_seq, to_seq], in seq order, to `sink` until it returns false.
+  virtual Status scan_ledger(int64_t from_seq, int64_t to_seq, const std::function<bool(const LedgerEntry&)>& sink) = 0;
+  // Stored hashes in index order from `from_index`, to `sink` until it returns false (tree audits).
+  virtual Status scan_tree_hashes(uint64_t from_index, const std::function<bool(uint64_t, const Bytes&)>& sink) = 0;
+
+  // ---- signed tree checkpoints ----
+  // kFailedPrecondition "checkpoint_mismatch" unless cp.size <= tree size and cp.root is the tree's
+  // root at cp.size; kFailedPrecondition "checkpoint_not_newer" unless cp.size is larger than every
+  // stored checkpoint's (kAlreadyExists for the same size).
+  virtual Status add_tree_checkpoint(const TreeCheckpoint& cp) = 0;
+  // Newest first, sizes < before_size (0: no bound); limit clamped to 1..1000.
+  virtual Result<std::vector<TreeCheckpoint>> list_tree_checkpoints(int64_t before_size, int limit) = 0;
+  // The newest checkpoint with size <= at_most (NotFound "no_checkpoint" when none).
+  virtual Result<TreeCheckpoint> tree_checkpoint_at_most(int64_t at_most) = 0;
+  // Cosignatures: one per (size, witness); a second from the same witness replaces the first.
+  virtual Status add_cosignature(const Cosignature& c) = 0;
+  virtual Result<std::vector<Cosignature>> list_cosignatures(int64_t size) = 0;
+
+  // ---- audit keys (AuditKeyRecord) ----
+  // kAlreadyExists for a verifier_key already stored.
+  virtual Status add_audit_key(const AuditKeyRecord& k) = 0;
+  // Sets retired_at (by verifier_key); kNotFound if absent.
+  virtual Status retire_audit_key(std::string_view verifier_key, int64_t at) = 0;
+  virtual Result<std::vector<AuditKeyRecord>> list_audit_keys() = 0;  // oldest first
+
   // ---- API tokens ----
   virtual Status create_api_token(const ApiTokenRecord& t, const LedgerEntry& event) = 0;
   virtual Result<ApiTokenRecord> get_api_token(std::string_view id) = 0;
@@ -107,6 +146,19 @@ class CommitStatsSource {
  public:
   virtual ~CommitStatsSource() = default;
   virtual CommitStats commit_stats() const = 0;
+};
+
+// The tree as a merkle::HashReader (proofs and roots over a Store: merkle::inclusion_proof(i, n,
+// StoreTreeReader(store))). Holds a reference; thread-safe as the Store is.
+class StoreTreeReader final : public merkle::HashReader {
+ public:
+  explicit StoreTreeReader(Store& store) : store_(store) {}
+  Result<std::vector<merkle::Hash>> read_hashes(std::span<const uint64_t> indexes) const override {
+    return store_.read_tree_hashes(indexes);
+  }
+
+ private:
+  Store& store_;
 };
 
 }  // namespace keymgr::db
