@@ -1,4 +1,5 @@
-// Byte strings and their text forms: base64url (RFC 4648 §5, no padding), hex.
+// Byte strings and their text forms: base64url (RFC 4648 §5, no padding), standard base64
+// (RFC 4648 §4, padded: the alphabet of signed notes and transparency-log checkpoints), hex.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,13 @@ inline std::string base64url_encode(std::string_view s) {
 // Strict: rejects padding, whitespace, the standard alphabet's '+' and '/', and non-canonical
 // trailing bits.
 std::optional<Bytes> base64url_decode(std::string_view s);
+
+// Standard alphabet, '=' padding to a multiple of 4.
+std::string base64_encode(const uint8_t* data, size_t len);
+inline std::string base64_encode(const Bytes& b) { return base64_encode(b.data(), b.size()); }
+// Strict: exactly the canonical output of base64_encode (length a multiple of 4, padding only at
+// the end and only as much as needed, zero trailing bits); rejects whitespace and '-' '_'.
+std::optional<Bytes> base64_decode(std::string_view s);
 
 std::string hex_encode(const Bytes& b);
 std::optional<Bytes> hex_decode(std::string_view s);
