@@ -19,6 +19,7 @@
 #include "keymgr/api_tokens.h"
 #include "keymgr/audit_service.h"
 #include "keymgr/key_service.h"
+#include "keymgr/ledger_log.h"
 #include "keymgr/readiness.h"
 #include "keymgr/token_service.h"
 
@@ -56,6 +57,7 @@ struct Services {
   KeyService* keys = nullptr;
   TokenService* tokens = nullptr;
   AuditService* audit = nullptr;
+  LedgerLog* log = nullptr;  // the transparency log: checkpoints, proofs, audit keys
   ApiTokenService* api_tokens = nullptr;  // also authenticates every non-public request
   ReadinessService* readiness = nullptr;
   Metrics* metrics = nullptr;

@@ -68,7 +68,8 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   app->audit_ = std::make_unique<AuditService>(*app->hsm_, *app->store_, *app->clock_);
   if (Status st = app->audit_->ensure_key(); !st.ok()) spdlog::error("audit key unavailable: {}", st.to_string());
   app->api_tokens_ = std::make_unique<ApiTokenService>(*app->store_, *app->clock_);
-  app->readiness_ = std::make_unique<ReadinessService>(*app->hsm_, *app->store_, *app->keys_);
+  app->log_ = std::make_unique<LedgerLog>(*app->hsm_, *app->store_, *app->clock_, cfg.ledger, &app->metrics_);
+  app->readiness_ = std::make_unique<ReadinessService>(*app->hsm_, *app->store_, *app->keys_, app->log_.get());
 
   if (!cfg.bootstrap_keyset.empty() && app->keys_->keysets().empty()) {
     NewKeyset spec;
@@ -86,26 +87,11 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
 
   app->scheduler_ = std::make_unique<Scheduler>(*app->keys_, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scheduler_interval));
   if (rep->done) app->scheduler_->mark_reconciled();
-  {
-    auto last = std::make_shared<std::atomic<int64_t>>(0);
-    AuditService* audit = app->audit_.get();
-    const Clock* clk = app->clock_;
-    const int64_t every = cfg.checkpoint_interval.count();
-    app->scheduler_->add_job([audit, clk, last, every] {
-      const int64_t now = to_unix_seconds(clk->now());
-      if (now - last->load() < every) return;
-      auto cp = audit->checkpoint();
-      if (!cp.ok()) {
-        spdlog::error("ledger checkpoint failed: {}", cp.status().to_string());
-        return;
-      }
-      last->store(now);
-      if (cp->has_value()) spdlog::info("ledger checkpoint at seq {}", (*cp)->seq);
-    });
-  }
+  if (Status st = app->log_->ensure_keys(); !st.ok()) spdlog::error("ledger log: audit key unavailable: {}", st.to_string());
   api::Services svc{.keys = app->keys_.get(),
                     .tokens = app->tokens_.get(),
                     .audit = app->audit_.get(),
+                    .log = app->log_.get(),
                     .api_tokens = app->api_tokens_.get(),
                     .readiness = app->readiness_.get(),
                     .metrics = &app->metrics_};
@@ -176,6 +162,23 @@ void App::register_metrics() {
     });
   }
   db::Store* store = store_.get();
+  LedgerLog* log = log_.get();
+  metrics_.describe("keymgr_ledger_log_errors_total", "counter", "Ledger log integration or checkpoint failures (each start of one)");
+  metrics_.describe("keymgr_ledger_checkpoints_total", "counter", "Signed ledger checkpoints");
+  metrics_.describe("keymgr_ledger_inconsistencies_total", "counter",
+                    "Times the stored tree did not extend the newest signed checkpoint (signing refused)");
+  metrics_.gauge("keymgr_ledger_integration_lag_seconds", "Age of the oldest durable ledger entry not yet in the Merkle tree", [log] {
+    auto l = log->lag();
+    return std::vector<std::pair<std::string, double>>{{"", l.ok() ? l->oldest_age.count() / 1000.0 : -1.0}};
+  });
+  metrics_.gauge("keymgr_ledger_integration_pending", "Durable ledger entries not yet in the Merkle tree", [log] {
+    auto l = log->lag();
+    return std::vector<std::pair<std::string, double>>{{"", l.ok() ? static_cast<double>(l->pending) : -1.0}};
+  });
+  metrics_.gauge("keymgr_ledger_checkpoint_size", "Entries covered by the newest signed checkpoint", [log] {
+    auto cp = log->latest_checkpoint();
+    return std::vector<std::pair<std::string, double>>{{"", cp.ok() ? static_cast<double>(cp->size) : 0.0}};
+  });
   metrics_.gauge("keymgr_ledger_entries", "Entries in the signing ledger", [store] {
     auto n = store->ledger_size();
     return std::vector<std::pair<std::string, double>>{{"", n.ok() ? static_cast<double>(*n) : -1.0}};
@@ -185,6 +188,7 @@ void App::register_metrics() {
 Status App::start() {
   RETURN_IF_ERROR(server_->bind());
   scheduler_->start();
+  log_->start();
   serve_thread_ = std::thread([this] { server_->serve(); });
   return Status::Ok();
 }
@@ -203,6 +207,7 @@ void App::stop() {
   if (server_) server_->stop();
   if (serve_thread_.joinable()) serve_thread_.join();
   if (scheduler_) scheduler_->stop();
+  if (log_) log_->stop();
   stop_cv_.notify_all();
 }
 

@@ -12,6 +12,7 @@
 #include "hsm/hsm.h"
 #include "keymgr/api_tokens.h"
 #include "keymgr/audit_service.h"
+#include "keymgr/ledger_log.h"
 #include "keymgr/key_service.h"
 #include "keymgr/readiness.h"
 #include "keymgr/scheduler.h"
@@ -48,6 +49,7 @@ class App {
   KeyService& keys() { return *keys_; }
   TokenService& tokens() { return *tokens_; }
   AuditService& audit() { return *audit_; }
+  LedgerLog& log() { return *log_; }
   ApiTokenService& api_tokens() { return *api_tokens_; }
   Scheduler& scheduler() { return *scheduler_; }
   db::Store& store() { return *store_; }
@@ -71,6 +73,7 @@ class App {
   std::unique_ptr<KeyService> keys_;
   std::unique_ptr<TokenService> tokens_;
   std::unique_ptr<AuditService> audit_;
+  std::unique_ptr<LedgerLog> log_;
   std::unique_ptr<ApiTokenService> api_tokens_;
   std::unique_ptr<ReadinessService> readiness_;
   std::unique_ptr<Scheduler> scheduler_;

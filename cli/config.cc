@@ -62,6 +62,7 @@ const std::set<std::string>& known_keys(const std::string& section) {
       {"hsm", {"module", "token_label", "token_serial", "pin_file", "pool_size", "call_timeout_ms", "admin_timeout_ms"}},
       {"database", {"path", "cache_mib"}},
       {"scheduler", {"interval", "checkpoint_interval"}},
+      {"ledger", {"origin", "integrate_max_delay", "checkpoint_interval", "audit_key_lifetime", "audit_key_overlap"}},
       {"log", {"level", "json"}},
       {"bootstrap", {"keyset", "issuer", "alg"}},
   };
@@ -116,7 +117,16 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   RETURN_IF_ERROR(get(t, "database", "path", c.db_path, src));
   RETURN_IF_ERROR(get(t, "database", "cache_mib", c.db_cache_mib, src));
   RETURN_IF_ERROR(get_duration(t, "scheduler", "interval", c.scheduler_interval, src));
-  RETURN_IF_ERROR(get_duration(t, "scheduler", "checkpoint_interval", c.checkpoint_interval, src));
+  RETURN_IF_ERROR(get_duration(t, "scheduler", "checkpoint_interval", c.ledger.checkpoint_interval, src));
+  RETURN_IF_ERROR(get(t, "ledger", "origin", c.ledger.origin, src));
+  {
+    std::chrono::seconds d = std::chrono::duration_cast<std::chrono::seconds>(c.ledger.integrate_max_delay);
+    RETURN_IF_ERROR(get_duration(t, "ledger", "integrate_max_delay", d, src));
+    c.ledger.integrate_max_delay = d;
+  }
+  RETURN_IF_ERROR(get_duration(t, "ledger", "checkpoint_interval", c.ledger.checkpoint_interval, src));
+  RETURN_IF_ERROR(get_duration(t, "ledger", "audit_key_lifetime", c.ledger.audit_key_lifetime, src));
+  RETURN_IF_ERROR(get_duration(t, "ledger", "audit_key_overlap", c.ledger.audit_key_overlap, src));
   RETURN_IF_ERROR(get(t, "log", "level", c.log.level, src));
   RETURN_IF_ERROR(get(t, "log", "json", c.log.json, src));
   RETURN_IF_ERROR(get(t, "bootstrap", "keyset", c.bootstrap_keyset, src));
@@ -127,6 +137,12 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   if (c.server.public_threads < 1 || c.server.public_threads > 64) return bad(src, "server.public_threads must be 1..64");
   if (c.hsm_pool_size < 1 || c.hsm_pool_size > 256) return bad(src, "hsm.pool_size must be 1..256");
   if (c.db_cache_mib < 2 || c.db_cache_mib > 65536) return bad(src, "database.cache_mib must be 2..65536");
+  if (!note::is_valid_key_name(c.ledger.origin) || c.ledger.origin.find("://") != std::string::npos) {
+    return bad(src, "ledger.origin must be a schema-less URL-like name without spaces or '+', e.g. \"keymgr.example.com/ledger\"");
+  }
+  if (c.ledger.audit_key_overlap >= c.ledger.audit_key_lifetime) {
+    return bad(src, "ledger.audit_key_overlap must be shorter than ledger.audit_key_lifetime");
+  }
   if (c.hsm_admin_timeout_ms < 1) return bad(src, "hsm.admin_timeout_ms must be at least 1");
   if (c.server.tls_cert.empty() != c.server.tls_key.empty()) return bad(src, "server.tls_cert and tls_key go together");
   if (!c.server.client_ca.empty() && c.server.tls_cert.empty()) return bad(src, "server.client_ca needs TLS");

@@ -9,6 +9,7 @@
 #include "common/status.h"
 #include "common/secret.h"
 #include "keymgr/keyset_rules.h"
+#include "keymgr/ledger_log.h"
 #include "keymgr/policy.h"
 
 namespace keymgr::cli {
@@ -31,7 +32,10 @@ struct Config {
   int db_cache_mib = 128;  // SQLite page caches, all connections together
   // Scheduler
   std::chrono::seconds scheduler_interval{10};
-  std::chrono::seconds checkpoint_interval{300};
+  // The ledger as a transparency log ([ledger]: origin, integrate_max_delay, checkpoint_interval,
+  // audit_key_lifetime, audit_key_overlap). scheduler.checkpoint_interval is the old spelling of
+  // ledger.checkpoint_interval.
+  LedgerLogOptions ledger;
   LogOptions log;
   // A keyset created at start-up when the database has none (empty name: none).
   std::string bootstrap_keyset = "default";

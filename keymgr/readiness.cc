@@ -2,8 +2,8 @@
 
 namespace keymgr {
 
-ReadinessService::ReadinessService(hsm::Hsm& hsm, db::Store& store, const KeyService& keys)
-    : hsm_(hsm), store_(store), keys_(keys) {}
+ReadinessService::ReadinessService(hsm::Hsm& hsm, db::Store& store, const KeyService& keys, LedgerLog* log)
+    : hsm_(hsm), store_(store), keys_(keys), log_(log) {}
 
 Readiness ReadinessService::check() const {
   Readiness r;
@@ -11,6 +11,19 @@ Readiness ReadinessService::check() const {
   r.database = store_.check_writable();
   for (auto& h : keys_.health_all()) {
     if (h.overdue || !h.last_error.empty()) r.failing_keysets.push_back(std::move(h));
+  }
+  if (log_ != nullptr) {
+    auto lag = log_->lag();
+    if (!lag.ok()) {
+      r.ledger_log = lag.status();
+    } else {
+      r.ledger_lag = *lag;
+      if (lag->behind) {
+        r.ledger_log = Unavailable(std::to_string(lag->pending) + " ledger entries wait for the Merkle tree; the oldest for " +
+                                       std::to_string(lag->oldest_age.count()) + " ms",
+                                   "ledger_integration_behind");
+      }
+    }
   }
   return r;
 }

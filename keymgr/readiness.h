@@ -6,12 +6,14 @@
 // Thread-safety: check() may be called concurrently.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "db/store.h"
 #include "hsm/hsm.h"
 #include "keymgr/key_service.h"
+#include "keymgr/ledger_log.h"
 
 namespace keymgr {
 
@@ -19,12 +21,17 @@ struct Readiness {
   Status hsm;       // Hsm::health()
   Status database;  // Store::check_writable()
   std::vector<KeysetHealth> failing_keysets;  // overdue, or whose last scheduled step failed
-  bool ready() const { return hsm.ok() && database.ok() && failing_keysets.empty(); }
+  // Ledger entries wait for the Merkle tree longer than max(5 s, 5 x ledger.integrate_max_delay)
+  // (kUnavailable "ledger_integration_behind"), or the lag cannot be read.
+  Status ledger_log;
+  LedgerLog::Lag ledger_lag;
+  bool ready() const { return hsm.ok() && database.ok() && failing_keysets.empty() && ledger_log.ok(); }
 };
 
 class ReadinessService {
  public:
-  ReadinessService(hsm::Hsm& hsm, db::Store& store, const KeyService& keys);
+  // `log` may be null (no ledger log check).
+  ReadinessService(hsm::Hsm& hsm, db::Store& store, const KeyService& keys, LedgerLog* log = nullptr);
   ReadinessService(const ReadinessService&) = delete;
   ReadinessService& operator=(const ReadinessService&) = delete;
 
@@ -34,6 +41,7 @@ class ReadinessService {
   hsm::Hsm& hsm_;
   db::Store& store_;
   const KeyService& keys_;
+  LedgerLog* log_;
 };
 
 }  // namespace keymgr
