@@ -62,7 +62,7 @@ const std::set<std::string>& known_keys(const std::string& section) {
       {"hsm", {"module", "token_label", "token_serial", "pin_file", "pool_size", "call_timeout_ms", "admin_timeout_ms"}},
       {"database", {"path", "cache_mib"}},
       {"scheduler", {"interval", "checkpoint_interval"}},
-      {"ledger", {"origin", "integrate_max_delay", "checkpoint_interval", "audit_key_lifetime", "audit_key_overlap"}},
+      {"ledger", {"origin", "integrate_max_delay", "checkpoint_interval", "audit_key_alg", "audit_key_lifetime", "audit_key_overlap"}},
       {"log", {"level", "json"}},
       {"bootstrap", {"keyset", "issuer", "alg"}},
   };
@@ -125,6 +125,7 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
     c.ledger.integrate_max_delay = d;
   }
   RETURN_IF_ERROR(get_duration(t, "ledger", "checkpoint_interval", c.ledger.checkpoint_interval, src));
+  RETURN_IF_ERROR(get(t, "ledger", "audit_key_alg", c.ledger.audit_key_alg, src));
   RETURN_IF_ERROR(get_duration(t, "ledger", "audit_key_lifetime", c.ledger.audit_key_lifetime, src));
   RETURN_IF_ERROR(get_duration(t, "ledger", "audit_key_overlap", c.ledger.audit_key_overlap, src));
   RETURN_IF_ERROR(get(t, "log", "level", c.log.level, src));
@@ -139,6 +140,9 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   if (c.db_cache_mib < 2 || c.db_cache_mib > 65536) return bad(src, "database.cache_mib must be 2..65536");
   if (!note::is_valid_key_name(c.ledger.origin) || c.ledger.origin.find("://") != std::string::npos) {
     return bad(src, "ledger.origin must be a schema-less URL-like name without spaces or '+', e.g. \"keymgr.example.com/ledger\"");
+  }
+  if (c.ledger.audit_key_alg != "auto" && c.ledger.audit_key_alg != "Ed25519" && c.ledger.audit_key_alg != "ES256") {
+    return bad(src, "ledger.audit_key_alg must be auto, Ed25519 or ES256");
   }
   if (c.ledger.audit_key_overlap >= c.ledger.audit_key_lifetime) {
     return bad(src, "ledger.audit_key_overlap must be shorter than ledger.audit_key_lifetime");

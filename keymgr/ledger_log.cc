@@ -123,7 +123,11 @@ Result<std::vector<AuditKeyView>> LedgerLog::load_keys() {
 
 Result<AuditKeyView> LedgerLog::create_key(int64_t now_s) {
   const auto algs = hsm_.supported_algorithms();
-  const bool ed25519 = std::find(algs.begin(), algs.end(), Algorithm::kEdDSA) != algs.end();
+  const bool hsm_ed25519 = std::find(algs.begin(), algs.end(), Algorithm::kEdDSA) != algs.end();
+  if (opts_.audit_key_alg == "Ed25519" && !hsm_ed25519) {
+    return FailedPrecondition("ledger.audit_key_alg is Ed25519 but the HSM cannot make Ed25519 keys", "audit_key_unavailable");
+  }
+  const bool ed25519 = opts_.audit_key_alg == "Ed25519" || (opts_.audit_key_alg == "auto" && hsm_ed25519);
   ASSIGN_OR_RETURN(Bytes rnd, random_bytes(16));
   const std::string id = hex_encode(rnd);
   ASSIGN_OR_RETURN(hsm::KeyInfo info, hsm_.generate_key(ed25519 ? Algorithm::kEdDSA : Algorithm::kES256, id,

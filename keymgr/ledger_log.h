@@ -49,6 +49,8 @@ struct LedgerLogOptions {
   std::chrono::milliseconds integrate_max_delay{1000};  // durable entry -> in the tree, at most
   int64_t integrate_batch = 65536;                       // entries per integration transaction
   std::chrono::seconds checkpoint_interval{10};          // the tree grew: sign at most this often
+  // "auto": Ed25519 when the HSM can make Ed25519 keys, else ES256; or "Ed25519" / "ES256".
+  std::string audit_key_alg = "auto";
   std::chrono::seconds audit_key_lifetime{std::chrono::hours(24 * 365)};
   std::chrono::seconds audit_key_overlap{std::chrono::hours(24 * 30)};
 };

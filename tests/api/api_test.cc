@@ -426,6 +426,12 @@ TEST_F(ApiTest, EveryRouteByEveryRole) {
       {"GET", "/v1/keysets/a/jwks.json", "", all},
       {"GET", "/v1/keysets/a/openid-configuration", "", all},
       {"GET", "/v1/audit/checkpoints", "", all},
+      {"GET", "/v1/audit/checkpoint", "", all},
+      {"GET", "/v1/audit/keys", "", all},
+      {"POST", "/v1/audit/keys/rotate", "", {"admin"}},
+      {"GET", "/v1/audit/proof?seq=1", "", {"admin", "auditor"}},
+      {"POST", "/v1/audit/proof", R"({"token":"a.b.c"})", all},
+      {"GET", "/v1/audit/proof/consistency?from=0", "", all},
       {"GET", "/v1/keysets", "", authed},
       {"GET", "/v1/keysets/a", "", authed},
       {"POST", "/v1/keysets", R"({"name":"zz","issuer":"https://zz.example/zz"})", {"admin", "ops"}},
@@ -521,41 +527,107 @@ TEST_F(ApiTest, OperatorFlowRotationCompromiseAndAudit) {
   EXPECT_TRUE(json::parse(ver->body)["ok"]) << ver->body;
 }
 
-TEST_F(ApiTest, CheckpointsAreSignedByThePublishedAuditKeyAndVerifyWithOpenSsl) {
+TEST_F(ApiTest, TreeCheckpointsAndProofsVerifyWithAnIndependentImplementation) {
   create_keyset("web");
-  auto cp = app_->audit().checkpoint();
+  const std::string iss = make_token("iss-web", api::Role::kIssuer, {"web"});
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 5; ++i) tokens.push_back(sign("web", iss, {{"sub", "u" + std::to_string(i)}})["token"].get<std::string>());
+
+  // Not covered by a signed checkpoint yet: a clear 409, not a proof against nothing.
+  auto early = call("POST", "/v1/audit/proof", "", json{{"token", tokens[2]}}.dump());
+  ASSERT_TRUE(early);
+  EXPECT_TRUE(early->status == 404 || early->status == 409) << early->body;
+
+  ASSERT_TRUE(app_->log().integrate().ok());
+  auto cp = app_->log().checkpoint();
   ASSERT_TRUE(cp.ok()) << cp.status().to_string();
   ASSERT_TRUE(cp->has_value());
-  auto r = call("GET", "/v1/audit/checkpoints", "");
-  ASSERT_EQ(r->status, 200);
-  json doc = json::parse(r->body);
-  ASSERT_FALSE(doc["checkpoints"].empty());
-  ASSERT_TRUE(doc["audit_key"].is_object());
-  // Verify with the openssl command line from the published JWK: P-256 point → PEM via Python's
-  // cryptography (independent of keymgr), raw r||s → DER, then `openssl dgst -verify`.
-  const json& c = doc["checkpoints"][0];
+
+  auto note = call("GET", "/v1/audit/checkpoint", "");
+  ASSERT_EQ(note->status, 200) << note->body;
+  EXPECT_EQ(note->get_header_value("Cache-Control"), "public, max-age=5");
+  auto keys = call("GET", "/v1/audit/keys?format=text", "");
+  ASSERT_EQ(keys->status, 200) << keys->body;
+  auto proof = call("POST", "/v1/audit/proof", "", json{{"token", tokens[2]}}.dump());
+  ASSERT_EQ(proof->status, 200) << proof->body;
+  const json p = json::parse(proof->body);
+  auto unknown = call("POST", "/v1/audit/proof", "", json{{"token", tokens[2] + "x"}}.dump());
+  EXPECT_EQ(unknown->status, 404) << unknown->body;
+  EXPECT_EQ(json::parse(unknown->body)["error"], "entry_not_found") << unknown->body;
+
+  // An independent check in Python (hashlib + cryptography): the note's key id per C2SP
+  // signed-note, its Ed25519 signature over the checkpoint text, the RFC 9162 root from the audit
+  // path, and the token's SHA-256 inside the leaf data.
   const std::string d = dir_;
-  std::ofstream(d + "/input") << c["signing_input"].get<std::string>();
-  std::ofstream(d + "/jwk.json") << doc["audit_key"].dump();
-  std::ofstream(d + "/sig.b64") << c["signature"].get<std::string>();
-  const std::string py =
-      "import json,base64,sys\n"
-      "from cryptography.hazmat.primitives.asymmetric import ec\n"
-      "from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature\n"
-      "from cryptography.hazmat.primitives import serialization\n"
-      "d=sys.argv[1]; j=json.load(open(d+'/jwk.json'))\n"
-      "b=lambda s: base64.urlsafe_b64decode(s+'='*(-len(s)%4))\n"
-      "pub=ec.EllipticCurvePublicNumbers(int.from_bytes(b(j['x']),'big'),int.from_bytes(b(j['y']),'big'),ec.SECP256R1()).public_key()\n"
-      "open(d+'/pub.pem','wb').write(pub.public_bytes(serialization.Encoding.PEM,serialization.PublicFormat.SubjectPublicKeyInfo))\n"
-      "s=b(open(d+'/sig.b64').read().strip())\n"
-      "open(d+'/sig.der','wb').write(encode_dss_signature(int.from_bytes(s[:32],'big'),int.from_bytes(s[32:],'big')))\n";
-  std::ofstream(d + "/conv.py") << py;
+  std::ofstream(d + "/note") << note->body;
+  std::ofstream(d + "/vkey") << keys->body;
+  std::ofstream(d + "/proof.json") << proof->body;
+  std::ofstream(d + "/token") << tokens[2];
+  const std::string py = R"PY(
+import base64, hashlib, json, struct, sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+d = sys.argv[1]
+note = open(d + '/note', encoding='utf-8').read()
+vkey = open(d + '/vkey').read().split('\n')[0]
+name, kid_hex, kb = vkey.split('+')
+key = base64.b64decode(kb)
+assert key[0] == 1, 'Ed25519 expected'
+assert hashlib.sha256(name.encode() + b'\n' + key).digest()[:4].hex() == kid_hex
+text, sigs = note.rsplit('\n\n', 1)
+text += '\n'
+ok = False
+for line in sigs.strip('\n').split('\n'):
+    assert line.startswith('\u2014 ')
+    n, b = line[2:].split(' ')
+    raw = base64.b64decode(b)
+    if n == name and raw[:4].hex() == kid_hex:
+        Ed25519PublicKey.from_public_bytes(key[1:]).verify(raw[4:], text.encode())
+        ok = True
+assert ok, 'no signature by the published key'
+origin, size, root = text.split('\n')[:3]
+p = json.load(open(d + '/proof.json'))
+assert int(size) == p['tree_size']
+leaf_data = base64.b64decode(p['leaf_data'])
+h = hashlib.sha256(b'\x00' + leaf_data).digest()
+idx, n = p['index'], p['tree_size']
+fn, sn = idx, n - 1
+for s in [base64.b64decode(x) for x in p['path']]:
+    if fn % 2 == 1 or fn == sn:
+        h = hashlib.sha256(b'\x01' + s + h).digest()
+        while fn % 2 == 0 and fn != 0:
+            fn >>= 1; sn >>= 1
+    else:
+        h = hashlib.sha256(b'\x01' + h + s).digest()
+    fn >>= 1; sn >>= 1
+assert sn == 0 and h == base64.b64decode(root), 'audit path does not lead to the signed root'
+tok = hashlib.sha256(open(d + '/token').read().encode()).hexdigest().encode()
+assert tok in leaf_data, 'token hash not in the leaf'
+print('VERIFIED', idx, n)
+)PY";
+  std::ofstream(d + "/check.py") << py;
   std::string out;
-  ASSERT_EQ(run({"/usr/bin/python3", d + "/conv.py", d}, &out), 0) << out;
-  out.clear();
-  EXPECT_EQ(run({"openssl", "dgst", "-sha256", "-verify", d + "/pub.pem", "-signature", d + "/sig.der", d + "/input"}, &out), 0)
-      << out;
-  EXPECT_NE(out.find("Verified OK"), std::string::npos) << out;
+  EXPECT_EQ(run({"/usr/bin/python3", d + "/check.py", d}, &out), 0) << out;
+  EXPECT_NE(out.find("VERIFIED"), std::string::npos) << out;
+  EXPECT_EQ(p["entry"]["token_sha256"], json::parse(proof->body)["entry"]["token_sha256"]);
+
+  // The text form is a C2SP tlog-proof file; consistency from 2 to the checkpoint is public.
+  auto text = call("POST", "/v1/audit/proof?format=text", "", json{{"token", tokens[2]}}.dump());
+  ASSERT_EQ(text->status, 200);
+  EXPECT_EQ(text->body.rfind("c2sp.org/tlog-proof@v1\n", 0), 0u) << text->body;
+  auto cons = call("GET", "/v1/audit/proof/consistency?from=2", "");
+  ASSERT_EQ(cons->status, 200) << cons->body;
+  EXPECT_EQ(json::parse(cons->body)["to"], p["tree_size"]);
+  auto bad = call("GET", "/v1/audit/proof/consistency?from=999999", "");
+  EXPECT_EQ(bad->status, 400) << bad->body;
+
+  // The full audit sees every checkpoint signature.
+  auto ver = call("GET", "/v1/audit/verify", auditor_);
+  ASSERT_EQ(ver->status, 200) << ver->body;
+  const json v = json::parse(ver->body);
+  EXPECT_TRUE(v["ok"]) << ver->body;
+  EXPECT_EQ(v["checkpoints"], 1);
+  EXPECT_EQ(v["checkpoints_checked"], 1);
+  EXPECT_EQ(v["tree_size"], p["tree_size"]);
 }
 
 TEST_F(ApiTest, OpenApiDocumentDescribesExactlyTheServedRoutes) {

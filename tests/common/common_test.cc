@@ -149,14 +149,30 @@ json = true
   EXPECT_EQ(defaults->server.public_port, -1);  // the public listener is off unless asked for
   EXPECT_EQ(defaults->hsm_call_timeout_ms, 2000);
   EXPECT_EQ(c->scheduler_interval, std::chrono::seconds(30));
-  EXPECT_EQ(c->checkpoint_interval, std::chrono::seconds(600));
+  EXPECT_EQ(c->ledger.checkpoint_interval, std::chrono::seconds(600));  // old spelling, scheduler.checkpoint_interval
+  EXPECT_EQ(defaults->ledger.origin, "keymgr.local/ledger");
+  EXPECT_EQ(defaults->ledger.integrate_max_delay, std::chrono::seconds(1));
+  auto ledger = cli::parse_config(
+      "[ledger]\norigin = \"keymgr.example.com/ledger\"\nintegrate_max_delay = \"2s\"\ncheckpoint_interval = \"30s\"\n"
+      "audit_key_alg = \"ES256\"\naudit_key_lifetime = \"90d\"\naudit_key_overlap = \"7d\"\n",
+      "ledger.toml");
+  ASSERT_TRUE(ledger.ok()) << ledger.status().to_string();
+  EXPECT_EQ(ledger->ledger.origin, "keymgr.example.com/ledger");
+  EXPECT_EQ(ledger->ledger.integrate_max_delay, std::chrono::seconds(2));
+  EXPECT_EQ(ledger->ledger.checkpoint_interval, std::chrono::seconds(30));
+  EXPECT_EQ(ledger->ledger.audit_key_alg, "ES256");
+  EXPECT_EQ(ledger->ledger.audit_key_lifetime, std::chrono::hours(24 * 90));
+  EXPECT_EQ(ledger->ledger.audit_key_overlap, std::chrono::hours(24 * 7));
   EXPECT_TRUE(c->log.json);
   for (const char* bad : {"[server]\nprot = 1\n", "[nope]\n", "[server]\nport = \"x\"\n", "[server]\nport = 70000\n",
                           "[hsm]\npool_size = 0\n", "[scheduler]\ninterval = \"soon\"\n", "not toml at all",
                           "[server]\ntls_cert = \"a\"\n", "[hsm]\npin = \"1234\"\n", "[scheduler]\ninterval = 1e30\n",
                           "[server]\nport = nan\n", "[hsm]\npool_size = 4.0\n", "[server]\npublic_port = 70000\n",
                           "[server]\npublic_port = -2\n", "[server]\npublic_threads = 0\n", "[database]\ncache_mib = 1\n",
-                          "[hsm]\nadmin_timeout_ms = 0\n", "[hsm]\ncall_timeout_ms = -1\n"}) {
+                          "[hsm]\nadmin_timeout_ms = 0\n", "[hsm]\ncall_timeout_ms = -1\n",
+                          "[ledger]\norigin = \"https://x.example/log\"\n", "[ledger]\norigin = \"a b\"\n",
+                          "[ledger]\norigin = \"\"\n", "[ledger]\naudit_key_alg = \"RS256\"\n",
+                          "[ledger]\naudit_key_overlap = \"400d\"\n", "[ledger]\nintegrate_max_delay = \"0s\"\n"}) {
     auto r = cli::parse_config(bad, "bad.toml");
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {

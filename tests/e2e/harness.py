@@ -47,7 +47,10 @@ path = "{self.dir}/keymgr.db"
 {extra.get("database", "")}
 [scheduler]
 interval = "1s"
+[ledger]
 checkpoint_interval = "2s"
+{'audit_key_alg = "ES256"' if "ASAN_OPTIONS" in os.environ else ""}
+{extra.get("ledger", "")}
 [log]
 level = "info"
 [bootstrap]
