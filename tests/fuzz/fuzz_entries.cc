@@ -367,7 +367,7 @@ const std::vector<Target>& targets() {
   static const std::vector<Target> kTargets = {
       {"json", fuzz_json},     {"claims", fuzz_claims}, {"verify", fuzz_verify}, {"base64url", fuzz_base64url},
       {"jwk", fuzz_jwk},       {"policy", fuzz_policy}, {"config", fuzz_config}, {"auth", fuzz_auth},
-      {"http", fuzz_http},
+      {"http", fuzz_http},     {"note", fuzz_note},     {"checkpoint", fuzz_checkpoint}, {"tlogproof", fuzz_tlogproof},
   };
   return kTargets;
 }

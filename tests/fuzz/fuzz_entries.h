@@ -46,6 +46,17 @@ int fuzz_auth(const uint8_t* data, size_t size);
 // matches, a request with a body always closes the connection, and a served JWKS is the keyset's.
 int fuzz_http(const uint8_t* data, size_t size);
 
+// Transparency-log formats (fuzz_tlog_entries.cc, km_tlog only):
+// parse_note (+ parse_signature_lines, parse_verifier_key on the same bytes): accepted inputs
+// format back byte for byte; verify_note against fixed public keys accepts only texts their holders
+// really signed.
+int fuzz_note(const uint8_t* data, size_t size);
+// parse_checkpoint: accepted texts format back byte for byte.
+int fuzz_checkpoint(const uint8_t* data, size_t size);
+// parse_inclusion_proof and parse_consistency_proof on the same bytes: accepted files format back
+// byte for byte; verification against a fixed policy accepts only genuinely signed checkpoints.
+int fuzz_tlogproof(const uint8_t* data, size_t size);
+
 const std::vector<Target>& targets();
 
 }  // namespace keymgr::fuzz

@@ -199,3 +199,7 @@ write("corpus", "auth", [
     "Bearer km_x_y", "Bearer km_@ADMIN", "bearer @ADMIN", "Basic @ADMIN", "@ADMIN", "Bearer  @ADMIN", "",
     "Bearer " + "km_" + "a" * 200, "Bearer km_\x00_\x00", "Bearer km_' OR 1=1 --_x",
 ])
+
+# ---------------------------------------------------------------- note, checkpoint, tlogproof
+# Deterministic (fixed public test keys): see make_tlog_seeds.py.
+exec(open(os.path.join(HERE, "make_tlog_seeds.py")).read(), {"__file__": os.path.join(HERE, "make_tlog_seeds.py")})
