@@ -1,9 +1,9 @@
-// The auditor's view of the ledger: queries and exports, chain verification including signed
-// checkpoints, periodic checkpoints signed by an HSM-held audit key of their own, and "tokens
-// affected by a compromise". The HTTP API reads the ledger only through this service.
+// The auditor's view of the ledger: queries and exports, and "tokens affected by a compromise".
+// The HTTP API reads ledger entries only through this service; the transparency log (Merkle tree,
+// signed checkpoints, proofs, the full audit) is keymgr/ledger_log.h.
 //
-// The audit key (ES256, label "keymgr-audit") is generated in the HSM on first use and published
-// as a JWK so anyone who kept a checkpoint can verify it with OpenSSL.
+// Earlier versions signed hash-chain checkpoints with an ES256 key labelled "keymgr-audit"; those
+// checkpoints stay listed, and the key, if the HSM has it, stays published as a JWK.
 // Owns the audit key's id and JWK; `hsm`, `store` and `clock` must outlive it.
 // Thread-safety: all methods may be called concurrently. Sinks must not call back into the store's
 // write methods (db/store.h).
@@ -24,24 +24,14 @@ namespace keymgr {
 
 inline constexpr std::string_view kAuditKeyLabel = "keymgr-audit";
 
-struct AuditReport {
-  db::ChainReport chain;
-  int checkpoints_checked = 0;
-  std::optional<int64_t> bad_checkpoint_seq;  // a checkpoint whose signature does not verify
-  bool ok() const { return chain.ok && !bad_checkpoint_seq; }
-};
-
 class AuditService {
  public:
   AuditService(hsm::Hsm& hsm, db::Store& store, const Clock& clock);
 
-  // Finds or creates the audit key. Unavailable if the HSM cannot be reached.
+  // Finds the legacy checkpoint key (NotFound when the HSM has none; nothing is created).
   Status ensure_key();
   // The audit key's public JWK (with kid), or NotFound before ensure_key() succeeded.
   Result<nlohmann::json> public_jwk();
-  // Signs and stores a checkpoint of the current chain head, unless nothing changed since the last.
-  Result<std::optional<db::LedgerCheckpoint>> checkpoint();
-  Result<AuditReport> verify();
 
   // One page of matching ledger entries, newest first (db::Store::query_ledger()).
   Result<db::LedgerPage> query(const db::LedgerQuery& q);

@@ -569,7 +569,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 d = sys.argv[1]
 note = open(d + '/note', encoding='utf-8').read()
 vkey = open(d + '/vkey').read().split('\n')[0]
-name, kid_hex, kb = vkey.split('+')
+name, kid_hex, kb = vkey.split('+', 2)
 key = base64.b64decode(kb)
 assert key[0] == 1, 'Ed25519 expected'
 assert hashlib.sha256(name.encode() + b'\n' + key).digest()[:4].hex() == kid_hex
