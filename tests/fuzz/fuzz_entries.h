@@ -46,6 +46,11 @@ int fuzz_auth(const uint8_t* data, size_t size);
 // matches, a request with a body always closes the connection, and a served JWKS is the keyset's.
 int fuzz_http(const uint8_t* data, size_t size);
 
+// db::ledger_decode_canonical (the leaf data of the transparency log, from inclusion proof files):
+// accepted input re-encodes to exactly itself, malformed input has one reason; an entry made from
+// the input survives encode/decode.
+int fuzz_ledgerenc(const uint8_t* data, size_t size);
+
 const std::vector<Target>& targets();
 
 }  // namespace keymgr::fuzz
