@@ -1,8 +1,9 @@
 // keymgr: the server (`keymgr serve`) and the admin CLI in one binary.
 //
-// Local commands (token, audit verify) open the database (and HSM) named in the config file.
-// Remote commands (keyset, key, sign, verify, audit query/export) call the REST API at --url
-// with the bearer token from $KEYMGR_API_TOKEN or --token-file (never argv).
+// Local commands (token, audit verify) open the database named in the config file.
+// Remote commands (keyset, key, sign, verify, audit query/export/prove/keys/rotate-key) call the
+// REST API at --url with the bearer token from $KEYMGR_API_TOKEN or --token-file (never argv).
+// Offline commands (audit verify-proof) need neither; audit monitor reads only public routes.
 #include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -20,6 +21,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/app.h"
+#include "cli/audit_commands.h"
+#include "cli/cli_support.h"
 #include "cli/config.h"
 #include "cli/unreachable.h"
 #include "common/logging.h"
@@ -27,31 +30,11 @@
 namespace {
 using nlohmann::json;
 using namespace keymgr;
+using namespace keymgr::cli;
 
 std::string default_config() {
   if (const char* c = std::getenv("KEYMGR_CONFIG"); c != nullptr && *c) return c;
   return "";
-}
-
-// Exit codes; kExitHelp is the --help footer, README's CLI section says the same.
-constexpr int kExitError = 1;         // anything else (HTTP 5xx other than 503)
-constexpr int kExitBadRequest = 2;    // bad arguments or input, HTTP 4xx
-constexpr int kExitUnavailable = 3;   // server unreachable, HTTP 503, HSM or database unavailable
-constexpr int kExitDataLoss = 4;      // audit verify: the ledger chain is broken
-constexpr int kExitTokenInvalid = 5;  // verify: the server answered, and the token is not valid
-constexpr const char* kExitHelp =
-    "Exit codes: 0 success (verify: the token is valid); 1 other error (HTTP 5xx); 2 bad arguments or "
-    "request (HTTP 4xx); 3 server unreachable or unavailable (HTTP 503, HSM, database); 4 ledger chain "
-    "broken (audit verify); 5 token not valid (verify).";
-
-int fail(const Status& st) {
-  std::cerr << "keymgr: " << st.to_string() << "\n";
-  switch (st.code()) {
-    case ErrorCode::kInvalidArgument: return kExitBadRequest;
-    case ErrorCode::kUnavailable: return kExitUnavailable;
-    case ErrorCode::kDataLoss: return kExitDataLoss;
-    default: return kExitError;
-  }
 }
 
 void harden_process() {
@@ -96,21 +79,6 @@ int cmd_serve(const std::string& config_path) {
 
 // ---------------------------------------------------------------- local commands
 
-struct Local {
-  cli::Config cfg;
-  std::unique_ptr<db::Store> store;
-};
-
-Result<Local> open_local(const std::string& config_path) {
-  Local l;
-  ASSIGN_OR_RETURN(l.cfg, cli::load_config(config_path));
-  LogOptions lo;
-  lo.level = "warn";
-  (void)init_logging(lo);
-  ASSIGN_OR_RETURN(l.store, cli::open_configured_store(l.cfg));
-  return l;
-}
-
 // The ledger's actor for local commands: "cli:<user>@<host>", the user from the password database
 // for the effective uid (never $USER, which anyone can set), "uid<N>" when it has no entry.
 std::string local_actor() {
@@ -127,52 +95,6 @@ std::string local_actor() {
 }
 
 // ---------------------------------------------------------------- remote commands
-
-struct Remote {
-  std::string url = "http://127.0.0.1:8080";
-  std::string token_file;
-  bool table = false;
-};
-
-Result<std::string> api_token(const Remote& r) {
-  auto s = load_secret(r.token_file, "KEYMGR_API_TOKEN", "API token");
-  if (!s.ok()) return s.status();
-  return s->reveal();
-}
-
-int call(const Remote& r, const std::string& method, const std::string& path, const json* body, json* out = nullptr) {
-  auto tok = api_token(r);
-  if (!tok.ok()) return fail(tok.status());
-  httplib::Client c(r.url);
-  c.set_connection_timeout(5);
-  c.set_read_timeout(60);
-  httplib::Headers h = {{"Authorization", "Bearer " + *tok}};
-  const std::string b = body ? body->dump() : "";
-  httplib::Result res = method == "GET"     ? c.Get(path, h)
-                        : method == "POST"  ? c.Post(path, h, b, "application/json")
-                        : method == "PATCH" ? c.Patch(path, h, b, "application/json")
-                                            : c.Delete(path, h);
-  if (!res) {
-    std::cerr << "keymgr: " << cli::unreachable_message(r.url, res.error()) << "\n";
-    return kExitUnavailable;
-  }
-  json j = json::parse(res->body, nullptr, false);
-  if (res->status >= 400) {
-    if (!j.is_discarded() && j.contains("error")) {
-      std::cerr << "keymgr: " << res->status << " " << j["error"].get<std::string>() << ": "
-                << j.value("message", "") << "\n";
-    } else {
-      std::cerr << "keymgr: HTTP " << res->status << "\n";
-    }
-    return res->status == 503 ? kExitUnavailable : (res->status < 500 ? kExitBadRequest : kExitError);
-  }
-  if (out != nullptr) {
-    *out = j;
-  } else {
-    std::cout << (j.is_discarded() ? res->body : j.dump(2)) << "\n";
-  }
-  return 0;
-}
 
 std::string fmt_time(int64_t s) {
   if (s == 0) return "-";
@@ -226,19 +148,6 @@ int show(const Remote& r, const std::string& method, const std::string& path, co
   return 0;
 }
 
-std::string url_escape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
-    else {
-      char b[4];
-      std::snprintf(b, sizeof b, "%%%02X", c);
-      out += b;
-    }
-  }
-  return out;
-}
-
 // Every option's storage, bound by the add_*_commands() below and read by the callbacks; lives
 // in main() for the whole parse. A name shared by several commands (kname) is set by the one that runs.
 struct Options {
@@ -257,11 +166,7 @@ struct Options {
   std::map<std::string, std::string> qf;
   std::string aformat = "ndjson";
 
-  void add_remote(CLI::App* c) {
-    c->add_option("--url", remote.url, "keymgr server URL (default $KEYMGR_URL or http://127.0.0.1:8080)");
-    c->add_option("--token-file", remote.token_file, "file holding the API token (default: $KEYMGR_API_TOKEN)");
-    c->add_flag("--table", remote.table, "print a table instead of JSON");
-  }
+  void add_remote(CLI::App* c) { add_remote_options(c, remote); }
 };
 
 // keymgr serve
@@ -457,26 +362,11 @@ void add_sign_commands(CLI::App& app, Options& o) {
   });
 }
 
-// keymgr audit verify (local) | query | export (remote)
+// keymgr audit query | export (remote); the transparency log's commands in audit_commands.cc
 void add_audit_commands(CLI::App& app, Options& o) {
-  auto* audit = app.add_subcommand("audit", "the signing ledger");
+  auto* audit = app.add_subcommand("audit", "the signing ledger and its transparency log");
   audit->require_subcommand(1);
-  auto* averify = audit->add_subcommand("verify", "re-walk the hash chain in the local database");
-  averify->callback([&o] {
-    auto l = open_local(o.config);
-    if (!l.ok()) { o.rc = fail(l.status()); return; }
-    auto rep = l->store->verify_chain();
-    if (!rep.ok()) { o.rc = fail(rep.status()); return; }
-    json j = {{"ok", rep->ok}, {"entries", rep->entries}, {"head", hex_encode(rep->head)}};
-    if (rep->first_bad_seq) j["first_bad_seq"] = *rep->first_bad_seq;
-    if (!rep->problem.empty()) j["problem"] = rep->problem;
-    std::cout << j.dump(2) << "\n";
-    if (!rep->ok) {
-      std::cerr << "keymgr: ledger chain broken at seq " << (rep->first_bad_seq ? *rep->first_bad_seq : 0) << ": "
-                << rep->problem << "\n";
-      o.rc = kExitDataLoss;
-    }
-  });
+  add_log_commands(*audit, o.config, o.remote, o.rc);
   auto* aquery = audit->add_subcommand("query", "query the ledger (remote; auditor token)");
   o.add_remote(aquery);
   auto* aexport = audit->add_subcommand("export", "export the ledger as NDJSON or CSV (remote)");

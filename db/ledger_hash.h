@@ -11,6 +11,9 @@
 //
 // Length prefixes make the encoding injective (no two different entries share an encoding), and
 // seq is inside the hash so an entry cannot be moved to another position unnoticed.
+//
+// enc is also the data of the entry's leaf in the transparency log (keymgr/ledger_log.h), and an
+// inclusion proof file carries it, so relying parties decode it (ledger_decode_canonical).
 // Pure functions; thread-safe.
 #pragma once
 
@@ -18,6 +21,7 @@
 #include <string_view>
 
 #include "common/encoding.h"
+#include "common/status.h"
 #include "db/records.h"
 
 namespace keymgr::db {
@@ -30,6 +34,13 @@ const Bytes& ledger_genesis_hash();
 
 // enc(entry) as above (uses entry.seq; ignores entry.prev_hash and entry.hash).
 std::string ledger_canonical_encoding(const LedgerEntry& entry);
+
+// The strict inverse of ledger_canonical_encoding: the entry (prev_hash and hash empty) whose
+// encoding is exactly `enc`. InvalidArgument "ledger_encoding_malformed" for anything else: a wrong
+// tag, input that ends inside a field, a length that runs past the end, trailing bytes. Text fields
+// are returned as the bytes given (the encoder takes any bytes), so for every accepted input
+// ledger_canonical_encoding(*ledger_decode_canonical(enc)) == enc.
+Result<LedgerEntry> ledger_decode_canonical(std::string_view enc);
 
 // SHA-256(prev_hash || enc(entry)).
 Bytes ledger_entry_hash(const Bytes& prev_hash, const LedgerEntry& entry);

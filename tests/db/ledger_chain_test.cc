@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -33,6 +34,45 @@ TEST(LedgerHash, EncodingIsLengthPrefixed) {
   EXPECT_EQ(enc.substr(0, 4), std::string("\0\0\0\x10", 4));
   EXPECT_EQ(enc.substr(4, 16), "keymgr-ledger-v1");
   EXPECT_EQ(enc.substr(20, 8), std::string("\0\0\0\0\0\0\0\x01", 8));
+}
+
+TEST(LedgerHash, DecodeIsTheStrictInverseOfTheEncoding) {
+  LedgerEntry e = sign_entry("kid-1", "jti-1", 1700000000123);
+  e.seq = 42;
+  e.iat = -5;  // two's complement round-trips
+  e.exp = INT64_MAX;
+  e.sub = std::string("al\0ice\xff", 8);  // any bytes, as the encoder takes them
+  e.detail = R"({"k":"v"})";
+  const std::string enc = ledger_canonical_encoding(e);
+  auto d = ledger_decode_canonical(enc);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(ledger_canonical_encoding(*d), enc);
+  EXPECT_EQ(d->seq, 42);
+  EXPECT_EQ(d->iat, -5);
+  EXPECT_EQ(d->exp, INT64_MAX);
+  EXPECT_EQ(d->sub, e.sub);
+  EXPECT_EQ(d->jti, "jti-1");
+  EXPECT_EQ(d->token_sha256, e.token_sha256);
+  EXPECT_EQ(d->detail, e.detail);
+  EXPECT_TRUE(d->prev_hash.empty() && d->hash.empty());
+  EXPECT_TRUE(ledger_decode_canonical(ledger_canonical_encoding(LedgerEntry{})).ok());
+
+  auto refused = [](std::string_view in) {
+    auto r = ledger_decode_canonical(in);
+    return !r.ok() && r.status().reason() == "ledger_encoding_malformed";
+  };
+  EXPECT_TRUE(refused(""));
+  EXPECT_TRUE(refused(enc + "x")) << "trailing bytes";
+  for (size_t n = 0; n < enc.size(); ++n) EXPECT_TRUE(refused(enc.substr(0, n))) << "cut at " << n;
+  std::string tag = enc;
+  tag[4] = 'K';
+  EXPECT_TRUE(refused(tag)) << "wrong tag";
+  std::string long_len = enc;
+  long_len[enc.size() - e.detail.size() - 1] = 0x7f;  // detail's length runs past the end
+  EXPECT_TRUE(refused(long_len));
+  std::string huge = enc;
+  huge[enc.size() - e.detail.size() - 4] = '\xff';  // a length near 4 GiB on a short input
+  EXPECT_TRUE(refused(huge));
 }
 
 TEST(LedgerCheckpoint, SigningInputIsTheDocumentedText) {

@@ -22,7 +22,8 @@ def free_port():
 
 class Keymgr:
     def __init__(self, binary, source_dir, extra=None):
-        """extra: {"server": "key = value\n...", ...} lines added to those sections of the config."""
+        """extra: {"server": "key = value\n...", ...} lines added to those sections of the config
+        (server, database, ledger)."""
         extra = extra or {}
         self.binary = binary
         self.dir = tempfile.mkdtemp(prefix="km-e2e-")
@@ -56,17 +57,19 @@ level = "info"
 [bootstrap]
 keyset = "default"
 issuer = "{self.base}/default"
+{"[ledger]" if "ledger" in extra else ""}
+{extra.get("ledger", "")}
 """)
         self.env = dict(os.environ, SOFTHSM2_CONF=os.path.join(self.dir, "softhsm2.conf"), KEYMGR_CONFIG=self.config)
         self.env.pop("KEYMGR_HSM_PIN", None)
         self.proc = None
         self.log_path = os.path.join(self.dir, "server.log")
 
-    def cli(self, *args, token=None, check=True):
+    def cli(self, *args, token=None, check=True, input=None):
         env = dict(self.env)
         if token:
             env["KEYMGR_API_TOKEN"] = token
-        r = subprocess.run([self.binary, *args], env=env, capture_output=True, text=True, timeout=60)
+        r = subprocess.run([self.binary, *args], env=env, capture_output=True, text=True, timeout=60, input=input)
         if check and r.returncode != 0:
             raise RuntimeError(f"keymgr {' '.join(args)} failed ({r.returncode}): {r.stderr}")
         return r

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json_util.h"
+#include "db/ledger_hash.h"
 #include "db/sqlite_store.h"
 #include "db/store.h"
 #include "hsm/public_key.h"
@@ -363,11 +364,34 @@ int fuzz_http(const uint8_t* data, size_t size) {
   return 0;
 }
 
+int fuzz_ledgerenc(const uint8_t* data, size_t size) {
+  const std::string_view in = as_view(data, size);
+  auto e = db::ledger_decode_canonical(in);
+  if (e.ok()) {
+    KM_FUZZ_CHECK(db::ledger_canonical_encoding(*e) == in, "an accepted encoding re-encodes to itself");
+  } else {
+    KM_FUZZ_CHECK(e.status().reason() == "ledger_encoding_malformed", "malformed input has one reason");
+  }
+  db::LedgerEntry made;
+  made.seq = static_cast<int64_t>(size) - 3;
+  made.ts_ms = -static_cast<int64_t>(size);
+  made.sub = std::string(in);
+  made.detail = std::string(in.substr(in.size() / 2));
+  made.exp = static_cast<int64_t>(0x8000000000000000ull >> (size % 64));
+  const std::string enc = db::ledger_canonical_encoding(made);
+  auto back = db::ledger_decode_canonical(enc);
+  KM_FUZZ_CHECK(back.ok() && back->seq == made.seq && back->ts_ms == made.ts_ms && back->sub == made.sub &&
+                    back->detail == made.detail && back->exp == made.exp && db::ledger_canonical_encoding(*back) == enc,
+                "encode/decode round trip");
+  return 0;
+}
+
 const std::vector<Target>& targets() {
   static const std::vector<Target> kTargets = {
       {"json", fuzz_json},     {"claims", fuzz_claims}, {"verify", fuzz_verify}, {"base64url", fuzz_base64url},
       {"jwk", fuzz_jwk},       {"policy", fuzz_policy}, {"config", fuzz_config}, {"auth", fuzz_auth},
       {"http", fuzz_http},     {"note", fuzz_note},     {"checkpoint", fuzz_checkpoint}, {"tlogproof", fuzz_tlogproof},
+      {"ledgerenc", fuzz_ledgerenc},
   };
   return kTargets;
 }

@@ -56,6 +56,10 @@ int fuzz_checkpoint(const uint8_t* data, size_t size);
 // parse_inclusion_proof and parse_consistency_proof on the same bytes: accepted files format back
 // byte for byte; verification against a fixed policy accepts only genuinely signed checkpoints.
 int fuzz_tlogproof(const uint8_t* data, size_t size);
+// db::ledger_decode_canonical (the leaf data of the transparency log, from inclusion proof files):
+// accepted input re-encodes to exactly itself, malformed input has one reason; an entry made from
+// the input survives encode/decode.
+int fuzz_ledgerenc(const uint8_t* data, size_t size);
 
 const std::vector<Target>& targets();
 

@@ -203,3 +203,31 @@ write("corpus", "auth", [
 # ---------------------------------------------------------------- note, checkpoint, tlogproof
 # Deterministic (fixed public test keys): see make_tlog_seeds.py.
 exec(open(os.path.join(HERE, "make_tlog_seeds.py")).read(), {"__file__": os.path.join(HERE, "make_tlog_seeds.py")})
+# ---------------------------------------------------------------- ledgerenc (db/ledger_hash.h enc)
+def ledger_enc(seq=1, ts_ms=1700000000000, kind="sign", event="sign", keyset="web", kid="k1", alg="ES256",
+               actor="web-app", actor_addr="127.0.0.1", jti="j1", sub="alice", aud="api", iat=1700000000,
+               exp=1700000300, token_sha256="ab" * 32, outcome="ok", reason="", detail=""):
+    import struct
+
+    def s(x):
+        x = x.encode() if isinstance(x, str) else x
+        return struct.pack(">I", len(x)) + x
+
+    def i(v):
+        return struct.pack(">q", v)
+    return (s("keymgr-ledger-v1") + i(seq) + i(ts_ms)
+            + b"".join(s(x) for x in (kind, event, keyset, kid, alg, actor, actor_addr, jti, sub, aud))
+            + i(iat) + i(exp) + b"".join(s(x) for x in (token_sha256, outcome, reason, detail)))
+
+
+good = ledger_enc()
+write("corpus", "ledgerenc", [
+    good, ledger_enc(kind="lifecycle", event="key_activated", jti="", sub="", aud="", iat=0, exp=0, token_sha256="",
+                     detail='{"from":"pre-activation","to":"active"}'),
+    ledger_enc(seq=-1, iat=-(2 ** 63), exp=2 ** 63 - 1, sub="\x00\xff".encode("latin-1")),
+    ledger_enc(kind="", event="", keyset="", kid="", alg="", actor="", actor_addr="", jti="", sub="", aud="",
+               token_sha256="", outcome="", detail=""),
+    b"", good[:-1], good + b"\x00", good[:20], b"\x00\x00\x00\x10keymgr-ledger-v2" + good[20:],
+    good[:4] + b"KEYMGR-LEDGER-V1" + good[20:],
+    b"\xff\xff\xff\xff" + good[4:], good[:28] + b"\x7f\xff\xff\xff" + good[32:],
+])
