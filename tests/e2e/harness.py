@@ -49,16 +49,14 @@ path = "{self.dir}/keymgr.db"
 [scheduler]
 interval = "1s"
 [ledger]
-checkpoint_interval = "2s"
-{'audit_key_alg = "ES256"' if "ASAN_OPTIONS" in os.environ else ""}
+{'' if "checkpoint_interval" in extra.get("ledger", "") else 'checkpoint_interval = "2s"'}
+{'audit_key_alg = "ES256"' if "ASAN_OPTIONS" in os.environ and "audit_key_alg" not in extra.get("ledger", "") else ""}
 {extra.get("ledger", "")}
 [log]
 level = "info"
 [bootstrap]
 keyset = "default"
 issuer = "{self.base}/default"
-{"[ledger]" if "ledger" in extra else ""}
-{extra.get("ledger", "")}
 """)
         self.env = dict(os.environ, SOFTHSM2_CONF=os.path.join(self.dir, "softhsm2.conf"), KEYMGR_CONFIG=self.config)
         self.env.pop("KEYMGR_HSM_PIN", None)
