@@ -1,5 +1,7 @@
 #include "api/public_docs.h"
 
+#include "common/crypto.h"
+
 #include <nlohmann/json.hpp>
 
 #include "keymgr/keyset_rules.h"
@@ -82,10 +84,25 @@ bool is_public_document_path(std::string_view path) {
       return true;
     }
   }
-  return ends_with(path, kWellKnownJwks) || ends_with(path, kWellKnownDiscovery);
+  return path == kCheckpointPath || ends_with(path, kWellKnownJwks) || ends_with(path, kWellKnownDiscovery);
 }
 
-Result<PublicDoc> public_document(const KeyService& keys, std::string_view path, std::string_view if_none_match) {
+Result<PublicDoc> public_document(const KeyService& keys, std::string_view path, std::string_view if_none_match,
+                                  LedgerLog* log) {
+  if (path == kCheckpointPath && log != nullptr) {
+    // Cacheable for seconds: a new checkpoint (or a new cosignature) at most every few seconds.
+    ASSIGN_OR_RETURN(db::TreeCheckpoint cp, log->latest_checkpoint());
+    PublicDoc d;
+    d.etag = "\"" + hex_encode(sha256(cp.note)).substr(0, 32) + "\"";
+    d.max_age = 5;
+    if (!if_none_match.empty() && if_none_match == d.etag) {
+      d.status = 304;
+      return d;
+    }
+    d.body = std::move(cp.note);
+    d.content_type = "text/plain; charset=utf-8";
+    return d;
+  }
   // /v1/keysets/{name}/jwks.json and /v1/keysets/{name}/openid-configuration
   if (path.substr(0, kKeysetsPrefix.size()) == kKeysetsPrefix) {
     std::string_view rest = path.substr(kKeysetsPrefix.size());

@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "keymgr/key_service.h"
+#include "keymgr/ledger_log.h"
 
 namespace keymgr::api {
 
@@ -23,13 +24,18 @@ struct PublicDoc {
 // `path` is the decoded request path without the query string:
 //   {issuer path}/.well-known/jwks.json             {issuer path}/.well-known/openid-configuration
 //   /v1/keysets/{name}/jwks.json                    /v1/keysets/{name}/openid-configuration
+//   /v1/audit/checkpoint   the ledger's newest signed checkpoint with its witness cosignatures
+//                          (text/plain signed note; served when `log` is given)
 // Errors: kNotFound with "route_not_found" (none of these forms), "issuer_not_found",
-// "keyset_not_found".
-Result<PublicDoc> public_document(const KeyService& keys, std::string_view path, std::string_view if_none_match);
+// "keyset_not_found", "no_checkpoint".
+Result<PublicDoc> public_document(const KeyService& keys, std::string_view path, std::string_view if_none_match,
+                                  LedgerLog* log = nullptr);
 
 // Whether `path` has one of the four forms above, whether or not a keyset is served there: the
 // routes of these documents (a wrong method on them is a 405, on anything else a 404).
 bool is_public_document_path(std::string_view path);
+
+inline constexpr std::string_view kCheckpointPath = "/v1/audit/checkpoint";
 
 // The discovery document of a keyset (RFC 8414 / OpenID Connect Discovery subset).
 std::string discovery_json(const Keyset& ks);

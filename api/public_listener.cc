@@ -245,7 +245,7 @@ std::optional<std::string> decode_target_path(std::string_view target) {
   return out;
 }
 
-std::string respond(const KeyService& keys, const RequestHead& head, bool& keep_alive) {
+std::string respond(const KeyService& keys, const RequestHead& head, bool& keep_alive, LedgerLog* log) {
   keep_alive = head.keep_alive;
   Answer a;
   const bool head_only = head.method == "HEAD";
@@ -269,7 +269,7 @@ std::string respond(const KeyService& keys, const RequestHead& head, bool& keep_
   } else if (*path == "/healthz") {
     a.body = R"({"status":"ok"})";
   } else {
-    auto doc = public_document(keys, *path, head.if_none_match);
+    auto doc = public_document(keys, *path, head.if_none_match, log);
     if (!doc.ok()) {
       a = error_answer(doc.status());
     } else {
@@ -308,7 +308,8 @@ struct PublicListener::Loop {
   }
 };
 
-PublicListener::PublicListener(PublicListenerOptions opts, const KeyService& keys) : opts_(std::move(opts)), keys_(keys) {}
+PublicListener::PublicListener(PublicListenerOptions opts, const KeyService& keys, LedgerLog* log)
+    : opts_(std::move(opts)), keys_(keys), log_(log) {}
 
 PublicListener::~PublicListener() { stop(); }
 
@@ -414,7 +415,7 @@ void PublicListener::run(Loop& loop) {
         break;
       }
       bool keep = true;
-      std::string resp = respond(keys_, head, keep);
+      std::string resp = respond(keys_, head, keep, log_);
       if (resp.size() > 9 && resp[9] != '2' && resp[9] != '3') ++errors_;
       c.out += resp;
       pos += head.length;

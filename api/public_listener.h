@@ -25,6 +25,7 @@
 
 #include "common/status.h"
 #include "keymgr/key_service.h"
+#include "keymgr/ledger_log.h"
 
 namespace keymgr::api {
 
@@ -49,7 +50,7 @@ std::optional<std::string> decode_target_path(std::string_view target);
 
 // The full response (status line, headers, body) to one request head. Exposed for tests and
 // fuzzing; `keep_alive` says whether the connection stays open afterwards.
-std::string respond(const KeyService& keys, const RequestHead& head, bool& keep_alive);
+std::string respond(const KeyService& keys, const RequestHead& head, bool& keep_alive, LedgerLog* log = nullptr);
 
 // ---- the listener ----
 struct PublicListenerOptions {
@@ -70,7 +71,8 @@ struct PublicListenerStats {
 
 class PublicListener {
  public:
-  PublicListener(PublicListenerOptions opts, const KeyService& keys);
+  // `log` (may be null): also serves the ledger's newest signed checkpoint (public_docs.h).
+  PublicListener(PublicListenerOptions opts, const KeyService& keys, LedgerLog* log = nullptr);
   ~PublicListener();  // stops and joins
   PublicListener(const PublicListener&) = delete;
   PublicListener& operator=(const PublicListener&) = delete;
@@ -89,6 +91,7 @@ class PublicListener {
 
   const PublicListenerOptions opts_;
   const KeyService& keys_;
+  LedgerLog* log_;
   int port_ = 0;
   std::vector<std::unique_ptr<Loop>> loops_;
   std::vector<std::thread> threads_;

@@ -150,14 +150,6 @@ void add_audit_routes(Routes& h, const Wrap& wrap, const Services& s) {
           return json_reply(j);
         }));
   // ---- the transparency log (LedgerLog) ----
-  h.Get("/v1/audit/checkpoint", wrap(Access::kPublic, [s](const httplib::Request&, const Principal*) -> Result<Reply> {
-          ASSIGN_OR_RETURN(db::TreeCheckpoint cp, s.log->latest_checkpoint());
-          Reply r;
-          r.body = cp.note;
-          r.content_type = "text/plain; charset=utf-8";
-          r.headers.push_back({"Cache-Control", "public, max-age=5"});
-          return r;
-        }));
   h.Get("/v1/audit/keys", wrap(Access::kPublic, [s](const httplib::Request& req, const Principal*) -> Result<Reply> {
           ASSIGN_OR_RETURN(auto keys, s.log->keys());
           if (req.has_param("format") && req.get_param_value("format") == "text") {

@@ -33,7 +33,7 @@ void add_public_routes(Routes& h, const Wrap& wrap, const Services& s) {
 
   // One implementation for both listeners (public_docs.h); the patterns are for the route catalog.
   auto public_doc = [s](const httplib::Request& req, const Principal*) -> Result<Reply> {
-    ASSIGN_OR_RETURN(PublicDoc d, public_document(*s.keys, req.path, req.get_header_value("If-None-Match")));
+    ASSIGN_OR_RETURN(PublicDoc d, public_document(*s.keys, req.path, req.get_header_value("If-None-Match"), s.log));
     Reply r;
     r.status = d.status;
     if (!d.etag.empty()) r.headers.push_back({"ETag", d.etag});
@@ -46,6 +46,7 @@ void add_public_routes(Routes& h, const Wrap& wrap, const Services& s) {
   h.Get(R"((.*)/\.well-known/openid-configuration)", wrap(Access::kPublic, public_doc));
   h.Get(R"(/v1/keysets/([a-z0-9_-]+)/jwks\.json)", wrap(Access::kPublic, public_doc));
   h.Get(R"(/v1/keysets/([a-z0-9_-]+)/openid-configuration)", wrap(Access::kPublic, public_doc));
+  h.Get(std::string(kCheckpointPath), wrap(Access::kPublic, public_doc));
 }
 
 }  // namespace keymgr::api::detail

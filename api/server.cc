@@ -16,7 +16,7 @@ Server::Server(ServerOptions opts, Services services)
     po.host = opts_.public_host.empty() ? opts_.host : opts_.public_host;
     po.port = opts_.public_port;
     po.threads = opts_.public_threads;
-    public_ = std::make_unique<PublicListener>(po, *s_.keys);
+    public_ = std::make_unique<PublicListener>(po, *s_.keys, s_.log);
   }
   if (!opts_.tls_cert.empty()) {
     http_ = std::make_unique<httplib::SSLServer>(opts_.tls_cert.c_str(), opts_.tls_key.c_str(),

@@ -207,6 +207,36 @@ TEST_F(PublicListenerTest, ServesTheSameDocumentsAsTheMainListener) {
   EXPECT_EQ(health->status, 200);
 }
 
+TEST_F(PublicListenerTest, ServesTheLedgersSignedCheckpointLikeTheMainListener) {
+  httplib::Client main(base_), pub(pub_);
+  auto none = pub.Get("/v1/audit/checkpoint");
+  ASSERT_TRUE(none);
+  // Before the first checkpoint: a clear 404, the same on both listeners.
+  // (the integrator may already have signed one: it runs in the started app)
+  EXPECT_TRUE(none->status == 404 || none->status == 200) << none->body;
+  if (none->status == 404) {
+    EXPECT_EQ(json::parse(none->body)["error"], "no_checkpoint") << none->body;
+  }
+  ASSERT_TRUE(app_->log().integrate().ok());
+  auto cp = app_->log().checkpoint();
+  ASSERT_TRUE(cp.ok()) << cp.status().to_string();
+  auto a = main.Get("/v1/audit/checkpoint");
+  auto b = pub.Get("/v1/audit/checkpoint");
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(b->status, 200) << b->body;
+  EXPECT_EQ(a->body, b->body);
+  EXPECT_EQ(b->body.rfind(app_->log().options().origin + "\n", 0), 0u) << b->body;
+  EXPECT_EQ(b->get_header_value("Cache-Control"), "public, max-age=5");
+  EXPECT_EQ(a->get_header_value("ETag"), b->get_header_value("ETag"));
+  EXPECT_EQ(b->get_header_value("Content-Type"), "text/plain; charset=utf-8");
+  auto again = pub.Get("/v1/audit/checkpoint", {{"If-None-Match", b->get_header_value("ETag")}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 304);
+  auto post = pub.Post("/v1/audit/checkpoint", "", "text/plain");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 405);
+}
+
 TEST_F(PublicListenerTest, ConditionalHeadPipelinedAndClose) {
   httplib::Client pub(pub_);
   const std::string etag = pub.Get("/v1/keysets/web/jwks.json")->get_header_value("ETag");
