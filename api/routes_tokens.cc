@@ -47,6 +47,11 @@ void add_token_routes(Routes& h, const Wrap& wrap, const Services& s) {
            json out = {{"valid", v.valid}, {"checks", checks}, {"reasons", reasons}, {"kid", v.kid}};
            if (v.valid) out["claims"] = v.claims;
            if (v.ledger_seq) out["ledger_seq"] = *v.ledger_seq;
+           if (v.leaf_index) {
+             out["log"] = {{"leaf_index", *v.leaf_index},
+                           {"checkpointed", v.checkpoint_size.has_value()},
+                           {"checkpoint_size", v.checkpoint_size ? json(*v.checkpoint_size) : json(nullptr)}};
+           }
            return json_reply(out);
          }));
 }

@@ -1,5 +1,7 @@
 #include "keymgr/token_service.h"
 
+#include <limits>
+
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -311,8 +313,19 @@ Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_v
   if (found->entries.empty()) {
     add("provenance", false, "token is not in the signing ledger: keymgr did not issue it");
   } else {
-    r.ledger_seq = found->entries.front().seq;
-    add("provenance", found->entries.front().kid == kid, "");
+    const int64_t seq = found->entries.front().seq;
+    r.ledger_seq = seq;
+    r.leaf_index = seq - 1;
+    std::string where = "ledger seq " + std::to_string(seq) + ", log leaf " + std::to_string(seq - 1);
+    auto cp = store_.tree_checkpoint_at_most(std::numeric_limits<int64_t>::max());
+    if (cp.ok() && cp->size >= seq) {
+      r.checkpoint_size = cp->size;
+      where += ", covered by the signed checkpoint of size " + std::to_string(cp->size);
+    } else {
+      where += ", not yet covered by a signed checkpoint";
+    }
+    const bool same_key = found->entries.front().kid == kid;
+    add("provenance", same_key, same_key ? where : where + ", but recorded for key " + found->entries.front().kid);
   }
   auto exp = int_claim("exp");
   // Written so that no claim value, however large, can overflow.

@@ -49,6 +49,11 @@ struct VerifyResult {
   nlohmann::json claims;
   std::string kid;
   std::optional<int64_t> ledger_seq;
+  // The ledger entry's place in the transparency log (docs/ledger.md): leaf index = seq - 1, and
+  // the size of the newest signed checkpoint when it covers the entry (nullopt: not yet covered,
+  // a proof comes with the next checkpoint).
+  std::optional<int64_t> leaf_index;
+  std::optional<int64_t> checkpoint_size;
 };
 
 inline constexpr size_t kMaxClaimsBytes = 8 * 1024;

@@ -610,6 +610,17 @@ print('VERIFIED', idx, n)
   EXPECT_NE(out.find("VERIFIED"), std::string::npos) << out;
   EXPECT_EQ(p["entry"]["token_sha256"], json::parse(proof->body)["entry"]["token_sha256"]);
 
+  // The verify endpoint's provenance names the entry's place in the log and its coverage.
+  auto v2 = call("POST", "/v1/keysets/web/verify", auditor_, json{{"token", tokens[2]}}.dump());
+  ASSERT_EQ(v2->status, 200) << v2->body;
+  const json vj = json::parse(v2->body);
+  EXPECT_EQ(vj["log"]["leaf_index"], p["index"]) << v2->body;
+  EXPECT_EQ(vj["log"]["checkpointed"], true) << v2->body;
+  EXPECT_EQ(vj["log"]["checkpoint_size"], p["tree_size"]) << v2->body;
+  const std::string late = sign("web", iss, {{"sub", "late"}})["token"].get<std::string>();
+  auto v3 = call("POST", "/v1/keysets/web/verify", auditor_, json{{"token", late}}.dump());
+  EXPECT_EQ(json::parse(v3->body)["log"]["checkpointed"], false) << v3->body;
+
   // The text form is a C2SP tlog-proof file; consistency from 2 to the checkpoint is public.
   auto text = call("POST", "/v1/audit/proof?format=text", "", json{{"token", tokens[2]}}.dump());
   ASSERT_EQ(text->status, 200);
