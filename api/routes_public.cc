@@ -21,6 +21,8 @@ void add_public_routes(Routes& h, const Wrap& wrap, const Services& s) {
                           {"last_error", hlt.last_error}});
           }
           checks["keysets"] = ks.empty() ? json("ok") : ks;
+          checks["ledger_log"] = r.ledger_log.ok() ? "ok" : r.ledger_log.to_string();
+          checks["witnesses"] = r.witnesses.ok() ? "ok" : r.witnesses.to_string();
           return json_reply({{"status", r.ready() ? "ready" : "degraded"}, {"checks", checks}}, r.ready() ? 200 : 503);
         }));
 

@@ -69,7 +69,14 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   (void)app->audit_->ensure_key();  // the legacy hash-chain checkpoint key, if this database had one
   app->api_tokens_ = std::make_unique<ApiTokenService>(*app->store_, *app->clock_);
   app->log_ = std::make_unique<LedgerLog>(*app->hsm_, *app->store_, *app->clock_, cfg.ledger, &app->metrics_);
-  app->readiness_ = std::make_unique<ReadinessService>(*app->hsm_, *app->store_, *app->keys_, app->log_.get());
+  if (!cfg.witnesses.witnesses.empty()) {
+    app->witnesses_ = std::make_unique<WitnessClient>(*app->log_, *app->store_, *app->clock_, cfg.witnesses, &app->metrics_);
+    app->log_->set_on_checkpoint([w = app->witnesses_.get()](const db::TreeCheckpoint&) { w->notify(); });
+  }
+  std::function<Status()> witness_check;
+  if (WitnessClient* w = app->witnesses_.get()) witness_check = [w] { return w->quorum_status(); };
+  app->readiness_ = std::make_unique<ReadinessService>(*app->hsm_, *app->store_, *app->keys_, app->log_.get(),
+                                                       std::move(witness_check));
 
   if (!cfg.bootstrap_keyset.empty() && app->keys_->keysets().empty()) {
     NewKeyset spec;
@@ -167,6 +174,10 @@ void App::register_metrics() {
   metrics_.describe("keymgr_ledger_checkpoints_total", "counter", "Signed ledger checkpoints");
   metrics_.describe("keymgr_ledger_inconsistencies_total", "counter",
                     "Times the stored tree did not extend the newest signed checkpoint (signing refused)");
+  metrics_.describe("keymgr_witness_cosignatures_total", "counter", "Witness cosignatures received, verified and stored");
+  metrics_.describe("keymgr_witness_conflicts_total", "counter",
+                    "Witnesses that refused this log's history (409/422: a fork or rollback signal)");
+  metrics_.describe("keymgr_witness_errors_total", "counter", "Witness submissions that failed otherwise");
   metrics_.gauge("keymgr_ledger_integration_lag_seconds", "Age of the oldest durable ledger entry not yet in the Merkle tree", [log] {
     auto l = log->lag();
     return std::vector<std::pair<std::string, double>>{{"", l.ok() ? l->oldest_age.count() / 1000.0 : -1.0}};
@@ -189,6 +200,7 @@ Status App::start() {
   RETURN_IF_ERROR(server_->bind());
   scheduler_->start();
   log_->start();
+  if (witnesses_) witnesses_->start();
   serve_thread_ = std::thread([this] { server_->serve(); });
   return Status::Ok();
 }
@@ -208,6 +220,7 @@ void App::stop() {
   if (serve_thread_.joinable()) serve_thread_.join();
   if (scheduler_) scheduler_->stop();
   if (log_) log_->stop();
+  if (witnesses_) witnesses_->stop();
   stop_cv_.notify_all();
 }
 

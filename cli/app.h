@@ -17,6 +17,7 @@
 #include "keymgr/readiness.h"
 #include "keymgr/scheduler.h"
 #include "keymgr/token_service.h"
+#include "keymgr/witness_client.h"
 
 namespace keymgr::cli {
 
@@ -74,6 +75,7 @@ class App {
   std::unique_ptr<TokenService> tokens_;
   std::unique_ptr<AuditService> audit_;
   std::unique_ptr<LedgerLog> log_;
+  std::unique_ptr<WitnessClient> witnesses_;  // null without [[ledger.witnesses]]; uses log_
   std::unique_ptr<ApiTokenService> api_tokens_;
   std::unique_ptr<ReadinessService> readiness_;
   std::unique_ptr<Scheduler> scheduler_;

@@ -37,6 +37,8 @@ struct LogCommandOptions {
   int64_t seq = 0;
   // verify-proof, monitor
   std::vector<std::string> keys;
+  std::vector<std::string> witness_keys;  // cosignature/v1 verifier keys
+  int witness_quorum = -1;                // -1: every --witness-key
   std::string origin, file, check_token, since, url;
   bool init = false;
   // keys
@@ -92,7 +94,7 @@ Result<std::string> token_argument(const std::string& arg) {
 
 // --key values: verifier keys (name+hex8+base64, as GET /v1/audit/keys?format=text serves them), or
 // @FILE with one per line (blank lines and lines starting with # are skipped). Duplicates count once.
-Result<std::vector<note::NoteKey>> trusted_keys(const std::vector<std::string>& args) {
+Result<std::vector<note::NoteKey>> trusted_keys(const std::vector<std::string>& args, bool required = true) {
   std::vector<note::NoteKey> out;
   std::set<std::string> seen;
   auto add = [&](std::string_view v, const std::string& where) -> Status {
@@ -119,10 +121,34 @@ Result<std::vector<note::NoteKey>> trusted_keys(const std::vector<std::string>& 
       RETURN_IF_ERROR(add(line, path + ":" + std::to_string(line_no)));
     }
   }
-  if (out.empty()) {
+  if (out.empty() && required) {
     return InvalidArgument("give the log's verifier key(s) with --key (GET /v1/audit/keys?format=text)", "no_key");
   }
   return out;
+}
+
+// --witness-key (cosignature/v1 keys only) and --witness-quorum (default: all of them) into `policy`.
+Status add_witness_policy(const LogCommandOptions& o, tlog::TrustPolicy& policy) {
+  ASSIGN_OR_RETURN(auto keys, trusted_keys(o.witness_keys, false));
+  for (const auto& k : keys) {
+    if (k.type != note::SigType::kCosignatureV1) {
+      return InvalidArgument("--witness-key " + k.name + " is not a cosignature/v1 (type 0x04) verifier key", "bad_key");
+    }
+  }
+  if (o.witness_quorum > static_cast<int>(keys.size())) {
+    return InvalidArgument("--witness-quorum " + std::to_string(o.witness_quorum) + " is more than the " +
+                               std::to_string(keys.size()) + " --witness-key given",
+                           "bad_quorum");
+  }
+  policy.witness_quorum = o.witness_quorum < 0 ? keys.size() : static_cast<size_t>(o.witness_quorum);
+  policy.witness_keys = std::move(keys);
+  return Status::Ok();
+}
+
+json cosigners_json(const std::vector<tlog::Cosigned>& cos) {
+  json arr = json::array();
+  for (const auto& c : cos) arr.push_back({{"witness", note::verifier_key_string(c.witness)}, {"timestamp", c.timestamp}});
+  return arr;
 }
 
 json signers_json(const std::vector<note::NoteKey>& keys) {
@@ -207,6 +233,7 @@ int cmd_verify_proof(const LogCommandOptions& o) {
   }
   tlog::TrustPolicy policy;
   policy.log_keys = *keys;
+  if (Status st = add_witness_policy(o, policy); !st.ok()) return bad_input(st);
   std::string origin_source = "--origin";
   if (!o.origin.empty()) {
     policy.origin = o.origin;
@@ -229,6 +256,7 @@ int cmd_verify_proof(const LogCommandOptions& o) {
   }
   verdict["tree_size"] = v->checkpoint.checkpoint.size;
   verdict["signed_by"] = signers_json(v->checkpoint.log_signers);
+  verdict["cosigned_by"] = cosigners_json(v->checkpoint.cosigners);
   // The leaf is authenticated now; it must also be what keymgr's log holds at this index.
   auto entry = db::ledger_decode_canonical(to_string(*proof->extra));
   if (!entry.ok()) {
@@ -291,6 +319,7 @@ int cmd_monitor(const LogCommandOptions& o) {
   tlog::TrustPolicy policy;
   policy.log_keys = *keys;
   policy.origin = o.origin;
+  if (Status st = add_witness_policy(o, policy); !st.ok()) return bad_input(st);
   int rc = 0;
 
   if (o.init) {
@@ -312,7 +341,8 @@ int cmd_monitor(const LogCommandOptions& o) {
                       {"init", true},
                       {"new_size", v->checkpoint.size},
                       {"origin", policy.origin},
-                      {"signed_by", signers_json(v->log_signers)}}
+                      {"signed_by", signers_json(v->log_signers)},
+                      {"cosigned_by", cosigners_json(v->cosigners)}}
                      .dump(2)
               << "\n";
     return 0;
@@ -327,7 +357,10 @@ int cmd_monitor(const LogCommandOptions& o) {
   auto saved_cp = tlog::parse_checkpoint(saved->text);
   if (!saved_cp.ok()) return bad_input(saved_cp.status().with_context(o.since + " is not a checkpoint"));
   if (policy.origin.empty()) policy.origin = saved_cp->origin;
-  auto old = tlog::verify_checkpoint(*saved, policy);
+  // The saved checkpoint was accepted before (perhaps without witnesses): only its signatures count.
+  tlog::TrustPolicy saved_policy = policy;
+  saved_policy.witness_quorum = 0;
+  auto old = tlog::verify_checkpoint(*saved, saved_policy);
   if (!old.ok()) {
     return not_verified(std::string(old.status().reason()),
                         "the saved checkpoint " + o.since + " does not verify with the given keys: " + old.status().to_string());
@@ -344,6 +377,7 @@ int cmd_monitor(const LogCommandOptions& o) {
   }
   const uint64_t new_size = now->checkpoint.size;
   verdict["new_size"] = new_size;
+  verdict["cosigned_by"] = cosigners_json(now->cosigners);
   if (new_size < old_size) {
     return not_verified("log_truncated",
                         "LOG REWRITTEN: the server's signed checkpoint has " + std::to_string(new_size) +
@@ -433,6 +467,10 @@ void add_log_commands(CLI::App& audit, const std::string& config, Remote& remote
                      "a verifier key you trust (GET /v1/audit/keys?format=text), or @FILE with one per line; repeatable")
       ->required();
   vproof->add_option("--origin", o->origin, "the log's origin; default: the proof's checkpoint's own (the keys bind it)");
+  vproof->add_option("--witness-key", o->witness_keys,
+                     "a witness's cosignature/v1 verifier key whose cosignature you require, or @FILE; repeatable");
+  vproof->add_option("--witness-quorum", o->witness_quorum, "how many --witness-key must have cosigned (default: all)")
+      ->check(CLI::NonNegativeNumber);
   vproof->add_option("--token", o->check_token, "also check the entry is this token's (the JWT, or - for stdin)");
   vproof->callback([o, &rc] { rc = cmd_verify_proof(*o); });
 
@@ -446,6 +484,11 @@ void add_log_commands(CLI::App& audit, const std::string& config, Remote& remote
       ->required();
   monitor->add_option("--key", o->keys, "a verifier key of the log, or @FILE with one per line; repeatable")->required();
   monitor->add_option("--origin", o->origin, "the log's origin; default: the saved checkpoint's");
+  monitor->add_option("--witness-key", o->witness_keys,
+                      "a witness's cosignature/v1 verifier key whose cosignature you require on the server's "
+                      "checkpoint, or @FILE; repeatable");
+  monitor->add_option("--witness-quorum", o->witness_quorum, "how many --witness-key must have cosigned (default: all)")
+      ->check(CLI::NonNegativeNumber);
   monitor->add_flag("--init", o->init,
                     "save the server's current checkpoint (verified with --key) as the first one; refuses an existing file");
   monitor->callback([o, &rc] { rc = cmd_monitor(*o); });

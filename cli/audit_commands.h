@@ -5,7 +5,8 @@
 //                 by its own key id, consistency of consecutive checkpoints); needs no HSM
 //   prove         remote: a token's C2SP tlog-proof file (the token goes in a POST body, never a
 //                 URL), or an entry's by --seq/--jti/--token-sha256 (auditor token)
-//   verify-proof  offline: checks a proof file against verifier keys the caller trusts
+//   verify-proof  offline: checks a proof file against verifier keys the caller trusts (and, with
+//                 --witness-key/--witness-quorum, the witness cosignatures it requires)
 //   monitor       an auditor's cron job: the server's new checkpoint must extend the saved one
 //   keys, rotate-key   remote: the log's verifier keys; an operator rotation (admin)
 #pragma once

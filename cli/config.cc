@@ -62,13 +62,66 @@ const std::set<std::string>& known_keys(const std::string& section) {
       {"hsm", {"module", "token_label", "token_serial", "pin_file", "pool_size", "call_timeout_ms", "admin_timeout_ms"}},
       {"database", {"path", "cache_mib"}},
       {"scheduler", {"interval", "checkpoint_interval"}},
-      {"ledger", {"origin", "integrate_max_delay", "checkpoint_interval", "audit_key_alg", "audit_key_lifetime", "audit_key_overlap"}},
+      {"ledger", {"origin", "integrate_max_delay", "checkpoint_interval", "audit_key_alg", "audit_key_lifetime", "audit_key_overlap",
+                  "witnesses", "witness_quorum"}},
       {"log", {"level", "json"}},
       {"bootstrap", {"keyset", "issuer", "alg"}},
   };
   static const std::set<std::string> kNone;
   auto it = kKnown.find(section);
   return it == kKnown.end() ? kNone : it->second;
+}
+
+// [[ledger.witnesses]]: name, url, key (a cosignature/v1 verifier key of that name), timeout.
+Status parse_witnesses(const toml::table& t, WitnessOptions& out, const std::string& src) {
+  auto node = t["ledger"]["witnesses"];
+  if (!node) return Status::Ok();
+  const toml::array* arr = node.as_array();
+  if (arr == nullptr) return bad(src, "ledger.witnesses must be an array of tables ([[ledger.witnesses]])");
+  if (arr->size() > 32) return bad(src, "ledger.witnesses: at most 32 witnesses");
+  static const std::set<std::string> kKeys = {"name", "url", "key", "timeout"};
+  std::set<std::string> names;
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const std::string where = "ledger.witnesses[" + std::to_string(i) + "]";
+    const toml::table* w = (*arr)[i].as_table();
+    if (w == nullptr) return bad(src, where + " must be a table with name, url and key");
+    for (const auto& [k, v] : *w) {
+      if (!kKeys.count(std::string(k.str()))) return bad(src, "unknown key " + where + "." + std::string(k.str()));
+    }
+    auto name = (*w)["name"].value<std::string>();
+    if (!name || !note::is_valid_key_name(*name)) {
+      return bad(src, where + ".name must be the witness's key name (no spaces, '+' or control characters)");
+    }
+    if (!names.insert(*name).second) return bad(src, where + ".name '" + *name + "' is configured twice");
+    WitnessConfig wc;
+    auto url = (*w)["url"].value<std::string>();
+    if (!url) return bad(src, where + ".url must be a string (the witness's submission prefix)");
+    if (auto u = parse_witness_url(*url); !u.ok()) return bad(src, where + ".url: " + u.status().message());
+    wc.url = *url;
+    auto vkey = (*w)["key"].value<std::string>();
+    if (!vkey) return bad(src, where + ".key must be a string (the witness's verifier key)");
+    auto key = note::parse_verifier_key(*vkey);
+    if (!key.ok()) return bad(src, where + ".key: " + key.status().message());
+    if (key->type != note::SigType::kCosignatureV1) {
+      return bad(src, where + ".key must be a cosignature/v1 (type 0x04) verifier key");
+    }
+    if (key->name != *name) return bad(src, where + ".key is named '" + key->name + "', not '" + *name + "'");
+    wc.key = std::move(*key);
+    if (auto tn = (*w)["timeout"]; tn) {
+      std::optional<std::chrono::seconds> d;
+      if (tn.is_integer()) {
+        d = std::chrono::seconds(*tn.value<int64_t>());
+      } else if (auto ts = tn.value<std::string>()) {
+        if (auto p = parse_duration(*ts); p.ok()) d = *p;
+      }
+      if (!d || *d < std::chrono::seconds(1) || *d > std::chrono::seconds(300)) {
+        return bad(src, where + ".timeout must be a duration of 1s..300s");
+      }
+      wc.timeout = *d;
+    }
+    out.witnesses.push_back(std::move(wc));
+  }
+  return Status::Ok();
 }
 
 void env_str(const char* name, std::string& out) {
@@ -128,6 +181,8 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   RETURN_IF_ERROR(get(t, "ledger", "audit_key_alg", c.ledger.audit_key_alg, src));
   RETURN_IF_ERROR(get_duration(t, "ledger", "audit_key_lifetime", c.ledger.audit_key_lifetime, src));
   RETURN_IF_ERROR(get_duration(t, "ledger", "audit_key_overlap", c.ledger.audit_key_overlap, src));
+  RETURN_IF_ERROR(parse_witnesses(t, c.witnesses, src));
+  RETURN_IF_ERROR(get(t, "ledger", "witness_quorum", c.witnesses.quorum, src));
   RETURN_IF_ERROR(get(t, "log", "level", c.log.level, src));
   RETURN_IF_ERROR(get(t, "log", "json", c.log.json, src));
   RETURN_IF_ERROR(get(t, "bootstrap", "keyset", c.bootstrap_keyset, src));
@@ -146,6 +201,16 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   }
   if (c.ledger.audit_key_overlap >= c.ledger.audit_key_lifetime) {
     return bad(src, "ledger.audit_key_overlap must be shorter than ledger.audit_key_lifetime");
+  }
+  if (c.witnesses.quorum > c.witnesses.witnesses.size()) {
+    return bad(src, "ledger.witness_quorum must not exceed the number of [[ledger.witnesses]]");
+  }
+  {
+    std::chrono::milliseconds longest{0};
+    for (const auto& w : c.witnesses.witnesses) longest = std::max(longest, w.timeout);
+    c.witnesses.quorum_grace = 3 * std::chrono::duration_cast<std::chrono::milliseconds>(c.ledger.checkpoint_interval) +
+                               2 * longest;
+    c.witnesses.retry_interval = c.ledger.checkpoint_interval;
   }
   if (c.hsm_admin_timeout_ms < 1) return bad(src, "hsm.admin_timeout_ms must be at least 1");
   if (c.server.tls_cert.empty() != c.server.tls_key.empty()) return bad(src, "server.tls_cert and tls_key go together");

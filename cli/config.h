@@ -11,6 +11,7 @@
 #include "keymgr/keyset_rules.h"
 #include "keymgr/ledger_log.h"
 #include "keymgr/policy.h"
+#include "keymgr/witness_client.h"
 
 namespace keymgr::cli {
 
@@ -36,6 +37,9 @@ struct Config {
   // audit_key_lifetime, audit_key_overlap). scheduler.checkpoint_interval is the old spelling of
   // ledger.checkpoint_interval.
   LedgerLogOptions ledger;
+  // [[ledger.witnesses]] (name, url, key, timeout) and ledger.witness_quorum. quorum_grace is
+  // 3 x checkpoint_interval + 2 x the longest witness timeout; retry_interval the checkpoint_interval.
+  WitnessOptions witnesses;
   LogOptions log;
   // A keyset created at start-up when the database has none (empty name: none).
   std::string bootstrap_keyset = "default";

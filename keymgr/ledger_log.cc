@@ -249,6 +249,7 @@ Result<std::optional<db::TreeCheckpoint>> LedgerLog::checkpoint() {
   RETURN_IF_ERROR(store_.add_tree_checkpoint(cp));
   last_checkpoint_ms_ = now_ms;
   if (metrics_) metrics_->inc("keymgr_ledger_checkpoints_total", "");
+  if (on_checkpoint_) on_checkpoint_(cp);
   return std::optional<db::TreeCheckpoint>{std::move(cp)};
 }
 

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -95,6 +96,11 @@ class LedgerLog {
 
   const LedgerLogOptions& options() const { return opts_; }
 
+  // Called with each checkpoint once it is signed and stored (keymgr/witness_client.h: notify the
+  // witnesses). Runs on the signing thread under the signing lock: it must return quickly and must
+  // not call into this LedgerLog. REQUIRES: before start() and before any checkpoint() call.
+  void set_on_checkpoint(std::function<void(const db::TreeCheckpoint&)> fn) { on_checkpoint_ = std::move(fn); }
+
   // Starts the integrator: integrates every integrate_max_delay / 4 and signs checkpoints when due.
   void start();
   void stop();
@@ -144,6 +150,7 @@ class LedgerLog {
   const Clock& clock_;
   const LedgerLogOptions opts_;
   Metrics* metrics_;
+  std::function<void(const db::TreeCheckpoint&)> on_checkpoint_;  // set before start()
 
   std::mutex sign_mu_;                 // checkpoint signing and key changes
   int64_t last_checkpoint_ms_ = 0;     // GUARDED_BY(sign_mu_)

@@ -2,8 +2,9 @@
 
 namespace keymgr {
 
-ReadinessService::ReadinessService(hsm::Hsm& hsm, db::Store& store, const KeyService& keys, LedgerLog* log)
-    : hsm_(hsm), store_(store), keys_(keys), log_(log) {}
+ReadinessService::ReadinessService(hsm::Hsm& hsm, db::Store& store, const KeyService& keys, LedgerLog* log,
+                                   std::function<Status()> witnesses)
+    : hsm_(hsm), store_(store), keys_(keys), log_(log), witnesses_(std::move(witnesses)) {}
 
 Readiness ReadinessService::check() const {
   Readiness r;
@@ -25,6 +26,7 @@ Readiness ReadinessService::check() const {
       }
     }
   }
+  if (witnesses_) r.witnesses = witnesses_();
   return r;
 }
 

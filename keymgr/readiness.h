@@ -6,6 +6,7 @@
 // Thread-safety: check() may be called concurrently.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,13 +26,20 @@ struct Readiness {
   // (kUnavailable "ledger_integration_behind"), or the lag cannot be read.
   Status ledger_log;
   LedgerLog::Lag ledger_lag;
-  bool ready() const { return hsm.ok() && database.ok() && failing_keysets.empty() && ledger_log.ok(); }
+  // With ledger.witness_quorum > 0: kUnavailable "witness_quorum" when checkpoints wait for their
+  // witness cosignatures too long (WitnessClient::quorum_status).
+  Status witnesses;
+  bool ready() const {
+    return hsm.ok() && database.ok() && failing_keysets.empty() && ledger_log.ok() && witnesses.ok();
+  }
 };
 
 class ReadinessService {
  public:
-  // `log` may be null (no ledger log check).
-  ReadinessService(hsm::Hsm& hsm, db::Store& store, const KeyService& keys, LedgerLog* log = nullptr);
+  // `log` may be null (no ledger log check), `witnesses` empty (no witness check; else e.g.
+  // WitnessClient::quorum_status).
+  ReadinessService(hsm::Hsm& hsm, db::Store& store, const KeyService& keys, LedgerLog* log = nullptr,
+                   std::function<Status()> witnesses = nullptr);
   ReadinessService(const ReadinessService&) = delete;
   ReadinessService& operator=(const ReadinessService&) = delete;
 
@@ -42,6 +50,7 @@ class ReadinessService {
   db::Store& store_;
   const KeyService& keys_;
   LedgerLog* log_;
+  std::function<Status()> witnesses_;
 };
 
 }  // namespace keymgr

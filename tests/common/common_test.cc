@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 #include "cli/config.h"
 #include "common/crypto.h"
@@ -164,6 +166,53 @@ json = true
   EXPECT_EQ(ledger->ledger.audit_key_lifetime, std::chrono::hours(24 * 90));
   EXPECT_EQ(ledger->ledger.audit_key_overlap, std::chrono::hours(24 * 7));
   EXPECT_TRUE(c->log.json);
+
+  // Witnesses: [[ledger.witnesses]] after the [ledger] keys, or an inline array.
+  const std::string remora = "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2";
+  auto wit = cli::parse_config("[ledger]\ncheckpoint_interval = \"10s\"\nwitness_quorum = 1\n"
+                               "[[ledger.witnesses]]\nname = \"remora.n621.de\"\nurl = \"https://remora.n621.de\"\n"
+                               "key = \"" + remora + "\"\ntimeout = \"3s\"\n",
+                               "w.toml");
+  ASSERT_TRUE(wit.ok()) << wit.status().to_string();
+  ASSERT_EQ(wit->witnesses.witnesses.size(), 1u);
+  EXPECT_EQ(wit->witnesses.witnesses[0].key.name, "remora.n621.de");
+  EXPECT_EQ(wit->witnesses.witnesses[0].url, "https://remora.n621.de");
+  EXPECT_EQ(wit->witnesses.witnesses[0].timeout, std::chrono::seconds(3));
+  EXPECT_EQ(wit->witnesses.quorum, 1u);
+  EXPECT_EQ(wit->witnesses.quorum_grace, std::chrono::seconds(3 * 10 + 2 * 3));
+  EXPECT_EQ(wit->witnesses.retry_interval, std::chrono::seconds(10));
+  auto inline_w = cli::parse_config("[ledger]\nwitnesses = [{name = \"remora.n621.de\", url = \"http://127.0.0.1:1/w\", key = \"" +
+                                        remora + "\"}]\n",
+                                    "w.toml");
+  ASSERT_TRUE(inline_w.ok()) << inline_w.status().to_string();
+  EXPECT_EQ(inline_w->witnesses.witnesses.at(0).timeout, std::chrono::seconds(5));
+  EXPECT_EQ(defaults->witnesses.quorum, 0u);
+  EXPECT_TRUE(defaults->witnesses.witnesses.empty());
+  const std::string w = "[[ledger.witnesses]]\n";
+  const std::string ok_fields = "name = \"remora.n621.de\"\nurl = \"https://r.example\"\n";
+  for (const auto& [bad, field] : std::vector<std::pair<std::string, std::string>>{
+           {w + "url = \"https://r.example\"\nkey = \"" + remora + "\"\n", ".name"},
+           {w + "name = \"a b\"\nurl = \"https://r.example\"\nkey = \"" + remora + "\"\n", ".name"},
+           {w + "name = \"remora.n621.de\"\nkey = \"" + remora + "\"\n", ".url"},
+           {w + "name = \"remora.n621.de\"\nurl = \"r.example\"\nkey = \"" + remora + "\"\n", ".url"},
+           {w + ok_fields, ".key"},
+           {w + ok_fields + "key = \"remora.n621.de+da77ade7+BOvN\"\n", ".key"},
+           // a 0x01 key is not a cosigner's
+           {w + "name = \"TEST\"\nurl = \"https://r.example\"\nkey = \"TEST+7997405c+AQcC+FTVKf0jlTdHDY3rbevmnKxxPjigCXlVtGe6RIr6\"\n", "0x04"},
+           {w + "name = \"other.example\"\nurl = \"https://r.example\"\nkey = \"" + remora + "\"\n", ".key"},
+           {w + ok_fields + "key = \"" + remora + "\"\ntimeout = \"0s\"\n", ".timeout"},
+           {w + ok_fields + "key = \"" + remora + "\"\ntimeout = \"1h\"\n", ".timeout"},
+           {w + ok_fields + "key = \"" + remora + "\"\nretries = 3\n", "retries"},
+           {w + ok_fields + "key = \"" + remora + "\"\n" + w + ok_fields + "key = \"" + remora + "\"\n", "twice"},
+           {"[ledger]\nwitness_quorum = 2\n" + w + ok_fields + "key = \"" + remora + "\"\n", "witness_quorum"},
+       }) {
+    auto r = cli::parse_config(bad, "bad.toml");
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().reason(), "bad_config");
+      EXPECT_NE(r.status().message().find(field), std::string::npos) << r.status().message() << " lacks " << field;
+    }
+  }
   for (const char* bad : {"[server]\nprot = 1\n", "[nope]\n", "[server]\nport = \"x\"\n", "[server]\nport = 70000\n",
                           "[hsm]\npool_size = 0\n", "[scheduler]\ninterval = \"soon\"\n", "not toml at all",
                           "[server]\ntls_cert = \"a\"\n", "[hsm]\npin = \"1234\"\n", "[scheduler]\ninterval = 1e30\n",
@@ -172,7 +221,10 @@ json = true
                           "[hsm]\nadmin_timeout_ms = 0\n", "[hsm]\ncall_timeout_ms = -1\n",
                           "[ledger]\norigin = \"https://x.example/log\"\n", "[ledger]\norigin = \"a b\"\n",
                           "[ledger]\norigin = \"\"\n", "[ledger]\naudit_key_alg = \"RS256\"\n",
-                          "[ledger]\naudit_key_overlap = \"400d\"\n", "[ledger]\nintegrate_max_delay = \"0s\"\n"}) {
+                          "[ledger]\naudit_key_overlap = \"400d\"\n", "[ledger]\nintegrate_max_delay = \"0s\"\n",
+                          // witnesses: every field checked, the key must be a 0x04 key of that name
+                          "[ledger]\nwitnesses = \"w\"\n", "[ledger]\nwitnesses = [1]\n",
+                          "[ledger]\nwitness_quorum = 1\n", "[ledger]\nwitness_quorum = -1\n"}) {
     auto r = cli::parse_config(bad, "bad.toml");
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {

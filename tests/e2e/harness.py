@@ -23,7 +23,8 @@ def free_port():
 class Keymgr:
     def __init__(self, binary, source_dir, extra=None):
         """extra: {"server": "key = value\n...", ...} lines added to those sections of the config
-        (server, database, ledger)."""
+        (server, database, ledger); extra["tail"]: raw TOML appended at the end (for tables and
+        arrays of tables such as [[ledger.witnesses]], which must follow every plain key)."""
         extra = extra or {}
         self.binary = binary
         self.dir = tempfile.mkdtemp(prefix="km-e2e-")
@@ -57,6 +58,7 @@ level = "info"
 [bootstrap]
 keyset = "default"
 issuer = "{self.base}/default"
+{extra.get("tail", "")}
 """)
         self.env = dict(os.environ, SOFTHSM2_CONF=os.path.join(self.dir, "softhsm2.conf"), KEYMGR_CONFIG=self.config)
         self.env.pop("KEYMGR_HSM_PIN", None)
