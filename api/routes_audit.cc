@@ -71,6 +71,13 @@ constexpr const char* kCsvHeader =
     "seq,ts_ms,kind,event,keyset,kid,alg,actor,actor_addr,jti,sub,aud,iat,exp,token_sha256,outcome,reason,hash\n";
 
 
+Reply text_reply(std::string body) {
+  Reply r;
+  r.body = std::move(body);
+  r.content_type = "text/plain; charset=utf-8";
+  return r;
+}
+
 json hashes_json(const db::merkle::Proof& p) {
   json arr = json::array();
   for (const auto& h : p) arr.push_back(base64_encode(h.data(), h.size()));
@@ -85,12 +92,7 @@ Result<Reply> inclusion_reply(const InclusionProof& p, const std::string& format
   f.proof = p.path;
   ASSIGN_OR_RETURN(f.checkpoint, note::parse_note(p.checkpoint.note));
   ASSIGN_OR_RETURN(std::string text, tlog::format_inclusion_proof(f));
-  if (format == "text") {
-    Reply r;
-    r.body = std::move(text);
-    r.content_type = "text/plain; charset=utf-8";
-    return r;
-  }
+  if (format == "text") return text_reply(std::move(text));
   return json_reply({{"seq", p.entry.seq},
                      {"index", p.index},
                      {"tree_size", p.checkpoint.size},
@@ -153,9 +155,9 @@ void add_audit_routes(Routes& h, const Wrap& wrap, const Services& s) {
   h.Get("/v1/audit/keys", wrap(Access::kPublic, [s](const httplib::Request& req, const Principal*) -> Result<Reply> {
           ASSIGN_OR_RETURN(auto keys, s.log->keys());
           if (req.has_param("format") && req.get_param_value("format") == "text") {
-            Reply r;
-            for (const auto& k : keys) r.body += k.record.verifier_key + "\n";
-            r.content_type = "text/plain; charset=utf-8";
+            std::string lines;
+            for (const auto& k : keys) lines += k.record.verifier_key + "\n";
+            Reply r = text_reply(std::move(lines));
             r.headers.push_back({"Cache-Control", "public, max-age=60"});
             return r;
           }
@@ -210,12 +212,7 @@ void add_audit_routes(Routes& h, const Wrap& wrap, const Services& s) {
           f.proof = p.path;
           ASSIGN_OR_RETURN(f.checkpoint, note::parse_note(p.to.note));
           ASSIGN_OR_RETURN(std::string text, tlog::format_consistency_proof(f));
-          if (format == "text") {
-            Reply r;
-            r.body = std::move(text);
-            r.content_type = "text/plain; charset=utf-8";
-            return r;
-          }
+          if (format == "text") return text_reply(std::move(text));
           return json_reply({{"from", p.from.size},
                              {"from_root", base64_encode(p.from.root)},
                              {"to", p.to.size},

@@ -18,6 +18,7 @@
 #include "common/crypto.h"
 #include "common/encoding.h"
 #include "db/merkle.h"
+#include "tests/support/go_checker.h"
 
 namespace keymgr::db::merkle {
 namespace {
@@ -405,20 +406,6 @@ TEST(Merkle, BadSizesAreInvalidArgument) {
 
 // ---- The Go reference implementation ----
 
-std::string env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : fallback;
-}
-
-int run(const std::string& cmd, std::string* output) {
-  FILE* f = popen(cmd.c_str(), "r");
-  if (!f) return -1;
-  char buf[4096];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof buf, f)) > 0) output->append(buf, got);
-  return pclose(f);
-}
-
 std::string proof_text(const Proof& p) {
   std::string s;
   for (const Hash& h : p) s += " " + hash_hex(h);
@@ -427,22 +414,13 @@ std::string proof_text(const Proof& p) {
 
 TEST(MerkleInterop, GoReferenceAgrees) {
   namespace fs = std::filesystem;
-  std::string unused;
-  if (run("command -v go 2>&1", &unused) != 0 ||
-      !fs::exists("/usr/share/gocode/src/golang.org/x/mod/sumdb/tlog/tlog.go")) {
-    FAIL() << "the Go reference checker needs `go` and golang.org/x/mod (Debian golang-go, "
-              "golang-golang-x-mod-dev): run scripts/install-deps.sh";
-  }
-  const std::string src = env_or("KEYMGR_SOURCE_DIR", KEYMGR_MERKLE_SOURCE_DIR);
-  const fs::path dir = fs::path(env_or("KEYMGR_BINARY_DIR", KEYMGR_MERKLE_BINARY_DIR)) / "interop";
-  fs::create_directories(dir);
-  const fs::path tool = dir / "tlog_check";
-  std::string build_log;
-  int rc = run("cd '" + dir.string() + "' && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= "
-               "GOCACHE='" + (dir / "go-cache").string() + "' go build -o '" + tool.string() +
-               "' '" + src + "/tests/interop/tlog_check.go' 2>&1",
-               &build_log);
-  ASSERT_EQ(rc, 0) << "go build of tests/interop/tlog_check.go failed:\n" << build_log;
+  if (std::string missing = keymgr::testing::go_missing("sumdb/tlog/tlog.go"); !missing.empty()) FAIL() << missing;
+  std::string tool_path, build_log;
+  ASSERT_TRUE(keymgr::testing::build_go_checker("tlog_check", KEYMGR_MERKLE_SOURCE_DIR, KEYMGR_MERKLE_BINARY_DIR,
+                                                &tool_path, &build_log))
+      << "go build of tests/interop/tlog_check.go failed:\n" << build_log;
+  const fs::path tool = tool_path;
+  const fs::path dir = tool.parent_path();
 
   // One tree of 40 leaves (with empty and binary data); questions about every size 1..40.
   const uint64_t kMax = 40;
@@ -496,7 +474,7 @@ TEST(MerkleInterop, GoReferenceAgrees) {
     f << in.str();
   }
   std::string out;
-  rc = run("'" + tool.string() + "' < '" + input.string() + "'", &out);
+  const int rc = keymgr::testing::run_command("'" + tool.string() + "' < '" + input.string() + "'", &out);
   ASSERT_EQ(rc, 0) << out;
   std::istringstream lines(out);
   std::string line;

@@ -1,10 +1,13 @@
 """Runs the real keymgr binary against a fresh SoftHSM2 token and SQLite file, for end-to-end
 tests that need a separate process (SIGKILL, restarts, CLI)."""
+import hashlib
 import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
+import struct
 import subprocess
 import tempfile
 import time
@@ -12,6 +15,53 @@ import urllib.error
 import urllib.request
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+# The documented chain hash (docs/ledger.md, "Verifying a copy of the database").
+def _s(b):
+    return struct.pack(">I", len(b)) + b
+
+
+def _i64(v):
+    return struct.pack(">q", v)
+
+
+def chain_hash(prev, row):
+    (seq, ts_ms, kind, event, keyset, kid, alg, actor, actor_addr, jti, sub, aud, iat, exp,
+     token_sha256, outcome, reason, detail) = row
+    enc = (_s(b"keymgr-ledger-v1") + _i64(seq) + _i64(ts_ms)
+           + b"".join(_s(x) for x in (kind, event, keyset, kid, alg, actor, actor_addr, jti, sub, aud))
+           + _i64(iat) + _i64(exp) + b"".join(_s(x) for x in (token_sha256, outcome, reason, detail)))
+    return hashlib.sha256(prev + enc).digest()
+
+
+LEDGER_COLS = ("seq, ts_ms, kind, event, keyset, kid, alg, actor, actor_addr, jti, sub, aud, iat, exp, "
+               "token_sha256, outcome, reason, detail")
+
+
+def rewrite_history(db_path, sub_from, sub_to):
+    """The attack of someone holding the database (and the HSM): edit the entry whose sub is
+    `sub_from`, recompute the hash chain from there, and throw the tree and its checkpoints away so a
+    restarted server re-integrates and re-signs the forged history. The server must be stopped."""
+    con = sqlite3.connect(db_path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.text_factory = bytes
+    target = con.execute("SELECT seq FROM ledger WHERE sub = ?", (sub_from,)).fetchone()[0]
+    prev = con.execute("SELECT hash FROM ledger WHERE seq = ?", (target - 1,)).fetchone()[0]
+    con.execute("UPDATE ledger SET sub = ? WHERE seq = ?", (sub_to, target))
+    for row in con.execute(f"SELECT {LEDGER_COLS} FROM ledger WHERE seq >= ? ORDER BY seq", (target,)).fetchall():
+        h = chain_hash(prev, row)
+        con.execute("UPDATE ledger SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, h, row[0]))
+        prev = h
+    con.executescript("""
+        DELETE FROM tree_cosignatures;
+        DELETE FROM tree_checkpoints;
+        DELETE FROM tree_hashes;
+        UPDATE tree_head SET size = 0, root = x'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+                             integrated_at_ms = 0;""")
+    con.commit()
+    con.close()
+    return target
 
 
 def free_port():

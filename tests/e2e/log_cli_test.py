@@ -15,7 +15,6 @@ import os
 import shutil
 import sqlite3
 import stat
-import struct
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import urllib.request
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from harness import Keymgr
+from harness import Keymgr, rewrite_history
 
 binary, source_dir = sys.argv[1], sys.argv[2]
 km = Keymgr(binary, source_dir, extra={"ledger": 'checkpoint_interval = "1s"\nintegrate_max_delay = "1s"\n'})
@@ -117,26 +116,6 @@ def go_check(tool, *args):
     return r.returncode, r.stdout.strip()
 
 
-# The documented chain hash (docs/ledger.md, "Verifying a copy of the database").
-def s(b):
-    return struct.pack(">I", len(b)) + b
-
-
-def i64(v):
-    return struct.pack(">q", v)
-
-
-def chain_hash(prev, row):
-    (seq, ts_ms, kind, event, keyset, kid, alg, actor, actor_addr, jti, sub, aud, iat, exp,
-     token_sha256, outcome, reason, detail) = row
-    enc = (s(b"keymgr-ledger-v1") + i64(seq) + i64(ts_ms)
-           + b"".join(s(x) for x in (kind, event, keyset, kid, alg, actor, actor_addr, jti, sub, aud))
-           + i64(iat) + i64(exp) + b"".join(s(x) for x in (token_sha256, outcome, reason, detail)))
-    return hashlib.sha256(prev + enc).digest()
-
-
-COLS = ("seq, ts_ms, kind, event, keyset, kid, alg, actor, actor_addr, jti, sub, aud, iat, exp, "
-        "token_sha256, outcome, reason, detail")
 
 
 try:
@@ -303,24 +282,7 @@ try:
     # ---- the attack: rewrite history consistently, then let the server re-sign it
     saved = read(cp)
     km.stop()
-    con = sqlite3.connect(db)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.text_factory = bytes
-    target = con.execute("SELECT seq FROM ledger WHERE sub = 'alice0'").fetchone()[0]
-    prev = con.execute("SELECT hash FROM ledger WHERE seq = ?", (target - 1,)).fetchone()[0]
-    con.execute("UPDATE ledger SET sub = 'mallory' WHERE seq = ?", (target,))
-    for row in con.execute(f"SELECT {COLS} FROM ledger WHERE seq >= ? ORDER BY seq", (target,)).fetchall():
-        h = chain_hash(prev, row)
-        con.execute("UPDATE ledger SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, h, row[0]))
-        prev = h
-    con.executescript("""
-        DELETE FROM tree_cosignatures;
-        DELETE FROM tree_checkpoints;
-        DELETE FROM tree_hashes;
-        UPDATE tree_head SET size = 0, root = x'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
-                             integrated_at_ms = 0;""")
-    con.commit()
-    con.close()
+    rewrite_history(db, "alice0", "mallory")
     km.start()
     sign(issuer, "after-the-rewrite")
     wait_checkpoint(auditor)
