@@ -183,6 +183,36 @@ TEST_P(LedgerLogTest, AuditKeysRotateWithAnOverlapOverTwoYearsAndOldCheckpointsS
   EXPECT_EQ(note->sigs.size(), 2u);
 }
 
+TEST_P(LedgerLogTest, WithoutEd25519TheAuditKeyIsEcdsaP256AndItsCheckpointsVerify) {
+  // An HSM without Ed25519 (p11-kit remoting refuses CKM_EDDSA): "auto" falls back to ECDSA P-256,
+  // signed-note type 0x02. On SoftHSM2 (which has Ed25519) the same is asked for explicitly.
+  if (GetParam() == Backend::kFake) {
+    env_->fake->set_supported_algorithms({Algorithm::kES256, Algorithm::kES384, Algorithm::kRS256});
+  } else {
+    opts_.audit_key_alg = "ES256";
+  }
+  reopen_log();
+  sign_n(3);
+  const db::TreeCheckpoint cp = checkpoint_now();
+  auto keys = log_->keys();
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ((*keys)[0].record.alg, "ES256");
+  EXPECT_EQ((*keys)[0].key.type, note::SigType::kEcdsa);
+  auto note = note::parse_note(cp.note);
+  ASSERT_TRUE(note.ok());
+  EXPECT_TRUE(tlog::verify_checkpoint(*note, policy()).ok());
+  EXPECT_TRUE(audit().ok());
+  // Asking for Ed25519 from an HSM that cannot: a clear refusal, not a silent other algorithm.
+  if (GetParam() == Backend::kFake) {
+    opts_.audit_key_alg = "Ed25519";
+    reopen_log();
+    auto fresh = log_->rotate_key();
+    ASSERT_FALSE(fresh.ok());
+    EXPECT_EQ(fresh.status().reason(), "audit_key_unavailable");
+  }
+}
+
 TEST_P(LedgerLogTest, NeverSignsATreeThatDoesNotExtendTheSignedCheckpoint) {
   sign_n(5);
   const db::TreeCheckpoint cp = checkpoint_now();
