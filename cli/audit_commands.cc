@@ -159,13 +159,19 @@ json signers_json(const std::vector<note::NoteKey>& keys) {
 
 // ---------------------------------------------------------------- audit verify (local)
 
-int cmd_verify(const std::string& config) {
+int cmd_verify(const std::string& config, const std::vector<std::string>& key_args) {
+  std::optional<std::vector<note::NoteKey>> pinned;
+  if (!key_args.empty()) {
+    auto keys = trusted_keys(key_args);
+    if (!keys.ok()) return bad_input(keys.status());
+    pinned = std::move(*keys);
+  }
   auto l = open_local(config);
   if (!l.ok()) return fail(l.status());
   SystemClock clk;
   NoHsm no_hsm;
   LedgerLog log(no_hsm, *l->store, clk, l->cfg.ledger);
-  auto rep = log.verify();
+  auto rep = log.verify(std::move(pinned));
   if (!rep.ok()) return fail(rep.status());
   std::cout << log_report_to_json(*rep).dump(2) << "\n";
   if (rep->ok()) return 0;
@@ -444,7 +450,10 @@ void add_log_commands(CLI::App& audit, const std::string& config, Remote& remote
       "verify",
       "local: audit the whole ledger in the database named by the config (hash chain, Merkle tree, every checkpoint "
       "signature by its own key id, consistency between checkpoints); needs no HSM; exit 4 names the first problem");
-  verify->callback([&config, &rc] { rc = cmd_verify(config); });
+  verify->add_option("--key", o->keys,
+                     "check checkpoint signatures against this verifier key (pinned out of band) instead of the keys "
+                     "stored in the database, or @FILE with one per line; repeatable");
+  verify->callback([o, &config, &rc] { rc = cmd_verify(config, o->keys); });
 
   auto* prove = audit.add_subcommand(
       "prove",

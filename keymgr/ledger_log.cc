@@ -326,13 +326,17 @@ Result<ConsistencyProof> LedgerLog::prove_consistency(int64_t m, int64_t n) {
 
 // ---- the full audit ----
 
-Result<LogReport> LedgerLog::verify() {
+Result<LogReport> LedgerLog::verify(std::optional<std::vector<note::NoteKey>> pinned) {
   LogReport rep;
   ASSIGN_OR_RETURN(rep.chain, store_.verify_chain());
   ASSIGN_OR_RETURN(db::TreeHead head, store_.tree_head());
-  ASSIGN_OR_RETURN(auto keys, load_keys());
   std::vector<note::NoteKey> known;
-  for (const auto& k : keys) known.push_back(k.key);
+  if (pinned) {
+    known = std::move(*pinned);
+  } else {
+    ASSIGN_OR_RETURN(auto keys, load_keys());
+    for (const auto& k : keys) known.push_back(k.key);
+  }
 
   // Every checkpoint, oldest first.
   std::vector<db::TreeCheckpoint> cps;

@@ -128,8 +128,10 @@ class LedgerLog {
   Result<InclusionProof> prove_entry(int64_t seq);
   // Consistency between sizes m <= n (n must be a checkpointed size, or 0 for the newest).
   Result<ConsistencyProof> prove_consistency(int64_t m, int64_t n);
-  // The full audit (slow: reads everything).
-  Result<LogReport> verify();
+  // The full audit (slow: reads everything). Checkpoint signatures are checked against `pinned`
+  // when given (keys an auditor obtained out of band: a database writer cannot slip its own key
+  // in), else against the audit keys stored in the database.
+  Result<LogReport> verify(std::optional<std::vector<note::NoteKey>> pinned = std::nullopt);
 
   // Entries durable but not yet in the tree, and how long the oldest has waited.
   struct Lag {

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include <cstdlib>
 #include <fstream>
 #include <utility>
@@ -109,6 +111,24 @@ TEST(MetricsRender, PrometheusTextFormat) {
   EXPECT_NE(out.find("lat_seconds_count 1"), std::string::npos) << out;
   EXPECT_NE(out.find("# TYPE g gauge\ng 7\n"), std::string::npos) << out;
   EXPECT_EQ(Metrics::label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+TEST(Config, TheDocumentedExampleParsesToTheDefaults) {
+  const char* src = std::getenv("KEYMGR_SOURCE_DIR");
+  ASSERT_TRUE(src != nullptr) << "run through ctest (KEYMGR_SOURCE_DIR)";
+  std::ifstream in(std::string(src) + "/docs/keymgr.example.toml");
+  ASSERT_TRUE(in.good());
+  std::stringstream text;
+  text << in.rdbuf();
+  auto c = cli::parse_config(text.str(), "keymgr.example.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  const cli::Config d;
+  EXPECT_EQ(c->ledger.origin, d.ledger.origin);
+  EXPECT_EQ(c->ledger.checkpoint_interval, d.ledger.checkpoint_interval);
+  EXPECT_EQ(c->ledger.integrate_max_delay, d.ledger.integrate_max_delay);
+  EXPECT_EQ(c->ledger.audit_key_lifetime, d.ledger.audit_key_lifetime);
+  EXPECT_EQ(c->ledger.audit_key_overlap, d.ledger.audit_key_overlap);
+  EXPECT_EQ(c->scheduler_interval, d.scheduler_interval);
 }
 
 TEST(Config, ParsesEveryOptionAndRefusesMistakes) {

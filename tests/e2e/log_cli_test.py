@@ -238,6 +238,12 @@ try:
     expect(r.returncode == 0 and v.get("ok") is True and v.get("checkpoints", 0) >= 1
            and v["checkpoints_checked"] == v["checkpoints"] and v["tree_size"] == v["entries"],
            f"audit verify: {r.returncode} {r.stdout} {r.stderr}")
+    # With the keys pinned out of band instead of those the database lists.
+    r = km.cli("audit", "verify", "--key", vkey, check=False)
+    expect(r.returncode == 0 and json_out(r).get("ok") is True, f"audit verify --key: {r.returncode} {r.stdout} {r.stderr}")
+    r = km.cli("audit", "verify", "--key", other_vkey(origin), check=False)
+    expect(r.returncode == 4 and json_out(r).get("log_problem") == "checkpoint_unverified",
+           f"audit verify --key <another key>: {r.returncode} {r.stdout} {r.stderr}")
 
     # ---- audit monitor
     km.start()

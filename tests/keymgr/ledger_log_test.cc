@@ -125,6 +125,16 @@ TEST_P(LedgerLogTest, EveryEntryProvesIntoACheckpointThatVerifiesFromThePublishe
   EXPECT_EQ(rep.checkpoints, 2);
   EXPECT_EQ(rep.checkpoints_checked, 2);
   EXPECT_EQ(rep.consistency_checked, 1);
+  // An auditor who pinned the keys out of band: the right ones verify; a key the database does not
+  // vouch for (or one slipped into it) does not make anything verify.
+  auto pinned = log_->verify(policy().log_keys);
+  ASSERT_TRUE(pinned.ok());
+  EXPECT_TRUE(pinned->ok()) << pinned->problem;
+  auto other = note::parse_verifier_key("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW");
+  ASSERT_TRUE(other.ok());
+  auto wrong = log_->verify(std::vector<note::NoteKey>{*other});
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_EQ(wrong->problem, "checkpoint_unverified");
 }
 
 TEST_P(LedgerLogTest, AuditKeysRotateWithAnOverlapOverTwoYearsAndOldCheckpointsStillVerify) {
