@@ -273,7 +273,7 @@ for r in $(seq 1 "$PAIRS"); do
     wrk -t2 -c64 -d"$DUR" --latency -s "$ROOT/bench/sign.lua" "http://127.0.0.1:$PORT/v1/keysets/es256/sign" -- "$ISSUER" \
       > "$RAW/wrk_signlog_${mode}_r$r.txt" 2>&1 || true
     sleep 1.5  # let the integrator (if on) take in the run's tail, then record what it did
-    curl -sS "http://127.0.0.1:$PPORT/metrics" 2>/dev/null | grep -E '^keymgr_ledger_(integration_pending|checkpoint_size|entries|checkpoints_total)' \
+    curl -sS "http://127.0.0.1:$PORT/metrics" 2>/dev/null | grep -E '^keymgr_ledger_(integration_pending|checkpoint_size|entries|checkpoints_total)' \
       | sed "s/^/METRIC mode=$mode pair=$r /" >> "$RAW/wrk_signlog_${mode}_r$r.txt" || true
     grep -E 'Requests/sec|Non-2xx|Socket' "$RAW/wrk_signlog_${mode}_r$r.txt" >&2 || true
   done
