@@ -223,8 +223,11 @@ def cmd_report(argv):
         if m:
             w = parse_wrk(os.path.join(raw, f))
             if w and w["ok_per_s"] is not None:
+                cpu = [kv(l) for l in open(os.path.join(raw, f)) if l.startswith("CPU ")]
+                cpu_s = num(cpu[-1].get("ticks")) / num(cpu[-1].get("hz")) if cpu else None
                 sl[m.group(1)].append({"pair": int(m.group(2)), "tokens_per_s": w["ok_per_s"], "p50_ms": w["p50_ms"],
-                                       "p99_ms": w["p99_ms"], "errors": w["errors"]})
+                                       "p99_ms": w["p99_ms"], "errors": w["errors"], "cpu_s": cpu_s,
+                                       "tokens": w["requests"] - w["non2xx"]})
     if sl["idle"] and sl["on"]:
         med = lambda xs: sorted(xs)[len(xs) // 2] if len(xs) % 2 else sum(sorted(xs)[len(xs) // 2 - 1:len(xs) // 2 + 1]) / 2
         idle = med([x["tokens_per_s"] for x in sl["idle"]])
@@ -240,6 +243,22 @@ def cmd_report(argv):
         rows.append(("sign", f"ES256 tokens/s with the log integrator on (median of {len(sl['on'])}: {runs('on')}; errors+timeouts {errs})",
                      fmt(on), f"integrator idle, median of {len(sl['idle'])}: {runs('idle')} → {fmt(idle)}", r,
                      "≥ 0.95x", met))
+        pairs = sorted(set(x["pair"] for x in sl["on"]) & set(x["pair"] for x in sl["idle"]))
+        if pairs:
+            pr = [ratio(next(x for x in sl["on"] if x["pair"] == p)["tokens_per_s"],
+                        next(x for x in sl["idle"] if x["pair"] == p)["tokens_per_s"]) for p in pairs]
+            res["signing"]["log_integrator"]["pair_ratios"] = pr
+            rows.append(("sign", "  the same, ratio within each idle/on pair (noise estimate)",
+                         " / ".join(f"{x:.2f}x" for x in pr), "", None, "", None))
+        if all(x.get("cpu_s") for x in sl["idle"] + sl["on"]):
+            us = {k: 1e6 * sum(x["cpu_s"] for x in sl[k]) / max(1, sum(x["tokens"] for x in sl[k])) for k in ("idle", "on")}
+            cr = ratio(us["on"], us["idle"])
+            res["signing"]["log_integrator"]["cpu_us_per_token"] = us
+            res["signing"]["log_integrator"]["cpu_ratio"] = cr
+            res["goals"]["sign_cpu_with_integrator<=1.05x"] = cr is not None and cr <= 1.05
+            rows.append(("sign", "server CPU µs per ES256 token, log integrator on (all pairs; user + system)",
+                         fmt(us["on"], 1), f"integrator idle {fmt(us['idle'], 1)}", cr, "≤ 1.05x",
+                         res["goals"]["sign_cpu_with_integrator<=1.05x"]))
 
     # 2. JWKS
     # The goal is measured on the public listener (server.public_port), the endpoint verifiers are
@@ -425,7 +444,7 @@ def cmd_report(argv):
         json.dump(res, f, indent=2, default=str)
     md = [f"# keymgr benchmark — {meta.get('date')}", "",
           f"Machine: {meta.get('cpu')} × {meta.get('nproc')} vCPU, {meta.get('mem')}, kernel {meta.get('kernel')}; "
-          f"commit {meta.get('commit')}; mode {meta.get('mode')}; keysets {meta.get('keysets')}; "
+          f"commit {meta.get('commit')}; mode {meta.get('mode')}; sections {meta.get('sections', 'all')}; keysets {meta.get('keysets')}; "
           f"wrk duration {meta.get('duration')}; JWKS document {meta.get('jwks_bytes')} bytes; "
           f"load average at start {meta.get('loadavg_start')}, at end {meta.get('loadavg_end')} "
           "(shared 2-vCPU machine: other processes skew the figures).", "",

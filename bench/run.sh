@@ -118,6 +118,7 @@ H="python3 $ROOT/bench/bench_helper.py"
   echo "kernel=$(uname -r)"
   echo "commit=$(cat "$BUILD/.bench-commit" 2>/dev/null || echo "unknown (built before run.sh stamped builds)")"
   echo "mode=$MODE"
+  echo "sections=$(echo $SECTIONS)"
   echo "keysets=$KEYSETS"
   echo "duration=$DUR"
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"  # shared machine: other builds skew every figure
@@ -270,9 +271,13 @@ for r in $(seq 1 "$PAIRS"); do
     stop_server; start_server
     sleep 2  # "on": catch up with what the previous idle run left unintegrated before measuring
     log "sign ES256, log integrator $mode (pair $r): wrk -t2 -c64 -d$DUR"
+    cpu0=$(awk '{print $14 + $15}' "/proc/$SPID/stat")  # server utime + stime, clock ticks
     wrk -t2 -c64 -d"$DUR" --latency -s "$ROOT/bench/sign.lua" "http://127.0.0.1:$PORT/v1/keysets/es256/sign" -- "$ISSUER" \
       > "$RAW/wrk_signlog_${mode}_r$r.txt" 2>&1 || true
     sleep 1.5  # let the integrator (if on) take in the run's tail, then record what it did
+    # Server CPU per token: what the integrator costs, much less sensitive to neighbours than req/s.
+    echo "CPU mode=$mode pair=$r ticks=$(( $(awk '{print $14 + $15}' "/proc/$SPID/stat") - cpu0 )) hz=$(getconf CLK_TCK)" \
+      >> "$RAW/wrk_signlog_${mode}_r$r.txt"
     curl -sS "http://127.0.0.1:$PORT/metrics" 2>/dev/null | grep -E '^keymgr_ledger_(integration_pending|checkpoint_size|entries|checkpoints_total)' \
       | sed "s/^/METRIC mode=$mode pair=$r /" >> "$RAW/wrk_signlog_${mode}_r$r.txt" || true
     grep -E 'Requests/sec|Non-2xx|Socket' "$RAW/wrk_signlog_${mode}_r$r.txt" >&2 || true
