@@ -16,8 +16,14 @@
 #      listener (server.public_port) and on its main listener (cpp-httplib), and against nginx
 #      (config as in perf-baseline/bench_http.sh, own prefix, port BENCH_NGINX_PORT) serving the
 #      same bytes as a static file;
+#   2b. signlog: ES256 signing with the transparency-log integrator idle (ledger.integrate_max_delay
+#      = "1h": it first wakes after 15 min) vs running (the default "1s": integrates every 250 ms,
+#      signs a checkpoint every 10 s), alternated idle/on BENCH_SIGNLOG_PAIRS times, same server data;
 #   3. ledger: bench/ledger_bench.cc (append 1 and 64 threads, fill + queries + size) at 1M records
 #      (10M too with BENCH_LEDGER_10M=1), vs raw SQLite (perf-baseline/sqlitebench.c, WAL/FULL);
+#      then the Merkle tree over the filled ledger (issue 12): integrate_tree in batches of 65,536
+#      vs the same leaves hashed in memory and the same hashes as bare SQLite rows; inclusion and
+#      consistency proof latency vs a point read of one ledger row; storage the tree adds;
 #   4. scale: creates BENCH_KEYSETS keysets through the API (1% with sign_period=10d), then
 #      start-up time (exec → /healthz 200, 3 runs), RSS idle and under sign load (/proc VmRSS),
 #      and Scheduler::tick() with nothing due and with 1% due (tick_bench on a copy of the data).
@@ -34,7 +40,8 @@
 #   BENCH_WORK=DIR         scratch dir (default mktemp under /tmp: the root disk, as in PERF.md)
 #   BENCH_KEEP=1           keep the scratch dir
 #   BENCH_SKIP_BUILD=1     reuse build-bench as is (its commit is in build-bench/.bench-commit)
-#   BENCH_SECTIONS="sign jwks ledger scale"   run only some sections
+#   BENCH_SECTIONS="sign signlog jwks ledger scale"   run only some sections
+#   BENCH_SIGNLOG_PAIRS=2  idle/on pairs of the signlog section (smoke 1)
 #   BENCH_RAW_DIR=DIR      add to an existing raw directory (e.g. rerun "scale" with fewer keysets);
 #                          the report is rebuilt from everything in it
 #   BENCH_STARTUP_TIMEOUT=600  seconds to wait for /healthz (a timeout is recorded, not fatal)
@@ -44,10 +51,10 @@ BUILD=${BUILD:-$ROOT/build-bench}
 BASE=${BENCH_BASELINE_DIR:-/work/shared/perf-baseline}
 SMOKE=${BENCH_SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
-  DUR=${BENCH_DURATION:-2s}; P11DUR=0.5; SQLSECS=0.3; APPSECS=1
+  DUR=${BENCH_DURATION:-2s}; P11DUR=0.5; SQLSECS=0.3; APPSECS=1; PROOFS=2000; PAIRS=${BENCH_SIGNLOG_PAIRS:-1}
   KEYSETS=${BENCH_KEYSETS:-50}; LEDGER_RECORDS=${BENCH_LEDGER_RECORDS:-20000}; MODE=smoke
 else
-  DUR=${BENCH_DURATION:-10s}; P11DUR=3; SQLSECS=2; APPSECS=4
+  DUR=${BENCH_DURATION:-10s}; P11DUR=3; SQLSECS=2; APPSECS=4; PROOFS=20000; PAIRS=${BENCH_SIGNLOG_PAIRS:-2}
   KEYSETS=${BENCH_KEYSETS:-10000}; LEDGER_RECORDS=${BENCH_LEDGER_RECORDS:-1000000}; MODE=full
 fi
 PORT=${BENCH_PORT:-18480}
@@ -56,7 +63,7 @@ PPORT=${BENCH_PUBLIC_PORT:-18482}  # keymgr's public listener (server.public_por
 WORK=${BENCH_WORK:-$(mktemp -d /tmp/km-bench.XXXXXX)}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RAW=${BENCH_RAW_DIR:-$ROOT/bench/results/raw-$STAMP}
-SECTIONS=" ${BENCH_SECTIONS:-sign jwks ledger scale} "
+SECTIONS=" ${BENCH_SECTIONS:-sign signlog jwks ledger scale} "
 want() { [[ "$SECTIONS" == *" $1 "* ]]; }
 mkdir -p "$RAW" "$WORK"
 ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
@@ -96,7 +103,8 @@ BIN=$WORK/bin; mkdir -p "$BIN"
 # Same flags/defines as the CMake Release build (spdlog/fmt as shared libs): a mismatch aborts at exit.
 g++ -O3 -DNDEBUG -std=c++20 -DFMT_SHARED -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL -DSPDLOG_SHARED_LIB \
   -I"$ROOT" -I/usr/include/p11-kit-1 -o "$BIN/tick_bench" "$ROOT/bench/tick_bench.cc" \
-  "$BUILD/keymgr/libkm_keymgr.a" "$BUILD/hsm/libkm_hsm.a" "$BUILD/db/libkm_db.a" "$BUILD/common/libkm_common.a" \
+  "$BUILD/keymgr/libkm_keymgr.a" "$BUILD/keymgr/libkm_tlog.a" "$BUILD/hsm/libkm_hsm.a" "$BUILD/db/libkm_db.a" \
+  "$BUILD/db/libkm_merkle.a" "$BUILD/common/libkm_common.a" \
   -lsqlite3 -lssl -lcrypto -lspdlog -lfmt -ldl -lpthread
 gcc -O2 -I/usr/include/p11-kit-1 -o "$BIN/p11bench" "$BASE/p11bench.c" -ldl -lpthread
 gcc -O2 -Wno-deprecated-declarations -o "$BIN/sqlitebench" "$BASE/sqlitebench.c" -lsqlite3 -lcrypto
@@ -110,6 +118,7 @@ H="python3 $ROOT/bench/bench_helper.py"
   echo "kernel=$(uname -r)"
   echo "commit=$(cat "$BUILD/.bench-commit" 2>/dev/null || echo "unknown (built before run.sh stamped builds)")"
   echo "mode=$MODE"
+  echo "sections=$(echo $SECTIONS)"
   echo "keysets=$KEYSETS"
   echo "duration=$DUR"
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"  # shared machine: other builds skew every figure
@@ -164,7 +173,10 @@ start_sampler() {  # $1 = output file: max VmRSS seen
       sleep 0.2; done ) &
   SAMPLER=$!
 }
-stop_sampler() { [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=""; }
+stop_sampler() {  # the sampler ends by itself when the server it watches stops
+  [ -n "$SAMPLER" ] || return 0
+  kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=""
+}
 api() {  # method path token [body]
   curl -sS -f -X "$1" -H "Authorization: Bearer $3" -H 'Content-Type: application/json' \
     ${4:+--data "$4"} "http://127.0.0.1:$PORT$2"
@@ -247,6 +259,33 @@ kill -QUIT "$(cat "$NG/nginx.pid")" 2>/dev/null || true
 fi
 stop_sampler
 [ -f "$WORK/rss_load_small" ] && echo "RSS what=load_small kb=$(cat "$WORK/rss_load_small")" >> "$RAW/scale.txt"
+# ------------------------------------------------------------------ 2b. signing, log integrator idle vs on (after JWKS: restarts the server)
+if want signlog; then
+cp "$DATA/keymgr.toml" "$WORK/keymgr-default.toml"
+for r in $(seq 1 "$PAIRS"); do
+  for mode in idle on; do
+    cp "$WORK/keymgr-default.toml" "$DATA/keymgr.toml"
+    # idle: the integrator's first tick is integrate_max_delay / 4 = 15 min away, so neither
+    # integration nor checkpoint signing runs during the measurement. on: the defaults.
+    [ "$mode" = idle ] && printf '[ledger]\nintegrate_max_delay = "1h"\n' >> "$DATA/keymgr.toml"
+    stop_server; start_server
+    sleep 2  # "on": catch up with what the previous idle run left unintegrated before measuring
+    log "sign ES256, log integrator $mode (pair $r): wrk -t2 -c64 -d$DUR"
+    cpu0=$(awk '{print $14 + $15}' "/proc/$SPID/stat")  # server utime + stime, clock ticks
+    wrk -t2 -c64 -d"$DUR" --latency -s "$ROOT/bench/sign.lua" "http://127.0.0.1:$PORT/v1/keysets/es256/sign" -- "$ISSUER" \
+      > "$RAW/wrk_signlog_${mode}_r$r.txt" 2>&1 || true
+    sleep 1.5  # let the integrator (if on) take in the run's tail, then record what it did
+    # Server CPU per token: what the integrator costs, much less sensitive to neighbours than req/s.
+    echo "CPU mode=$mode pair=$r ticks=$(( $(awk '{print $14 + $15}' "/proc/$SPID/stat") - cpu0 )) hz=$(getconf CLK_TCK)" \
+      >> "$RAW/wrk_signlog_${mode}_r$r.txt"
+    curl -sS "http://127.0.0.1:$PORT/metrics" 2>/dev/null | grep -E '^keymgr_ledger_(integration_pending|checkpoint_size|entries|checkpoints_total)' \
+      | sed "s/^/METRIC mode=$mode pair=$r /" >> "$RAW/wrk_signlog_${mode}_r$r.txt" || true
+    grep -E 'Requests/sec|Non-2xx|Socket' "$RAW/wrk_signlog_${mode}_r$r.txt" >&2 || true
+  done
+done
+cp "$WORK/keymgr-default.toml" "$DATA/keymgr.toml"
+stop_server; start_server
+fi
 # ------------------------------------------------------------------ 3. ledger (server idle)
 if want ledger; then
 log "raw SQLite writes (sqlitebench, ${SQLSECS}s per test)"
@@ -255,12 +294,12 @@ SQLB_ONLY=write timeout 300 "$BIN/sqlitebench" "$WORK/sqlite" "$SQLSECS" > "$RAW
 rm -rf "$WORK/sqlite"
 log "ledger_bench at $LEDGER_RECORDS records"
 mkdir -p "$WORK/ledger"
-"$BUILD/db/ledger_bench" --dir "$WORK/ledger" --records "$LEDGER_RECORDS" --append-secs "$APPSECS" \
+"$BUILD/db/ledger_bench" --dir "$WORK/ledger" --records "$LEDGER_RECORDS" --append-secs "$APPSECS" --proofs "$PROOFS" \
   > "$RAW/ledger_$LEDGER_RECORDS.txt" 2> "$RAW/ledger_$LEDGER_RECORDS.err" || log "ledger_bench failed"
 grep '^RESULT' "$RAW/ledger_$LEDGER_RECORDS.txt" >&2 || true
 if [ "${BENCH_LEDGER_10M:-0}" = 1 ]; then
   log "ledger_bench at 10,000,000 records (fill takes minutes)"
-  "$BUILD/db/ledger_bench" --dir "$WORK/ledger" --records 10000000 --skip-append \
+  "$BUILD/db/ledger_bench" --dir "$WORK/ledger" --records 10000000 --skip-append --proofs "$PROOFS" \
     > "$RAW/ledger_10000000.txt" 2> "$RAW/ledger_10000000.err" || log "ledger_bench 10M failed"
   grep '^RESULT' "$RAW/ledger_10000000.txt" >&2 || true
 fi
