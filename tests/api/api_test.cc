@@ -565,14 +565,23 @@ TEST_F(ApiTest, TreeCheckpointsAndProofsVerifyWithAnIndependentImplementation) {
   std::ofstream(d + "/token") << tokens[2];
   const std::string py = R"PY(
 import base64, hashlib, json, struct, sys
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 d = sys.argv[1]
 note = open(d + '/note', encoding='utf-8').read()
 vkey = open(d + '/vkey').read().split('\n')[0]
 name, kid_hex, kb = vkey.split('+', 2)
 key = base64.b64decode(kb)
-assert key[0] == 1, 'Ed25519 expected'
-assert hashlib.sha256(name.encode() + b'\n' + key).digest()[:4].hex() == kid_hex
+if key[0] == 1:    # Ed25519: key id over name, type and raw key
+    assert hashlib.sha256(name.encode() + b'\n' + key).digest()[:4].hex() == kid_hex
+    check = lambda sig, msg: Ed25519PublicKey.from_public_bytes(key[1:]).verify(sig, msg)
+elif key[0] == 2:  # ECDSA P-256 (transparency-dev/witness): key id over the DER SPKI, DER signature
+    assert hashlib.sha256(key[1:]).digest()[:4].hex() == kid_hex
+    check = lambda sig, msg: load_der_public_key(key[1:]).verify(sig, msg, ec.ECDSA(hashes.SHA256()))
+else:
+    sys.exit('unexpected key type %d' % key[0])
 text, sigs = note.rsplit('\n\n', 1)
 text += '\n'
 ok = False
@@ -581,7 +590,7 @@ for line in sigs.strip('\n').split('\n'):
     n, b = line[2:].split(' ')
     raw = base64.b64decode(b)
     if n == name and raw[:4].hex() == kid_hex:
-        Ed25519PublicKey.from_public_bytes(key[1:]).verify(raw[4:], text.encode())
+        check(raw[4:], text.encode())
         ok = True
 assert ok, 'no signature by the published key'
 origin, size, root = text.split('\n')[:3]
@@ -636,9 +645,10 @@ print('VERIFIED', idx, n)
   ASSERT_EQ(ver->status, 200) << ver->body;
   const json v = json::parse(ver->body);
   EXPECT_TRUE(v["ok"]) << ver->body;
-  EXPECT_EQ(v["checkpoints"], 1);
-  EXPECT_EQ(v["checkpoints_checked"], 1);
-  EXPECT_EQ(v["tree_size"], p["tree_size"]);
+  EXPECT_GE(v["checkpoints"], 1);
+  EXPECT_EQ(v["checkpoints_checked"], v["checkpoints"]);
+  EXPECT_GE(v["tree_size"], p["tree_size"]);
+  EXPECT_LE(v["tree_size"], v["entries"]);
 }
 
 TEST_F(ApiTest, OpenApiDocumentDescribesExactlyTheServedRoutes) {
