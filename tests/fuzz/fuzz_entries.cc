@@ -31,19 +31,6 @@ namespace keymgr::fuzz {
 namespace {
 using nlohmann::json;
 
-// A broken property: print it and abort, so libFuzzer keeps the input and the gtest replay fails.
-#define KM_FUZZ_CHECK(cond, what)                                                   \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "fuzz property violated: %s (%s:%d)\n", what, __FILE__, __LINE__); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
-
-std::string_view as_view(const uint8_t* data, size_t size) {
-  return std::string_view(reinterpret_cast<const char*>(data), size);
-}
-
 void quiet_logs() {
   static const bool done = [] {
     spdlog::set_level(spdlog::level::off);

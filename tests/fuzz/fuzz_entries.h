@@ -8,10 +8,26 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
+// A broken property: print it and abort, so libFuzzer keeps the input and the gtest replay fails.
+#define KM_FUZZ_CHECK(cond, what)                                                             \
+  do {                                                                                        \
+    if (!(cond)) {                                                                            \
+      std::fprintf(stderr, "fuzz property violated: %s (%s:%d)\n", what, __FILE__, __LINE__); \
+      std::abort();                                                                           \
+    }                                                                                         \
+  } while (0)
+
 namespace keymgr::fuzz {
+
+inline std::string_view as_view(const uint8_t* data, size_t size) {
+  return std::string_view(reinterpret_cast<const char*>(data), size);
+}
 
 using Entry = int (*)(const uint8_t* data, size_t size);
 

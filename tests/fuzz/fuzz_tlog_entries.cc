@@ -15,18 +15,6 @@
 namespace keymgr::fuzz {
 namespace {
 
-#define KM_FUZZ_CHECK(cond, what)                                                             \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      std::fprintf(stderr, "fuzz property violated: %s (%s:%d)\n", what, __FILE__, __LINE__); \
-      std::abort();                                                                           \
-    }                                                                                         \
-  } while (0)
-
-std::string_view as_view(const uint8_t* data, size_t size) {
-  return std::string_view(reinterpret_cast<const char*>(data), size);
-}
-
 // Keys whose private halves the fuzzer does not have beyond the texts below (x/mod's PeterNeumann
 // signed the seeds; C2SP's example.com/foo its example), plus an ECDSA and a cosignature key with
 // no known signatures at all.
