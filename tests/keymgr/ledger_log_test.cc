@@ -223,6 +223,32 @@ TEST_P(LedgerLogTest, WithoutEd25519TheAuditKeyIsEcdsaP256AndItsCheckpointsVerif
   }
 }
 
+TEST_P(LedgerLogTest, LagIsReportedAndIsBehindOnlyPastTheBound) {
+  // /readyz and the lag metrics read this: entries durable but not yet in the tree, and how long
+  // the oldest has waited; "behind" past max(5 s, 5 x integrate_max_delay).
+  ASSERT_TRUE(log_->integrate().ok());
+  auto none = log_->lag();
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->pending, 0);
+  EXPECT_FALSE(none->behind);
+  sign_n(2);
+  env_->clock.advance(seconds(4));
+  auto young = log_->lag();
+  ASSERT_TRUE(young.ok());
+  EXPECT_EQ(young->pending, 2);
+  EXPECT_EQ(young->oldest_age, std::chrono::milliseconds(4000));
+  EXPECT_FALSE(young->behind);
+  env_->clock.advance(seconds(2));
+  auto old = log_->lag();
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->behind);
+  ASSERT_TRUE(log_->integrate().ok());
+  auto caught_up = log_->lag();
+  ASSERT_TRUE(caught_up.ok());
+  EXPECT_EQ(caught_up->pending, 0);
+  EXPECT_FALSE(caught_up->behind);
+}
+
 TEST_P(LedgerLogTest, NeverSignsATreeThatDoesNotExtendTheSignedCheckpoint) {
   sign_n(5);
   const db::TreeCheckpoint cp = checkpoint_now();
