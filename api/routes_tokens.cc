@@ -30,7 +30,9 @@ void add_token_routes(Routes& h, const Wrap& wrap, const Services& s) {
            sr.actor = actor_of(p, req);
            ASSIGN_OR_RETURN(SignedToken t, s.tokens->sign(sr));
            return json_reply({{"token", t.token}, {"kid", t.kid}, {"alg", t.alg}, {"jti", t.jti}, {"iat", t.iat},
-                              {"exp", t.exp}, {"ledger_seq", t.ledger_seq}});
+                              {"exp", t.exp},
+                              // null: durable, and sequenced into the log shortly (PostgreSQL)
+                              {"ledger_seq", t.ledger_seq > 0 ? json(t.ledger_seq) : json(nullptr)}});
          }));
 
   h.Post(R"(/v1/keysets/([a-z0-9_-]+)/verify)",

@@ -12,10 +12,10 @@ namespace keymgr::cli {
 
 Result<std::unique_ptr<db::Store>> open_configured_store(const Config& cfg) {
   db::StoreConfig sc;
-  sc.location = cfg.db_path;
+  sc.location = cfg.db_location();
   sc.sqlite.cache_mib = cfg.db_cache_mib;
   auto store = db::open_store(sc);
-  if (!store.ok()) return store.status().with_context("opening database " + cfg.db_path);
+  if (!store.ok()) return store.status().with_context("opening database " + db::redact_database_url(sc.location));
   return store;
 }
 
@@ -37,7 +37,7 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   app->clock_ = clock != nullptr ? clock : &app->system_clock_;
 
   const auto dir = std::filesystem::path(cfg.db_path).parent_path();
-  if (!dir.empty()) {
+  if (cfg.db_url.empty() && !dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
   }

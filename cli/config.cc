@@ -8,6 +8,8 @@
 
 #include <toml++/toml.h>
 
+#include "db/open_store.h"
+
 namespace keymgr::cli {
 namespace {
 
@@ -60,7 +62,7 @@ const std::set<std::string>& known_keys(const std::string& section) {
       {"server", {"listen", "port", "threads", "max_body_bytes", "tls_cert", "tls_key", "client_ca", "public_listen",
                   "public_port", "public_threads"}},
       {"hsm", {"module", "token_label", "token_serial", "pin_file", "pool_size", "call_timeout_ms", "admin_timeout_ms"}},
-      {"database", {"path", "cache_mib"}},
+      {"database", {"path", "url", "cache_mib"}},
       {"scheduler", {"interval", "checkpoint_interval"}},
       {"ledger", {"origin", "integrate_max_delay", "checkpoint_interval", "audit_key_alg", "audit_key_lifetime", "audit_key_overlap",
                   "witnesses", "witness_quorum"}},
@@ -168,6 +170,7 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   RETURN_IF_ERROR(get(t, "hsm", "call_timeout_ms", c.hsm_call_timeout_ms, src));
   RETURN_IF_ERROR(get(t, "hsm", "admin_timeout_ms", c.hsm_admin_timeout_ms, src));
   RETURN_IF_ERROR(get(t, "database", "path", c.db_path, src));
+  RETURN_IF_ERROR(get(t, "database", "url", c.db_url, src));
   RETURN_IF_ERROR(get(t, "database", "cache_mib", c.db_cache_mib, src));
   RETURN_IF_ERROR(get_duration(t, "scheduler", "interval", c.scheduler_interval, src));
   RETURN_IF_ERROR(get_duration(t, "scheduler", "checkpoint_interval", c.ledger.checkpoint_interval, src));
@@ -193,6 +196,9 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   if (c.server.public_threads < 1 || c.server.public_threads > 64) return bad(src, "server.public_threads must be 1..64");
   if (c.hsm_pool_size < 1 || c.hsm_pool_size > 256) return bad(src, "hsm.pool_size must be 1..256");
   if (c.db_cache_mib < 2 || c.db_cache_mib > 65536) return bad(src, "database.cache_mib must be 2..65536");
+  if (!c.db_url.empty() && !db::is_postgresql_url(c.db_url)) {
+    return bad(src, "database.url must start with postgresql:// or postgres:// (a SQLite file is database.path)");
+  }
   if (!note::is_valid_key_name(c.ledger.origin) || c.ledger.origin.find("://") != std::string::npos) {
     return bad(src, "ledger.origin must be a schema-less URL-like name without spaces or '+', e.g. \"keymgr.example.com/ledger\"");
   }
@@ -235,6 +241,12 @@ Result<Config> load_config(const std::string& path) {
     c.server.port = static_cast<int>(v);
   }
   env_str("KEYMGR_DB", c.db_path);
+  env_str("KEYMGR_DATABASE_URL", c.db_url);
+  if (!c.db_url.empty() && !db::is_postgresql_url(c.db_url)) {
+    return InvalidArgument("database.url / KEYMGR_DATABASE_URL must start with postgresql:// or postgres:// (a SQLite "
+                           "file is database.path)",
+                           "bad_config");
+  }
   env_str("KEYMGR_HSM_MODULE", c.hsm_module);
   env_str("KEYMGR_HSM_TOKEN_LABEL", c.hsm_token_label);
   env_str("KEYMGR_HSM_PIN_FILE", c.hsm_pin_file);

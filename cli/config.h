@@ -30,6 +30,11 @@ struct Config {
   int hsm_admin_timeout_ms = 60000;
   // Database
   std::string db_path = "data/keymgr.db";
+  // A PostgreSQL URL (database.url / KEYMGR_DATABASE_URL): when set, the store is PostgreSQL and
+  // db_path is unused. May carry a password; it is only ever logged redacted.
+  std::string db_url;
+  // Where the store lives: db_url when set, else db_path.
+  const std::string& db_location() const { return db_url.empty() ? db_path : db_url; }
   int db_cache_mib = 128;  // SQLite page caches, all connections together
   // Scheduler
   std::chrono::seconds scheduler_interval{10};

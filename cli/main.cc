@@ -26,6 +26,7 @@
 #include "cli/config.h"
 #include "cli/unreachable.h"
 #include "common/logging.h"
+#include "db/pg_store.h"
 
 namespace {
 using nlohmann::json;
@@ -62,7 +63,7 @@ int cmd_serve(const std::string& config_path) {
   if (Status st = (*app)->start(); !st.ok()) return fail(st);
   const std::string base = std::string(cfg->server.tls_cert.empty() ? "http" : "https") + "://" + cfg->server.host +
                            ":" + std::to_string((*app)->port());
-  spdlog::info("keymgr listening on {} (database {}, HSM token '{}')", base, cfg->db_path, cfg->hsm_token_label);
+  spdlog::info("keymgr listening on {} (database {}, HSM token '{}')", base, db::redact_database_url(cfg->db_location()), cfg->hsm_token_label);
   if ((*app)->public_port() >= 0) {
     spdlog::info("public listener (JWKS, discovery, /healthz) on http://{}:{}",
                  cfg->server.public_host.empty() ? cfg->server.host : cfg->server.public_host, (*app)->public_port());

@@ -11,12 +11,7 @@ bool is_postgresql_url(const std::string& location) {
 
 Result<std::unique_ptr<Store>> open_store(const StoreConfig& config) {
   if (config.location.empty()) return InvalidArgument("store location is empty");
-  if (is_postgresql_url(config.location)) {
-    // The PostgreSQL backend (issue 13) will be selected here, with its own options in StoreConfig.
-    return InvalidArgument("database URL '" + config.location.substr(0, config.location.find("://") + 3) +
-                               "...': the PostgreSQL backend is not built into this keymgr",
-                           "store_backend_not_built");
-  }
+  if (is_postgresql_url(config.location)) return open_postgres_store(config.location, config.options, config.postgres);
   return open_sqlite_store(config.location, config.options, config.sqlite);
 }
 

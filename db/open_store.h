@@ -1,7 +1,7 @@
 // Opens the Store backend a configured location selects: the one place that knows every backend.
 //
 //   a file path                          SQLite (db/sqlite_store.h), created if missing
-//   postgresql://... or postgres://...   PostgreSQL (issue 13): not built yet, InvalidArgument
+//   postgresql://... or postgres://...   PostgreSQL (db/pg_store.h)
 //
 // Thread-safety: open_store() may be called concurrently; each call opens an independent Store.
 #pragma once
@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "db/pg_store.h"
 #include "db/sqlite_store.h"
 #include "db/store.h"
 
@@ -19,6 +20,7 @@ struct StoreConfig {
   std::string location;  // database.path, or a database URL
   StoreOptions options;  // every backend
   SqliteOptions sqlite;  // used when `location` selects SQLite
+  PostgresOptions postgres;  // used when `location` is a PostgreSQL URL
 };
 
 // True when `location` names a PostgreSQL database rather than a file.

@@ -387,6 +387,8 @@ class SqliteStore final : public Store, public CommitStatsSource {
   Result<std::vector<int64_t>> apply(const ChangeSet& changes) override;
 
   Result<int64_t> append_ledger(LedgerEntry entry) override;
+  // Entries are chained at commit (one writer): nothing is ever pending.
+  Result<int64_t> sequence_ledger(int64_t) override { return int64_t{0}; }
   Result<LedgerPage> query_ledger(const LedgerQuery& q) override;
   Status export_ledger(const LedgerQuery& q, const std::function<bool(const LedgerEntry&)>& sink) override;
   Status tokens_signed_since(std::string_view kid, int64_t since_ms, int64_t now_s,

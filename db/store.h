@@ -63,16 +63,28 @@ class Store {
   virtual Result<std::vector<int64_t>> apply(const ChangeSet& changes) = 0;
 
   // ---- ledger ----
-  // Appends one entry durably (group commit); returns its seq. Fails closed.
+  // Appends one entry durably (group commit); returns its seq, or 0 from a backend that sequences
+  // off the signing path (PostgreSQL): the entry is durable and readable (with seq 0, no hashes)
+  // when the call returns, and gets its seq and chain link from the next sequence_ledger() /
+  // integrate_tree(). Fails closed.
   virtual Result<int64_t> append_ledger(LedgerEntry entry) = 0;
+  // Moves up to `max_entries` durable, not yet sequenced entries into the hash chain in intake
+  // order (dense seqs) and returns how many it moved. Backends that sequence at commit (SQLite)
+  // return 0. Sequencers exclude each other; signers never wait for them.
+  virtual Result<int64_t> sequence_ledger(int64_t max_entries) = 0;
   // Newest first by seq; limit clamped to 1..1000; next_cursor set only when more entries match.
+  // Entries not yet sequenced (seq 0) are newer than every sequenced one: they lead the first page
+  // (no before_seq), newest first; when they fill it, next_cursor continues with the sequenced
+  // entries (the rest of them are reached once sequenced).
   virtual Result<LedgerPage> query_ledger(const LedgerQuery& q) = 0;
-  // Streams matching entries newest first (ignores q.limit) to `sink` until it returns false.
+  // Streams matching entries newest first (ignores q.limit) to `sink` until it returns false; not
+  // yet sequenced entries first (all of them), then the sequenced ones.
   virtual Status export_ledger(const LedgerQuery& q, const std::function<bool(const LedgerEntry&)>& sink) = 0;
   // Sign entries with outcome ok for `kid` with ts >= since_ms and exp > now_s (still valid tokens),
   // oldest first.
   virtual Status tokens_signed_since(std::string_view kid, int64_t since_ms, int64_t now_s,
                                      const std::function<bool(const LedgerEntry&)>& sink) = 0;
+  // Entries in the ledger, sequenced or not.
   virtual Result<int64_t> ledger_size() = 0;
   // Re-walks the whole chain (db/ledger_chain.h); a damaged ledger is a report with ok == false,
   // not an error.
@@ -86,7 +98,8 @@ class Store {
   virtual Result<std::vector<LedgerCheckpoint>> list_checkpoints(int limit) = 0;  // newest first
 
   // ---- the Merkle tree over the ledger (TreeHead, db/records.h) ----
-  // Integrates up to `max_entries` durable entries after the current tree size: computes their leaf
+  // Sequences pending entries first (sequence_ledger), then
+  // integrates up to `max_entries` durable entries after the current tree size: computes their leaf
   // hashes and stores the new subtree hashes (db/merkle.h's layout) and the new head in one
   // transaction. The work is done outside the store's write lock; only the final write takes it, so
   // signing never waits for hashing. One integrator assigns positions; when another integrator

@@ -312,6 +312,11 @@ Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_v
   }
   if (found->entries.empty()) {
     add("provenance", false, "token is not in the signing ledger: keymgr did not issue it");
+  } else if (found->entries.front().seq == 0) {
+    // Durable in the ledger; its position in the log is assigned by the sequencer shortly.
+    const bool same_key = found->entries.front().kid == kid;
+    const std::string where = "in the signing ledger, not yet sequenced into the log";
+    add("provenance", same_key, same_key ? where : where + ", but recorded for key " + found->entries.front().kid);
   } else {
     const int64_t seq = found->entries.front().seq;
     r.ledger_seq = seq;

@@ -33,7 +33,7 @@ struct SignedToken {
   std::string alg;
   std::string jti;
   int64_t iat = 0, exp = 0;
-  int64_t ledger_seq = 0;
+  int64_t ledger_seq = 0;  // 0: durable, not sequenced yet (a backend that sequences off the signing path)
 };
 
 struct VerifyCheck {

@@ -8,6 +8,7 @@ PKGS=(
   libssl-dev openssl libsqlite3-dev sqlite3
   libcpp-httplib-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libp11-kit-dev p11-kit softhsm2 opensc
+  postgresql-15 libpq-dev
   libgtest-dev libgmock-dev clang libclang-rt-14-dev
   python3 python3-jwt python3-cryptography python3-requests
   curl ca-certificates

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the whole test suite: a -Werror build, the same suite under
 # AddressSanitizer + UndefinedBehaviorSanitizer, the concurrency tests under ThreadSanitizer, and
-# every libFuzzer target for a bounded time from its committed corpus.
+# every libFuzzer target for a bounded time from its committed corpus. One throwaway PostgreSQL
+# cluster (scripts/pg.sh) serves the whole run: the PostgreSQL tests are required, never skipped.
 #   scripts/test.sh                                  # all passes: plain asan tsan fuzz
 #   KEYMGR_TEST_PASSES="plain asan" scripts/test.sh  # a subset
 #   KEYMGR_FUZZ_SECONDS=60 scripts/test.sh           # longer fuzzing (default 10 s per target)
@@ -12,6 +13,19 @@ JOBS=${KEYMGR_TEST_JOBS:-$(nproc)}
 
 "$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/install-interop.sh"
+
+# The PostgreSQL cluster of this run, stopped and removed on any exit.
+PGDIR=$(mktemp -d /tmp/km-pg-XXXXXX)
+trap '"$ROOT/scripts/pg.sh" stop "$PGDIR"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+KEYMGR_TEST_PG_URL=$("$ROOT/scripts/pg.sh" start "$PGDIR") || {
+  echo "test.sh: PostgreSQL did not start (see above): the PostgreSQL tests cannot run" >&2
+  exit 1
+}
+export KEYMGR_TEST_PG_URL
+export KEYMGR_TEST_REQUIRE_PG=1
+echo "==> PostgreSQL test cluster: $KEYMGR_TEST_PG_URL"
 
 run_pass() {
   local name=$1; shift

@@ -3,6 +3,8 @@
 #   scripts/tsan.sh                 # default selection
 #   KEYMGR_TSAN_REGEX='Pool' scripts/tsan.sh
 # Exit status is ctest's: any data race TSan reports fails the test (halt_on_error=1).
+# The PostgreSQL tests use KEYMGR_TEST_PG_URL (scripts/test.sh sets it); when it is unset this
+# script starts its own throwaway cluster (scripts/pg.sh) for the run and requires it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${KEYMGR_TSAN_DIR:-$ROOT/build-tsan}
@@ -17,6 +19,18 @@ echo "==> [tsan] build: $TARGETS"
 # shellcheck disable=SC2086
 cmake --build "$DIR" -j"$JOBS" --target $TARGETS
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4}
+if [ -z "${KEYMGR_TEST_PG_URL:-}" ]; then
+  PGDIR=$(mktemp -d /tmp/km-pg-XXXXXX)
+  trap '"$ROOT/scripts/pg.sh" stop "$PGDIR"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  KEYMGR_TEST_PG_URL=$("$ROOT/scripts/pg.sh" start "$PGDIR") || {
+    echo "tsan.sh: PostgreSQL did not start (see above)" >&2
+    exit 1
+  }
+  export KEYMGR_TEST_PG_URL
+  export KEYMGR_TEST_REQUIRE_PG=1
+fi
 echo "==> [tsan] ctest -R '$REGEX'"
 cd "$DIR"
 set +e

@@ -245,21 +245,31 @@ TEST(SqliteWal, CheckpointedOffTheCommitPath) {
   expect_chain_ok(*s, 15020);
 }
 
-// open_store() picks the backend from the location: a path is SQLite; a PostgreSQL URL is refused
-// clearly until that backend is built (and never echoed with its credentials).
-TEST(OpenStore, PathSelectsSqliteAndUrlIsNotBuiltYet) {
+// open_store() picks the backend from the location: a path is SQLite; a PostgreSQL URL is the
+// PostgreSQL backend, which fails closed when the server is unreachable, and never echoes the
+// URL's password.
+TEST(OpenStore, PathSelectsSqliteAndUrlSelectsPostgres) {
   TempDir dir;
   auto s = open_store(options_for(dir.file("km.db")));
   ASSERT_TRUE(s.ok()) << s.status().to_string();
   EXPECT_TRUE(sqlite_stats(**s).has_value());
-  for (const char* url : {"postgresql://keymgr:secret@db.example/keymgr", "postgres://db/keymgr"}) {
+  for (const char* url : {"postgresql://keymgr:secret@127.0.0.1:1/keymgr", "postgres://keymgr:secret@127.0.0.1:1/db"}) {
     auto r = open_store(options_for(url));
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument);
-    EXPECT_EQ(r.status().reason(), "store_backend_not_built");
+    EXPECT_EQ(r.status().code(), ErrorCode::kUnavailable) << r.status().to_string();
+    EXPECT_EQ(r.status().reason(), "database_unavailable");
     EXPECT_EQ(r.status().message().find("secret"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("***"), std::string::npos) << r.status().message();
   }
   EXPECT_EQ(open_store(options_for("")).status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(OpenStore, DatabaseUrlPasswordsAreRedacted) {
+  EXPECT_EQ(redact_database_url("postgresql://u:pw@h:5432/db"), "postgresql://u:***@h:5432/db");
+  EXPECT_EQ(redact_database_url("postgresql://u@h/db?password=pw&sslmode=require"),
+            "postgresql://u@h/db?password=***&sslmode=require");
+  EXPECT_EQ(redact_database_url("postgresql://h/db"), "postgresql://h/db");
+  EXPECT_EQ(redact_database_url("postgresql:///db?host=/tmp/x"), "postgresql:///db?host=/tmp/x");
 }
 
 // The database holds token hashes, subjects and callers: the file and its -wal/-shm are the

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <iostream>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -117,6 +118,7 @@ TEST_P(StoreConformance, ChangeSetFailingElementLeavesNothingAndChainHeadUnchang
   first.key_inserts = {key("kid-1", "h1", ks, "active")};
   first.ledger = {lifecycle_entry("key_generated", "kid-1", 1000)};
   ASSERT_TRUE(s->apply(first).ok());
+  settle(*s);
   auto head_before = s->ledger_head();
   ASSERT_TRUE(head_before.ok());
 
@@ -136,9 +138,7 @@ TEST_P(StoreConformance, ChangeSetFailingElementLeavesNothingAndChainHeadUnchang
   ASSERT_TRUE(head_after.ok());
   EXPECT_EQ(head_after->hash, head_before->hash);
 
-  auto seq = s->append_ledger(sign_entry("kid-1", "j1", 3000));
-  ASSERT_TRUE(seq.ok()) << seq.status().to_string();
-  EXPECT_EQ(*seq, 2);
+  EXPECT_EQ(seq_of(*s, s->append_ledger(sign_entry("kid-1", "j1", 3000))), 2);
   auto rep = s->verify_chain();
   ASSERT_TRUE(rep.ok());
   EXPECT_TRUE(rep->ok) << rep->problem;
@@ -150,9 +150,7 @@ TEST_P(StoreConformance, LedgerStoredEntryCarriesChainFields) {
   ASSERT_TRUE(s);
   EXPECT_EQ(s->ledger_head().status().code(), ErrorCode::kNotFound);
   auto in = sign_entry("kid-1", "j1", 1234);
-  auto seq = s->append_ledger(in);
-  ASSERT_TRUE(seq.ok());
-  EXPECT_EQ(*seq, 1);
+  EXPECT_EQ(seq_of(*s, s->append_ledger(in)), 1);
   auto head = s->ledger_head();
   ASSERT_TRUE(head.ok());
   EXPECT_EQ(head->prev_hash, ledger_genesis_hash());
@@ -174,6 +172,7 @@ TEST_P(StoreConformance, LedgerQueryFiltersAndCursorPagination) {
     bulk.ledger.push_back(e);
   }
   ASSERT_TRUE(s->apply(bulk).ok());
+  settle(*s);
 
   // Cursor walk over kid=k2: every matching row exactly once, newest first.
   LedgerQuery q;
@@ -282,6 +281,7 @@ TEST_P(StoreConformance, LedgerPagesMatchBruteForceWithOutOfOrderTimestamps) {
     model.push_back(e);
   }
   ASSERT_TRUE(s->apply(cs).ok());
+  settle(*s);
   for (int round = 0; round < 300; ++round) {
     LedgerQuery q;
     int pick = static_cast<int>(rng() % 3);
@@ -376,6 +376,7 @@ TEST_P(StoreConformance, CheckpointsMustMatchTheLedger) {
   auto s = open();
   ASSERT_TRUE(s);
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(s->append_ledger(sign_entry("k", "j" + std::to_string(i), i)).ok());
+  settle(*s);
   auto head = s->ledger_head();
   ASSERT_TRUE(head.ok());
   LedgerCheckpoint cp{head->seq, head->hash, 99, "audit-kid", "ES256", Bytes{1, 2, 3}};
@@ -399,6 +400,7 @@ TEST_P(StoreConformance, DurabilityHeadAndSizeSurviveReopen) {
     auto s = open();
     ASSERT_TRUE(s);
     for (int i = 0; i < 20; ++i) ASSERT_TRUE(s->append_ledger(sign_entry("k", "j" + std::to_string(i), i)).ok());
+    settle(*s);
     auto h = s->ledger_head();
     ASSERT_TRUE(h.ok());
     head = *h;
@@ -413,9 +415,7 @@ TEST_P(StoreConformance, DurabilityHeadAndSizeSurviveReopen) {
   ASSERT_TRUE(size.ok());
   EXPECT_EQ(*size, 20);
   // The chain continues from the reloaded head.
-  auto seq = s->append_ledger(sign_entry("k", "after", 100));
-  ASSERT_TRUE(seq.ok());
-  EXPECT_EQ(*seq, 21);
+  EXPECT_EQ(seq_of(*s, s->append_ledger(sign_entry("k", "after", 100))), 21);
   auto rep = s->verify_chain();
   ASSERT_TRUE(rep.ok());
   EXPECT_TRUE(rep->ok) << rep->problem;
@@ -430,18 +430,98 @@ TEST_P(StoreConformance, TwoStoresOnOneDatabaseKeepOneChain) {
   ASSERT_TRUE(a && b);
   for (int i = 0; i < 20; ++i) {
     Store& w = (i % 3 == 0) ? *b : *a;
-    auto seq = w.append_ledger(sign_entry("k", "j" + std::to_string(i), 1000 + i));
-    ASSERT_TRUE(seq.ok()) << i << ": " << seq.status().to_string();
-    EXPECT_EQ(*seq, i + 1);
+    // Either store may sequence what the other appended: one chain.
+    EXPECT_EQ(seq_of(i % 2 == 0 ? *a : *b, w.append_ledger(sign_entry("k", "j" + std::to_string(i), 1000 + i))),
+              i + 1)
+        << i;
   }
   ChangeSet cs;
   cs.ledger = {lifecycle_entry("key_generated", "k", 5000)};
   ASSERT_TRUE(b->apply(cs).ok());
   ASSERT_TRUE(a->append_ledger(sign_entry("k", "last", 6000)).ok());
+  settle(*b);
   auto rep = a->verify_chain();
   ASSERT_TRUE(rep.ok());
   EXPECT_TRUE(rep->ok) << rep->problem;
   EXPECT_EQ(rep->entries, 22);
+}
+
+// An appended entry is durable and readable when append_ledger() returns, sequenced or not:
+// provenance checks right after signing, compromise impact and the ledger size see it at once.
+TEST_P(StoreConformance, AppendedEntriesAreReadableBeforeTheyAreSequenced) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(s->append_ledger(sign_entry("k", "j" + std::to_string(i), 5000 + i)).ok());
+  for (int i = 1; i <= 3; ++i) {
+    auto page = s->query_ledger(LedgerQuery{.jti = "j" + std::to_string(i)});
+    ASSERT_TRUE(page.ok()) << page.status().to_string();
+    ASSERT_EQ(page->entries.size(), 1u) << i;
+    EXPECT_EQ(page->entries[0].ts_ms, 5000 + i);
+  }
+  EXPECT_EQ(*s->ledger_size(), 3);
+  int n = 0;
+  ASSERT_TRUE(s->tokens_signed_since("k", 0, 1, [&](const LedgerEntry&) { return ++n > 0; }).ok());
+  EXPECT_EQ(n, 3);
+  // The first page leads with the newest entries, sequenced or not.
+  auto first = s->query_ledger(LedgerQuery{.limit = 2});
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->entries.size(), 2u);
+  EXPECT_EQ(first->entries[0].jti, "j3");
+  EXPECT_EQ(first->entries[1].jti, "j2");
+  EXPECT_TRUE(first->next_cursor.has_value());
+  std::vector<std::string> exported;
+  ASSERT_TRUE(s->export_ledger(LedgerQuery{}, [&](const LedgerEntry& e) {
+    exported.push_back(e.jti);
+    return true;
+  }).ok());
+  EXPECT_EQ(exported, (std::vector<std::string>{"j3", "j2", "j1"}));
+  // Once sequenced: dense seqs in append order, one chain, and a cursor walk sees each once.
+  settle(*s);
+  std::vector<int64_t> seqs;
+  LedgerQuery q;
+  q.limit = 2;
+  for (int pages = 0; pages < 5; ++pages) {
+    auto page = s->query_ledger(q);
+    ASSERT_TRUE(page.ok());
+    for (const auto& e : page->entries) seqs.push_back(e.seq);
+    if (!page->next_cursor) break;
+    q.before_seq = page->next_cursor;
+  }
+  EXPECT_EQ(seqs, (std::vector<int64_t>{3, 2, 1}));
+  expect_chain_ok(*s, 3);
+}
+
+// Sequencers exclude each other (several instances, a stale leader): appends from two stores and
+// sequencing from both at once still give one dense chain holding every entry once.
+TEST_P(StoreConformance, ConcurrentSequencersKeepOneDenseChain) {
+  auto a = open();
+  auto b = open();
+  ASSERT_TRUE(a && b);
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Store& w = t % 2 == 0 ? *a : *b;
+      for (int i = 0; i < 200; ++i) ASSERT_TRUE(w.append_ledger(sign_entry("k", std::to_string(t * 1000 + i), i)).ok());
+    });
+  }
+  std::vector<std::thread> sequencers;
+  for (Store* s : {a.get(), b.get()}) {
+    sequencers.emplace_back([&, s] {
+      while (!done.load()) ASSERT_TRUE(s->sequence_ledger(50).ok());
+    });
+  }
+  for (auto& th : threads) th.join();
+  done = true;
+  for (auto& th : sequencers) th.join();
+  expect_chain_ok(*a, 800);
+  std::set<std::string> jtis;
+  ASSERT_TRUE(a->export_ledger(LedgerQuery{}, [&](const LedgerEntry& e) {
+    EXPECT_GT(e.seq, 0);
+    jtis.insert(e.jti);
+    return true;
+  }).ok());
+  EXPECT_EQ(jtis.size(), 800u);
 }
 
 TEST_P(StoreConformance, GroupCommitConcurrentAppendsShareCommits) {
@@ -466,6 +546,20 @@ TEST_P(StoreConformance, GroupCommitConcurrentAppendsShareCommits) {
   }
   for (auto& th : threads) th.join();
   ASSERT_EQ(failures.load(), 0);
+  if (settle(*s) > 0) {
+    // Sequenced off the signing path: each append's seq is where its entry (by jti) landed.
+    std::map<std::string, int64_t> by_jti;
+    ASSERT_TRUE(s->export_ledger(LedgerQuery{}, [&](const LedgerEntry& e) {
+      by_jti[e.jti] = e.seq;
+      return true;
+    }).ok());
+    for (int t = 0; t < kThreads; ++t) {
+      for (int i = 0; i < kPerThread; ++i) {
+        ASSERT_EQ(seqs[t][i], 0);
+        seqs[t][i] = by_jti[std::to_string(t) + "-" + std::to_string(i)];
+      }
+    }
+  }
 
   std::set<int64_t> all;
   for (int t = 0; t < kThreads; ++t) {

@@ -42,6 +42,7 @@ void append(Store& s, int n, int start) {
     auto seq = s.append_ledger(sign_entry("k", "t" + std::to_string(start + i), 1000 + start + i));
     ASSERT_TRUE(seq.ok()) << seq.status().to_string();
   }
+  settle(s);
 }
 
 TEST_P(StoreConformance, EmptyTreeHasTheEmptyRoot) {

@@ -76,6 +76,10 @@ int fuzz_tlogproof(const uint8_t* data, size_t size);
 // accepted input re-encodes to exactly itself, malformed input has one reason; an entry made from
 // the input survives encode/decode.
 int fuzz_ledgerenc(const uint8_t* data, size_t size);
+// Database settings: the URL as database.url (config) and redact_database_url. libpq's own parser
+// (PQconninfoParse, which connects nowhere) is the oracle: a password it finds never survives
+// redaction, and a config accepts the URL exactly when it is a PostgreSQL URL.
+int fuzz_dburl(const uint8_t* data, size_t size);
 
 const std::vector<Target>& targets();
 
