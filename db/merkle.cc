@@ -408,4 +408,24 @@ Status verify_consistency(uint64_t m, uint64_t n, std::span<const Hash> proof, c
   return Status::Ok();
 }
 
+Result<std::vector<Hash>> OverlayHashReader::read_hashes(std::span<const uint64_t> indexes) const {
+  std::vector<uint64_t> old;
+  for (uint64_t i : indexes)
+    if (i < base_) old.push_back(i);
+  ASSIGN_OR_RETURN(auto old_hashes, stored_.read_hashes(old));
+  std::vector<Hash> out;
+  out.reserve(indexes.size());
+  size_t next_old = 0;
+  for (uint64_t i : indexes) {
+    if (i < base_) {
+      out.push_back(old_hashes[next_old++]);
+    } else if (i - base_ < fresh_.size()) {
+      out.push_back(fresh_[i - base_]);
+    } else {
+      return DataLoss("tree hash " + std::to_string(i) + " is not stored", "tree_hash_missing");
+    }
+  }
+  return out;
+}
+
 }  // namespace keymgr::db::merkle

@@ -78,6 +78,20 @@ class HashReader {
   virtual Result<std::vector<Hash>> read_hashes(std::span<const uint64_t> indexes) const = 0;
 };
 
+// Hashes below `base` from `stored`, those at base.. from `fresh` (computed, not yet written): the
+// tree as it will be once `fresh` is stored. Holds references.
+class OverlayHashReader final : public HashReader {
+ public:
+  OverlayHashReader(const HashReader& stored, uint64_t base, const std::vector<Hash>& fresh)
+      : stored_(stored), base_(base), fresh_(fresh) {}
+  Result<std::vector<Hash>> read_hashes(std::span<const uint64_t> indexes) const override;
+
+ private:
+  const HashReader& stored_;
+  uint64_t base_;
+  const std::vector<Hash>& fresh_;
+};
+
 // The hashes to store when `leaves` (leaf hashes, in order) are appended to a tree of n leaves
 // whose hashes `reader` holds: exactly the hashes for indexes [stored_hash_count(n),
 // stored_hash_count(n + leaves.size())), in that order — about two per leaf. Reads at most

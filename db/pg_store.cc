@@ -26,6 +26,7 @@
 #include "db/merkle.h"
 #include "db/pg_migrations.h"
 #include "db/pg_util.h"
+#include "db/tree_extension.h"
 
 namespace keymgr::db {
 namespace {
@@ -294,37 +295,6 @@ class PgHashReader final : public merkle::HashReader {
 
  private:
   Connection& c_;
-};
-
-// Hashes below `base` from the table, the rest from `fresh` (computed, not yet written).
-class OverlayHashReader final : public merkle::HashReader {
- public:
-  OverlayHashReader(const merkle::HashReader& stored, uint64_t base, const std::vector<merkle::Hash>& fresh)
-      : stored_(stored), base_(base), fresh_(fresh) {}
-  Result<std::vector<merkle::Hash>> read_hashes(std::span<const uint64_t> indexes) const override {
-    std::vector<uint64_t> old;
-    for (uint64_t i : indexes)
-      if (i < base_) old.push_back(i);
-    ASSIGN_OR_RETURN(auto old_hashes, stored_.read_hashes(old));
-    std::vector<merkle::Hash> out;
-    out.reserve(indexes.size());
-    size_t next_old = 0;
-    for (uint64_t i : indexes) {
-      if (i < base_) {
-        out.push_back(old_hashes[next_old++]);
-      } else if (i - base_ < fresh_.size()) {
-        out.push_back(fresh_[i - base_]);
-      } else {
-        return DataLoss("tree hash " + std::to_string(i) + " is not stored", "tree_hash_missing");
-      }
-    }
-    return out;
-  }
-
- private:
-  const merkle::HashReader& stored_;
-  uint64_t base_;
-  const std::vector<merkle::Hash>& fresh_;
 };
 
 Result<TreeHead> read_tree_head(Connection& c, bool for_update = false) {
@@ -897,48 +867,30 @@ Result<TreeHead> PgStore::integrate_tree(int64_t max_entries) {
   {
     ASSIGN_OR_RETURN(auto snapshot, Transaction::begin(*c, kDatabaseUnavailable, kSnapshot));
     ASSIGN_OR_RETURN(before, read_tree_head(*c));
-    std::vector<merkle::Hash> leaves;
-    Bytes prev;
-    Status chain = Status::Ok();
-    PgHashReader stored(*c);
-    for (int64_t from = before.size; static_cast<int64_t>(leaves.size()) < batch;) {
-      const int64_t to = std::min(before.size + batch, from + 5000);
+    TreeExtension ext(before.size);
+    for (int64_t from = before.size, last = before.size + batch; from <= last;) {
+      const int64_t to = std::min(last, from + 4999);
       ASSIGN_OR_RETURN(auto rows, c->query("SELECT " + kLedgerSelect + " FROM ledger WHERE seq >= $1 AND seq <= $2 "
                                            "ORDER BY seq",
                                            Params().add(from).add(to), "read entries to integrate"));
-      bool stop = rows.empty() || to >= before.size + batch;
+      bool more = !rows.empty() && rows.int64(rows.size() - 1, 0) == to;  // the range was full: read on
       for (int i = 0; i < rows.size(); ++i) {
-        LedgerEntry e = read_entry(rows, i);
-        if (e.seq == before.size) {  // the last integrated entry: only its hash, to link the next
-          prev = e.hash;
-          continue;
-        }
-        const int64_t want = before.size + 1 + static_cast<int64_t>(leaves.size());
-        if (before.size == 0 && e.seq == 1) prev = ledger_genesis_hash();
-        if (e.seq != want || e.prev_hash != prev || ledger_entry_hash(prev, e) != e.hash) {
-          // Never integrate what the chain does not vouch for: the log would commit to it forever.
-          chain = DataLoss("ledger entry " + std::to_string(want) + " does not verify against the chain; the tree "
-                           "stops before it",
-                           "ledger_altered");
-          stop = true;
+        if (!ext.add(read_entry(rows, i))) {
+          more = false;
           break;
         }
-        prev = e.hash;
-        leaves.push_back(merkle::leaf_hash(ledger_canonical_encoding(e)));
       }
-      if (stop) break;
+      if (!more) break;
       from = to + 1;
     }
-    if (leaves.empty()) {
-      if (!chain.ok()) return chain;
+    if (ext.empty()) {
+      RETURN_IF_ERROR(ext.chain_status());
       return before;
     }
-    const uint64_t n = static_cast<uint64_t>(before.size);
-    ASSIGN_OR_RETURN(fresh, merkle::stored_hashes_for_leaves(n, leaves, stored));
-    OverlayHashReader overlay(stored, merkle::stored_hash_count(n), fresh);
-    after.size = before.size + static_cast<int64_t>(leaves.size());
-    ASSIGN_OR_RETURN(merkle::Hash root, merkle::tree_hash(static_cast<uint64_t>(after.size), overlay));
-    after.root = merkle::hash_bytes(root);
+    PgHashReader stored(*c);
+    ASSIGN_OR_RETURN(auto computed, ext.compute(stored));
+    fresh = std::move(computed.hashes);
+    after = std::move(computed.head);
   }
   // Phase 2: append the hashes unless another integrator moved the tree (its row lock orders us).
   bool moved = false;

@@ -30,6 +30,7 @@
 #include "db/ledger_hash.h"
 #include "db/merkle.h"
 #include "db/migrations.h"
+#include "db/tree_extension.h"
 #include "db/sqlite_util.h"
 
 namespace keymgr::db {
@@ -315,37 +316,6 @@ class SqliteHashReader final : public merkle::HashReader {
 
  private:
   Connection& c_;
-};
-
-// Hashes below `base` from the table, the rest from `fresh` (computed, not yet written).
-class OverlayHashReader final : public merkle::HashReader {
- public:
-  OverlayHashReader(const merkle::HashReader& stored, uint64_t base, const std::vector<merkle::Hash>& fresh)
-      : stored_(stored), base_(base), fresh_(fresh) {}
-  Result<std::vector<merkle::Hash>> read_hashes(std::span<const uint64_t> indexes) const override {
-    std::vector<uint64_t> old;
-    for (uint64_t i : indexes)
-      if (i < base_) old.push_back(i);
-    ASSIGN_OR_RETURN(auto old_hashes, stored_.read_hashes(old));
-    std::vector<merkle::Hash> out;
-    out.reserve(indexes.size());
-    size_t next_old = 0;
-    for (uint64_t i : indexes) {
-      if (i < base_) {
-        out.push_back(old_hashes[next_old++]);
-      } else if (i - base_ < fresh_.size()) {
-        out.push_back(fresh_[i - base_]);
-      } else {
-        return DataLoss("tree hash " + std::to_string(i) + " is not stored", "tree_hash_missing");
-      }
-    }
-    return out;
-  }
-
- private:
-  const merkle::HashReader& stored_;
-  uint64_t base_;
-  const std::vector<merkle::Hash>& fresh_;
 };
 
 Result<TreeHead> read_tree_head(Connection& c) {
@@ -996,47 +966,26 @@ Result<TreeHead> SqliteStore::integrate_tree(int64_t max_entries) {
     auto r = acquire_reader();
     ASSIGN_OR_RETURN(auto snapshot, Transaction::begin_read(*r));
     ASSIGN_OR_RETURN(before, read_tree_head(*r));
-    std::vector<merkle::Hash> leaves;
-    Bytes prev;
-    Status chain = Status::Ok();
+    TreeExtension ext(before.size);
     {
       ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kLedgerColumns +
                                           " FROM ledger WHERE seq >= ? AND seq <= ? ORDER BY seq"));
       q.bind(1, before.size).bind(2, before.size + batch);
       for (;;) {
         ASSIGN_OR_RETURN(bool row, q.step("read entries to integrate"));
-        if (!row) break;
-        LedgerEntry e = read_entry(q);
-        if (e.seq == before.size) {  // the last integrated entry: only its hash, to link the next
-          prev = e.hash;
-          continue;
-        }
-        const int64_t want = before.size + 1 + static_cast<int64_t>(leaves.size());
-        if (before.size == 0 && e.seq == 1) prev = ledger_genesis_hash();
-        if (e.seq != want || e.prev_hash != prev || ledger_entry_hash(prev, e) != e.hash) {
-          // Never integrate what the chain does not vouch for: the log would commit to it forever.
-          chain = DataLoss("ledger entry " + std::to_string(want) + " does not verify against the chain; the tree "
-                           "stops before it",
-                           "ledger_altered");
-          break;
-        }
-        prev = e.hash;
-        leaves.push_back(merkle::leaf_hash(ledger_canonical_encoding(e)));
+        if (!row || !ext.add(read_entry(q))) break;
       }
     }
-    if (leaves.empty()) {
-      if (!chain.ok()) return chain;
+    // When the chain broke after a good prefix, the prefix is integrated now and the next call
+    // (which integrates nothing) returns the error.
+    if (ext.empty()) {
+      RETURN_IF_ERROR(ext.chain_status());
       return before;
     }
     SqliteHashReader stored(*r);
-    const uint64_t n = static_cast<uint64_t>(before.size);
-    ASSIGN_OR_RETURN(fresh, merkle::stored_hashes_for_leaves(n, leaves, stored));
-    OverlayHashReader overlay(stored, merkle::stored_hash_count(n), fresh);
-    after.size = before.size + static_cast<int64_t>(leaves.size());
-    ASSIGN_OR_RETURN(merkle::Hash root, merkle::tree_hash(static_cast<uint64_t>(after.size), overlay));
-    after.root = merkle::hash_bytes(root);
-    // When the chain broke after a good prefix, the prefix is integrated now and the next call
-    // (which integrates nothing) returns the error.
+    ASSIGN_OR_RETURN(auto computed, ext.compute(stored));
+    fresh = std::move(computed.hashes);
+    after = std::move(computed.head);
   }
   // Phase 2, under the write lock: append the hashes unless another integrator moved the tree.
   bool moved = false;
