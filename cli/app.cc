@@ -1,5 +1,8 @@
 #include "cli/app.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -9,6 +12,12 @@
 #include "hsm/pkcs11_hsm.h"
 
 namespace keymgr::cli {
+
+std::string make_instance_id(const Config& cfg) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "host");
+  return std::string(host) + ":" + std::to_string(cfg.server.port);
+}
 
 Result<std::unique_ptr<db::Store>> open_configured_store(const Config& cfg) {
   db::StoreConfig sc;
@@ -57,8 +66,17 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     app->hsm_ = std::move(wrapped);
   }
 
+  LeadershipOptions lo;
+  lo.instance_id = cfg.instance_id.empty() ? make_instance_id(cfg) : cfg.instance_id;
+  lo.ttl = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.lease_ttl);
+  app->leadership_ = std::make_unique<Leadership>(*app->store_, lo, &app->metrics_);
+  // One attempt now: a lone instance leads from its first moment (start-up repair, bootstrap).
+  const bool leader = app->leadership_->step();
+  const std::optional<db::Fence> fence = app->leadership_->fence();
+  spdlog::info("instance {}: {}", app->leadership_->holder(), leader ? "leader" : "follower (another instance leads)");
   app->keys_ = std::make_unique<KeyService>(*app->hsm_, *app->store_, *app->clock_, &app->metrics_);
-  auto rep = app->keys_->load();
+  app->keys_->set_instance_id(lo.instance_id);
+  auto rep = app->keys_->load(/*repair=*/leader, fence ? &*fence : nullptr);
   if (!rep.ok()) return rep.status().with_context("loading keysets");
   if (rep->done) {
     spdlog::info("start-up repair: {} unfinished generations removed, {} orphan HSM keys destroyed, {} missing keys recorded",
@@ -78,7 +96,7 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   app->readiness_ = std::make_unique<ReadinessService>(*app->hsm_, *app->store_, *app->keys_, app->log_.get(),
                                                        std::move(witness_check));
 
-  if (!cfg.bootstrap_keyset.empty() && app->keys_->keysets().empty()) {
+  if (leader && !cfg.bootstrap_keyset.empty() && app->keys_->keysets().empty()) {
     NewKeyset spec;
     spec.name = cfg.bootstrap_keyset;
     spec.issuer = cfg.bootstrap_issuer.empty()
@@ -88,13 +106,23 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     if (!alg) return InvalidArgument("bootstrap.alg '" + cfg.bootstrap_alg + "' is unknown", "bad_config");
     spec.alg = *alg;
     auto ks = app->keys_->create_keyset(spec, Actor{"bootstrap", ""});
-    if (!ks.ok()) return ks.status().with_context("creating bootstrap keyset");
-    spdlog::info("created keyset '{}' for issuer {}", spec.name, spec.issuer);
+    if (ks.ok()) {
+      spdlog::info("created keyset '{}' for issuer {}", spec.name, spec.issuer);
+    } else if (ks.status().code() != ErrorCode::kAlreadyExists) {  // another instance was first
+      return ks.status().with_context("creating bootstrap keyset");
+    }
   }
 
+  app->watcher_ = std::make_unique<ChangeWatcher>(*app->keys_, std::chrono::milliseconds(cfg.change_poll_ms), &app->metrics_);
   app->scheduler_ = std::make_unique<Scheduler>(*app->keys_, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scheduler_interval));
   if (rep->done) app->scheduler_->mark_reconciled();
-  if (Status st = app->log_->ensure_keys(); !st.ok()) spdlog::error("ledger log: audit key unavailable: {}", st.to_string());
+  Leadership* lead = app->leadership_.get();
+  app->scheduler_->set_fence_source([lead] { return lead->fence(); });
+  app->scheduler_->set_on_stale([lead](const Status& st) { lead->report_refusal(st); });
+  app->log_->set_fence_source([lead] { return lead->fence(); }, [lead](const Status& st) { lead->report_refusal(st); });
+  if (leader) {
+    if (Status st = app->log_->ensure_keys(); !st.ok()) spdlog::error("ledger log: audit key unavailable: {}", st.to_string());
+  }
   api::Services svc{.keys = app->keys_.get(),
                     .tokens = app->tokens_.get(),
                     .audit = app->audit_.get(),
@@ -190,6 +218,13 @@ void App::register_metrics() {
     auto cp = log->latest_checkpoint();
     return std::vector<std::pair<std::string, double>>{{"", cp.ok() ? static_cast<double>(cp->size) : 0.0}};
   });
+  Leadership* lead = leadership_.get();
+  metrics_.gauge("keymgr_leader", "1 while this instance leads (runs the scheduler, reconcile and the ledger integrator)",
+                 [lead] { return std::vector<std::pair<std::string, double>>{{"", lead->is_leader() ? 1.0 : 0.0}}; });
+  metrics_.describe("keymgr_keyset_reloads_total", "counter", "Keysets reloaded because another instance changed them");
+  metrics_.describe("keymgr_stale_leader_refusals_total", "counter",
+                    "Writes made as leader that the database refused because the lease had passed (fencing)");
+  metrics_.describe("keymgr_leadership_changes_total", "counter", "This instance started or stopped leading");
   metrics_.gauge("keymgr_ledger_entries", "Entries in the signing ledger", [store] {
     auto n = store->ledger_size();
     return std::vector<std::pair<std::string, double>>{{"", n.ok() ? static_cast<double>(*n) : -1.0}};
@@ -198,6 +233,8 @@ void App::register_metrics() {
 
 Status App::start() {
   RETURN_IF_ERROR(server_->bind());
+  leadership_->start();
+  watcher_->start();
   scheduler_->start();
   log_->start();
   if (witnesses_) witnesses_->start();
@@ -219,8 +256,10 @@ void App::stop() {
   if (server_) server_->stop();
   if (serve_thread_.joinable()) serve_thread_.join();
   if (scheduler_) scheduler_->stop();
+  if (watcher_) watcher_->stop();
   if (log_) log_->stop();
   if (witnesses_) witnesses_->stop();
+  if (leadership_) leadership_->stop();  // releases the lease: another instance takes over at once
   stop_cv_.notify_all();
 }
 

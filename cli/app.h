@@ -13,7 +13,9 @@
 #include "keymgr/api_tokens.h"
 #include "keymgr/audit_service.h"
 #include "keymgr/ledger_log.h"
+#include "keymgr/change_watcher.h"
 #include "keymgr/key_service.h"
+#include "keymgr/leadership.h"
 #include "keymgr/readiness.h"
 #include "keymgr/scheduler.h"
 #include "keymgr/token_service.h"
@@ -25,6 +27,8 @@ namespace keymgr::cli {
 // `keymgr serve` (App::open) and the local commands (token, audit verify). The database's
 // directory must exist (App::open creates it).
 Result<std::unique_ptr<db::Store>> open_configured_store(const Config& cfg);
+// The default cluster.instance_id: host name and listening port (stable across restarts).
+std::string make_instance_id(const Config& cfg);
 // The PKCS#11 token the configuration names (module, token label or serial, PIN, session pool),
 // without call deadlines (App::open adds them).
 Result<std::unique_ptr<hsm::Hsm>> open_configured_hsm(const Config& cfg);
@@ -71,7 +75,9 @@ class App {
   std::unique_ptr<db::Store> store_;
   std::unique_ptr<hsm::Hsm> hsm_;
   hsm::DeadlineHsm* deadlines_ = nullptr;  // == hsm_.get() when deadlines are on
+  std::unique_ptr<Leadership> leadership_;  // which instance runs the scheduler and the integrator
   std::unique_ptr<KeyService> keys_;
+  std::unique_ptr<ChangeWatcher> watcher_;  // reloads keysets other instances changed
   std::unique_ptr<TokenService> tokens_;
   std::unique_ptr<AuditService> audit_;
   std::unique_ptr<LedgerLog> log_;

@@ -64,6 +64,7 @@ const std::set<std::string>& known_keys(const std::string& section) {
       {"hsm", {"module", "token_label", "token_serial", "pin_file", "pool_size", "call_timeout_ms", "admin_timeout_ms"}},
       {"database", {"path", "url", "cache_mib"}},
       {"scheduler", {"interval", "checkpoint_interval"}},
+      {"cluster", {"instance_id", "lease_ttl", "change_poll_ms"}},
       {"ledger", {"origin", "integrate_max_delay", "checkpoint_interval", "audit_key_alg", "audit_key_lifetime", "audit_key_overlap",
                   "witnesses", "witness_quorum"}},
       {"log", {"level", "json"}},
@@ -173,6 +174,9 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   RETURN_IF_ERROR(get(t, "database", "url", c.db_url, src));
   RETURN_IF_ERROR(get(t, "database", "cache_mib", c.db_cache_mib, src));
   RETURN_IF_ERROR(get_duration(t, "scheduler", "interval", c.scheduler_interval, src));
+  RETURN_IF_ERROR(get(t, "cluster", "instance_id", c.instance_id, src));
+  RETURN_IF_ERROR(get_duration(t, "cluster", "lease_ttl", c.lease_ttl, src));
+  RETURN_IF_ERROR(get(t, "cluster", "change_poll_ms", c.change_poll_ms, src));
   RETURN_IF_ERROR(get_duration(t, "scheduler", "checkpoint_interval", c.ledger.checkpoint_interval, src));
   RETURN_IF_ERROR(get(t, "ledger", "origin", c.ledger.origin, src));
   {
@@ -219,6 +223,13 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
     c.witnesses.retry_interval = c.ledger.checkpoint_interval;
   }
   if (c.hsm_admin_timeout_ms < 1) return bad(src, "hsm.admin_timeout_ms must be at least 1");
+  if (c.change_poll_ms < 50 || c.change_poll_ms > 60000) return bad(src, "cluster.change_poll_ms must be 50..60000");
+  if (c.lease_ttl < std::chrono::seconds(1) || c.lease_ttl > std::chrono::seconds(300)) {
+    return bad(src, "cluster.lease_ttl must be 1s..300s");
+  }
+  if (c.instance_id.size() > 128 || c.instance_id.find_first_of(" \t\r\n") != std::string::npos) {
+    return bad(src, "cluster.instance_id must be at most 128 characters without spaces");
+  }
   if (c.server.tls_cert.empty() != c.server.tls_key.empty()) return bad(src, "server.tls_cert and tls_key go together");
   if (!c.server.client_ca.empty() && c.server.tls_cert.empty()) return bad(src, "server.client_ca needs TLS");
   return c;
@@ -242,6 +253,7 @@ Result<Config> load_config(const std::string& path) {
   }
   env_str("KEYMGR_DB", c.db_path);
   env_str("KEYMGR_DATABASE_URL", c.db_url);
+  env_str("KEYMGR_INSTANCE_ID", c.instance_id);
   if (!c.db_url.empty() && !db::is_postgresql_url(c.db_url)) {
     return InvalidArgument("database.url / KEYMGR_DATABASE_URL must start with postgresql:// or postgres:// (a SQLite "
                            "file is database.path)",

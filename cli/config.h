@@ -38,6 +38,12 @@ struct Config {
   int db_cache_mib = 128;  // SQLite page caches, all connections together
   // Scheduler
   std::chrono::seconds scheduler_interval{10};
+  // [cluster]: several instances on one database (keymgr/leadership.h). instance_id "" = made up at
+  // start (host name, pid, random); lease_ttl: a dead leader is replaced within lease_ttl * 4/3.
+  std::string instance_id;
+  std::chrono::seconds lease_ttl{10};
+  // How often each instance checks for keysets other instances changed (cluster.change_poll_ms).
+  int change_poll_ms = 500;
   // The ledger as a transparency log ([ledger]: origin, integrate_max_delay, checkpoint_interval,
   // audit_key_lifetime, audit_key_overlap). scheduler.checkpoint_interval is the old spelling of
   // ledger.checkpoint_interval.

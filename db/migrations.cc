@@ -115,6 +115,13 @@ CREATE TABLE tree_cosignatures(size INTEGER NOT NULL REFERENCES tree_checkpoints
 CREATE TABLE audit_keys(verifier_key TEXT PRIMARY KEY, hsm_id TEXT NOT NULL, alg TEXT NOT NULL,
   created_at INTEGER NOT NULL, active_from INTEGER NOT NULL, retired_at INTEGER);
 )sql",
+      // 4: leases and their fencing epochs (db/store.h acquire_lease); keyset versions (change
+      //    propagation between instances).
+      R"sql(
+CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch INTEGER NOT NULL,
+  expires_at_ms INTEGER NOT NULL);
+ALTER TABLE keysets ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+)sql",
   };
   return kMigrations;
 }

@@ -137,6 +137,13 @@ CREATE TABLE tree_cosignatures(size BIGINT NOT NULL REFERENCES tree_checkpoints(
 CREATE TABLE audit_keys(verifier_key TEXT PRIMARY KEY, hsm_id TEXT NOT NULL, alg TEXT NOT NULL,
   created_at BIGINT NOT NULL, active_from BIGINT NOT NULL, retired_at BIGINT);
 )sql",
+      // 2: leases and their fencing epochs (db/store.h acquire_lease); keyset versions (change
+      //    propagation between instances).
+      R"sql(
+CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch BIGINT NOT NULL,
+  expires_at_ms BIGINT NOT NULL);
+ALTER TABLE keysets ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+)sql",
   };
   return kMigrations;
 }

@@ -17,10 +17,12 @@
 #include <condition_variable>
 #include <limits>
 #include <mutex>
+#include <set>
 #include <utility>
 
 #include "common/clock.h"
 #include "db/group_commit.h"
+#include "db/lease.h"
 #include "db/ledger_chain.h"
 #include "db/ledger_hash.h"
 #include "db/merkle.h"
@@ -122,7 +124,7 @@ Status insert_pending(Connection& c, const std::vector<const LedgerEntry*>& entr
   return Status::Ok();
 }
 
-constexpr char kKeysetColumns[] = "id, name, issuer, alg, policy_json, disabled, created_at, updated_at";
+constexpr char kKeysetColumns[] = "id, name, issuer, alg, policy_json, disabled, created_at, updated_at, version";
 
 KeysetRecord read_keyset(const Rows& r, int i) {
   KeysetRecord k;
@@ -134,6 +136,7 @@ KeysetRecord read_keyset(const Rows& r, int i) {
   k.disabled = r.int64(i, 5) != 0;
   k.created_at = r.int64(i, 6);
   k.updated_at = r.int64(i, 7);
+  k.version = r.int64(i, 8);
   return k;
 }
 
@@ -190,6 +193,30 @@ Result<ApiTokenRecord> read_token(const Rows& r, int i) {
 }
 
 int64_t wall_clock_ms() { return to_unix_millis(SystemClock().now()); }
+
+// The database server's clock in Unix ms: leases are timed by it, so instances whose clocks
+// disagree still agree on who holds a lease.
+constexpr char kDbNowMs[] = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+// The stored lease and the database's now, in the caller's transaction. `share` takes FOR SHARE on
+// the row: a fenced write holds it until commit, so a new grant (an UPDATE) waits for the write to
+// finish and no write of an old epoch can land after a new epoch began.
+Result<std::pair<std::optional<Lease>, int64_t>> read_lease_in(Connection& c, std::string_view name, bool share) {
+  ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT holder, epoch, expires_at_ms, ") + kDbNowMs +
+                                          " FROM leases WHERE name = $1" + (share ? " FOR SHARE" : ""),
+                                      Params().add(name), "read lease"));
+  if (rows.empty()) {
+    ASSIGN_OR_RETURN(auto now, c.query(std::string("SELECT ") + kDbNowMs, "read the database clock"));
+    return std::make_pair(std::optional<Lease>(), now.int64(0, 0));
+  }
+  return std::make_pair(std::optional<Lease>(Lease{std::string(name), rows.text(0, 0), rows.int64(0, 1), rows.int64(0, 2)}),
+                        rows.int64(0, 3));
+}
+
+Status check_fence_in(Connection& c, const Fence& fence) {
+  ASSIGN_OR_RETURN(auto stored, read_lease_in(c, fence.lease, /*share=*/true));
+  return check_fence(fence, stored.first, stored.second);
+}
 
 // The WHERE clause of a ledger query (without the cursor), with its parameters appended to `p`.
 std::string filters(const LedgerQuery& q, Params& p) {
@@ -339,10 +366,14 @@ class PgStore final : public Store, public CommitStatsSource {
   Result<KeysetRecord> get_keyset(std::string_view name) override;
   Result<std::vector<KeyRecord>> list_keys(std::optional<int64_t> keyset_id) override;
   Result<KeyRecord> get_key_by_kid(std::string_view kid) override;
+  Result<std::vector<KeysetVersion>> keyset_versions() override;
   Result<std::vector<int64_t>> apply(const ChangeSet& changes) override;
 
   Result<int64_t> append_ledger(LedgerEntry entry) override { return group_commit_->append(std::move(entry)); }
-  Result<int64_t> sequence_ledger(int64_t max_entries) override;
+  using Store::add_tree_checkpoint;
+  using Store::integrate_tree;
+  using Store::sequence_ledger;
+  Result<int64_t> sequence_ledger(int64_t max_entries, const Fence* fence) override;
   Result<LedgerPage> query_ledger(const LedgerQuery& q) override;
   Status export_ledger(const LedgerQuery& q, const std::function<bool(const LedgerEntry&)>& sink) override;
   Status tokens_signed_since(std::string_view kid, int64_t since_ms, int64_t now_s,
@@ -354,12 +385,12 @@ class PgStore final : public Store, public CommitStatsSource {
   Status add_checkpoint(const LedgerCheckpoint& cp) override;
   Result<std::vector<LedgerCheckpoint>> list_checkpoints(int limit) override;
 
-  Result<TreeHead> integrate_tree(int64_t max_entries) override;
+  Result<TreeHead> integrate_tree(int64_t max_entries, const Fence* fence) override;
   Result<TreeHead> tree_head() override;
   Result<std::vector<merkle::Hash>> read_tree_hashes(std::span<const uint64_t> indexes) override;
   Status scan_ledger(int64_t from_seq, int64_t to_seq, const std::function<bool(const LedgerEntry&)>& sink) override;
   Status scan_tree_hashes(uint64_t from_index, const std::function<bool(uint64_t, const Bytes&)>& sink) override;
-  Status add_tree_checkpoint(const TreeCheckpoint& cp) override;
+  Status add_tree_checkpoint(const TreeCheckpoint& cp, const Fence* fence) override;
   Result<std::vector<TreeCheckpoint>> list_tree_checkpoints(int64_t before_size, int limit) override;
   Result<TreeCheckpoint> tree_checkpoint_at_most(int64_t at_most) override;
   Status add_cosignature(const Cosignature& c) override;
@@ -373,18 +404,22 @@ class PgStore final : public Store, public CommitStatsSource {
   Result<std::vector<ApiTokenRecord>> list_api_tokens() override;
   Status revoke_api_token(std::string_view id, int64_t at, const LedgerEntry& event) override;
 
+  Result<Lease> acquire_lease(std::string_view name, std::string_view holder, int64_t ttl_ms) override;
+  Status release_lease(std::string_view name, std::string_view holder, int64_t epoch) override;
+  Result<std::optional<Lease>> read_lease(std::string_view name) override;
+
   Status check_writable() override;
 
   CommitStats commit_stats() const override { return commits_.snapshot(); }
 
  private:
   // A pooled connection, returned when it goes out of scope.
-  class Lease {
+  class Borrowed {
    public:
-    Lease(PgStore* s, std::unique_ptr<Connection> c) : store_(s), conn_(std::move(c)) {}
-    ~Lease() { store_->release(std::move(conn_)); }
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
+    Borrowed(PgStore* s, std::unique_ptr<Connection> c) : store_(s), conn_(std::move(c)) {}
+    ~Borrowed() { store_->release(std::move(conn_)); }
+    Borrowed(const Borrowed&) = delete;
+    Borrowed& operator=(const Borrowed&) = delete;
     Connection& operator*() { return *conn_; }
     Connection* operator->() { return conn_.get(); }
 
@@ -392,7 +427,7 @@ class PgStore final : public Store, public CommitStatsSource {
     PgStore* store_;
     std::unique_ptr<Connection> conn_;
   };
-  Lease acquire();
+  Borrowed acquire();
   void release(std::unique_ptr<Connection> c);
 
   // Runs `body` and appends `ledger` to the intake in one transaction on `c`; all or nothing.
@@ -404,7 +439,7 @@ class PgStore final : public Store, public CommitStatsSource {
     return write_txn(*c, op, ledger, body);
   }
   Status apply_body(Connection& c, const ChangeSet& changes, std::vector<int64_t>* ids);
-  Result<int64_t> sequence_locked(int64_t max_entries);
+  Result<int64_t> sequence_locked(int64_t max_entries, const Fence* fence);
   // Matching sequenced entries with seq < before (newest first), at most `limit`.
   Result<std::vector<LedgerEntry>> read_sequenced(Connection& c, const LedgerQuery& q, int64_t before, int64_t limit);
   // Matching pending entries, newest first, at most `limit` (all when limit <= 0).
@@ -451,12 +486,12 @@ Status PgStore::init() {
   return Status::Ok();
 }
 
-PgStore::Lease PgStore::acquire() {
+PgStore::Borrowed PgStore::acquire() {
   std::unique_lock lk(pool_mu_);
   pool_cv_.wait(lk, [&] { return !idle_.empty(); });
   auto c = std::move(idle_.back());
   idle_.pop_back();
-  return Lease(this, std::move(c));
+  return Borrowed(this, std::move(c));
 }
 
 void PgStore::release(std::unique_ptr<Connection> c) {
@@ -534,8 +569,19 @@ Result<KeyRecord> PgStore::get_key_by_kid(std::string_view kid) {
   return read_key(rows, 0);
 }
 
+Result<std::vector<KeysetVersion>> PgStore::keyset_versions() {
+  auto c = acquire();
+  RETURN_IF_ERROR(c->ensure_connected(kDatabaseUnavailable));
+  ASSIGN_OR_RETURN(auto rows, c->query("SELECT id, name, version FROM keysets ORDER BY name", "list keyset versions"));
+  std::vector<KeysetVersion> out;
+  out.reserve(static_cast<size_t>(rows.size()));
+  for (int i = 0; i < rows.size(); ++i) out.push_back(KeysetVersion{rows.int64(i, 0), rows.text(i, 1), rows.int64(i, 2)});
+  return out;
+}
+
 Status PgStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<int64_t>* ids) {
   const std::string_view reason = ch.ledger.empty() ? kDatabaseUnavailable : kLedgerUnavailable;
+  std::set<int64_t> touched;
   for (const auto& k : ch.keyset_upserts) {
     Params p;
     p.add(k.name).add(k.issuer).add(k.alg).add(k.policy_json).add(int64_t{k.disabled ? 1 : 0}).add(k.created_at);
@@ -545,6 +591,7 @@ Status PgStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<int64
                                           "updated_at) VALUES($1,$2,$3,$4,$5,$6,$7) RETURNING id",
                                           p, "insert keyset '" + k.name + "'", reason));
       ids->push_back(rows.int64(0, 0));
+      touched.insert(ids->back());
     } else {
       p.add(k.id);
       ASSIGN_OR_RETURN(auto rows, c.query("UPDATE keysets SET name=$1, issuer=$2, alg=$3, policy_json=$4, disabled=$5, "
@@ -552,6 +599,7 @@ Status PgStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<int64
                                           p, "update keyset '" + k.name + "'", reason));
       if (rows.affected() == 0) return NotFound("keyset id " + std::to_string(k.id) + " not found");
       ids->push_back(k.id);
+      touched.insert(k.id);
     }
   }
   for (const auto& k : ch.key_inserts) {
@@ -560,6 +608,7 @@ Status PgStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<int64
                             "hsm_id) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
                             key_params(k), "insert key hsm_id=" + k.hsm_id + " kid='" + k.kid + "'", reason)
                         .status());
+    touched.insert(k.keyset_id);
   }
   for (const auto& k : ch.key_updates) {
     ASSIGN_OR_RETURN(auto rows, c.query("UPDATE keys SET kid=$1, keyset_id=$2, alg=$3, state=$4, public_jwk=$5, "
@@ -568,14 +617,21 @@ Status PgStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<int64
                                         "WHERE hsm_id=$15",
                                         key_params(k), "update key hsm_id=" + k.hsm_id, reason));
     if (rows.affected() == 0) return NotFound("key hsm_id=" + k.hsm_id + " not found");
+    touched.insert(k.keyset_id);
   }
   for (const auto& hsm_id : ch.key_deletes) {
-    ASSIGN_OR_RETURN(auto rows, c.query("DELETE FROM keys WHERE hsm_id=$1 AND state='generating'",
+    ASSIGN_OR_RETURN(auto rows, c.query("DELETE FROM keys WHERE hsm_id=$1 AND state='generating' RETURNING keyset_id",
                                         Params().add(hsm_id), "delete key hsm_id=" + hsm_id, reason));
+    if (!rows.empty()) touched.insert(rows.int64(0, 0));
     if (rows.affected() == 0) {
       return FailedPrecondition("key hsm_id=" + hsm_id + " does not exist or is past 'generating'",
                                 "key_not_deletable");
     }
+  }
+  for (int64_t id : touched) {
+    RETURN_IF_ERROR(c.query("UPDATE keysets SET version = version + 1 WHERE id = $1", Params().add(id),
+                            "bump keyset version", reason)
+                        .status());
   }
   return Status::Ok();
 }
@@ -585,8 +641,9 @@ Result<std::vector<int64_t>> PgStore::apply(const ChangeSet& changes) {
   std::vector<const LedgerEntry*> ledger;
   ledger.reserve(changes.ledger.size());
   for (const auto& e : changes.ledger) ledger.push_back(&e);
-  RETURN_IF_ERROR(write_txn("apply change set", ledger, [&](Connection& c) {
+  RETURN_IF_ERROR(write_txn("apply change set", ledger, [&](Connection& c) -> Status {
     ids.clear();  // a retried body must not accumulate
+    if (changes.fence) RETURN_IF_ERROR(check_fence_in(c, *changes.fence));
     return apply_body(c, changes, &ids);
   }));
   return ids;
@@ -594,18 +651,19 @@ Result<std::vector<int64_t>> PgStore::apply(const ChangeSet& changes) {
 
 // ---- sequencing ----
 
-Result<int64_t> PgStore::sequence_ledger(int64_t max_entries) {
+Result<int64_t> PgStore::sequence_ledger(int64_t max_entries, const Fence* fence) {
   std::lock_guard lk(sequence_mu_);
-  return sequence_locked(max_entries);
+  return sequence_locked(max_entries, fence);
 }
 
-Result<int64_t> PgStore::sequence_locked(int64_t max_entries) {
+Result<int64_t> PgStore::sequence_locked(int64_t max_entries, const Fence* fence) {
   const int64_t batch = std::clamp<int64_t>(max_entries, 1, 100000);
   auto c = acquire();
   int64_t moved = 0;
   ChainTail tail;
   Status st = [&]() -> Status {
     ASSIGN_OR_RETURN(auto txn, Transaction::begin(*c, kLedgerUnavailable));
+    if (fence != nullptr) RETURN_IF_ERROR(check_fence_in(*c, *fence));
     // The head row lock excludes other sequencers (another instance's, a stale leader's) until
     // commit; appenders never touch this row.
     ASSIGN_OR_RETURN(auto head, c->query("SELECT seq, hash, max_ts_ms, ts_disorder_ms FROM ledger_head WHERE id = 1 "
@@ -849,12 +907,12 @@ Result<std::vector<LedgerCheckpoint>> PgStore::list_checkpoints(int limit) {
 
 // ---- the Merkle tree ----
 
-Result<TreeHead> PgStore::integrate_tree(int64_t max_entries) {
+Result<TreeHead> PgStore::integrate_tree(int64_t max_entries, const Fence* fence) {
   const int64_t batch = std::clamp<int64_t>(max_entries, 1, int64_t{1} << 20);
   std::lock_guard lk(sequence_mu_);
   // Sequence everything pending first (in bounded transactions), so the tree can cover it.
   for (int64_t total = 0; total < batch;) {
-    ASSIGN_OR_RETURN(int64_t n, sequence_locked(std::min<int64_t>(batch - total, 10000)));
+    ASSIGN_OR_RETURN(int64_t n, sequence_locked(std::min<int64_t>(batch - total, 10000), fence));
     if (n == 0) break;
     total += n;
   }
@@ -896,6 +954,7 @@ Result<TreeHead> PgStore::integrate_tree(int64_t max_entries) {
   bool moved = false;
   after.integrated_at_ms = wall_clock_ms();
   RETURN_IF_ERROR(write_txn(*c, "integrate ledger tree", {}, [&](Connection& w) -> Status {
+    if (fence != nullptr) RETURN_IF_ERROR(check_fence_in(w, *fence));
     ASSIGN_OR_RETURN(TreeHead now, read_tree_head(w, /*for_update=*/true));
     if (now.size != before.size) {
       moved = true;
@@ -970,8 +1029,9 @@ Status PgStore::scan_tree_hashes(uint64_t from_index, const std::function<bool(u
   }
 }
 
-Status PgStore::add_tree_checkpoint(const TreeCheckpoint& cp) {
+Status PgStore::add_tree_checkpoint(const TreeCheckpoint& cp, const Fence* fence) {
   return write_txn("add tree checkpoint", {}, [&](Connection& c) -> Status {
+    if (fence != nullptr) RETURN_IF_ERROR(check_fence_in(c, *fence));
     // The tree head row lock orders this against integration and other checkpoint writers.
     ASSIGN_OR_RETURN(TreeHead head, read_tree_head(c, /*for_update=*/true));
     if (cp.size < 0 || cp.size > head.size) {
@@ -1126,6 +1186,48 @@ Status PgStore::revoke_api_token(std::string_view id, int64_t at, const LedgerEn
     if (rows.affected() == 0) return NotFound("api token not found or already revoked", "token_not_found");
     return Status::Ok();
   });
+}
+
+// ---- leases ----
+
+Result<Lease> PgStore::acquire_lease(std::string_view name, std::string_view holder, int64_t ttl_ms) {
+  Lease granted;
+  RETURN_IF_ERROR(write_txn("acquire lease", {}, [&](Connection& c) -> Status {
+    // The first grant inserts the row; ON CONFLICT DO NOTHING lets two first grants race safely.
+    RETURN_IF_ERROR(c.query("INSERT INTO leases(name, holder, epoch, expires_at_ms) VALUES($1, '', 0, 0) "
+                            "ON CONFLICT(name) DO NOTHING",
+                            Params().add(name), "create lease")
+                        .status());
+    // FOR UPDATE: waits for running fenced writes of the current epoch (they hold FOR SHARE).
+    ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT holder, epoch, expires_at_ms, ") + kDbNowMs +
+                                            " FROM leases WHERE name = $1 FOR UPDATE",
+                                        Params().add(name), "lock lease"));
+    std::optional<Lease> stored;
+    if (rows.int64(0, 1) > 0) stored = Lease{std::string(name), rows.text(0, 0), rows.int64(0, 1), rows.int64(0, 2)};
+    ASSIGN_OR_RETURN(granted, grant_lease(name, holder, ttl_ms, stored, rows.int64(0, 3)));
+    return c.query("UPDATE leases SET holder = $2, epoch = $3, expires_at_ms = $4 WHERE name = $1",
+                   Params().add(granted.name).add(granted.holder).add(granted.epoch).add(granted.expires_at_ms),
+                   "store lease")
+        .status();
+  }));
+  return granted;
+}
+
+Status PgStore::release_lease(std::string_view name, std::string_view holder, int64_t epoch) {
+  return write_txn("release lease", {}, [&](Connection& c) -> Status {
+    return c.query(std::string("UPDATE leases SET expires_at_ms = ") + kDbNowMs +
+                       " WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at_ms > " + kDbNowMs,
+                   Params().add(name).add(holder).add(epoch), "release lease")
+        .status();
+  });
+}
+
+Result<std::optional<Lease>> PgStore::read_lease(std::string_view name) {
+  auto c = acquire();
+  RETURN_IF_ERROR(c->ensure_connected(kDatabaseUnavailable));
+  ASSIGN_OR_RETURN(auto stored, read_lease_in(*c, name, /*share=*/false));
+  if (stored.first && stored.first->epoch == 0) return std::optional<Lease>();  // created, never granted
+  return stored.first;
 }
 
 Status PgStore::check_writable() {

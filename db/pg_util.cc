@@ -202,19 +202,6 @@ Status Connection::exec(const std::string& sql, std::string_view op, std::string
 
 Result<Rows> Connection::query(const std::string& sql, const Params& params, std::string_view op,
                                std::string_view reason) {
-  auto it = prepared_.find(sql);
-  if (it == prepared_.end()) {
-    if (prepared_.size() >= kMaxCachedStatements) {
-      RETURN_IF_ERROR(exec("DEALLOCATE ALL", "drop prepared statements", reason));
-      prepared_.clear();
-    }
-    std::string name = "km" + std::to_string(next_stmt_++);
-    PGresult* r = PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(params.size()), params.types_.data());
-    Status st = ok_result(r) ? Status::Ok() : result_status(conn_, r, op, reason);
-    if (r != nullptr) PQclear(r);
-    RETURN_IF_ERROR(st);
-    it = prepared_.emplace(sql, std::move(name)).first;
-  }
   const size_t n = params.size();
   std::vector<const char*> values(n);
   std::vector<int> lengths(n);
@@ -223,14 +210,43 @@ Result<Rows> Connection::query(const std::string& sql, const Params& params, std
     values[i] = params.nulls_[i] ? nullptr : params.values_[i].data();
     lengths[i] = static_cast<int>(params.values_[i].size());
   }
-  PGresult* r = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(n), values.data(), lengths.data(),
-                               formats.data(), /*resultFormat=*/1);
-  if (!ok_result(r)) {
+  const bool autocommit = !in_transaction();
+  for (int attempt = 0;; ++attempt) {
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      if (prepared_.size() >= kMaxCachedStatements) {
+        RETURN_IF_ERROR(exec("DEALLOCATE ALL", "drop prepared statements", reason));
+        prepared_.clear();
+      }
+      std::string name = "km" + std::to_string(next_stmt_++);
+      PGresult* r =
+          PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(n), params.types_.data());
+      const bool ok = ok_result(r);
+      Status st = ok ? Status::Ok() : result_status(conn_, r, op, reason);
+      if (r != nullptr) PQclear(r);
+      if (!ok) {
+        // A stale connection (one the server closed: a restart, a failover) looks healthy until it
+        // is used. Outside a transaction the store only runs reads, so one retry on a fresh
+        // connection is safe.
+        if (attempt == 0 && autocommit && broken()) {
+          RETURN_IF_ERROR(ensure_connected(reason));
+          continue;
+        }
+        return st;
+      }
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    PGresult* r = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(n), values.data(), lengths.data(),
+                                 formats.data(), /*resultFormat=*/1);
+    if (ok_result(r)) return Rows(r);
     Status st = result_status(conn_, r, op, reason);
     if (r != nullptr) PQclear(r);
+    if (attempt == 0 && autocommit && broken()) {
+      RETURN_IF_ERROR(ensure_connected(reason));
+      continue;
+    }
     return st;
   }
-  return Rows(r);
 }
 
 // ---- Transaction ----
@@ -243,7 +259,14 @@ Result<Transaction> Transaction::begin(Connection& c, std::string_view reason, s
     sql += " ";
     sql += mode;
   }
-  RETURN_IF_ERROR(c.exec(sql, "begin transaction", reason));
+  Status st = c.exec(sql, "begin transaction", reason);
+  if (!st.ok() && c.broken()) {
+    // A connection the server closed (a restart, a failover) looks healthy until it is used: BEGIN
+    // is where that shows. Nothing has run yet, so reconnecting and beginning again is safe.
+    RETURN_IF_ERROR(c.ensure_connected(reason));
+    st = c.exec(sql, "begin transaction", reason);
+  }
+  RETURN_IF_ERROR(st);
   return Transaction(&c, reason);
 }
 

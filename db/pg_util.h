@@ -109,7 +109,9 @@ class Connection {
 
   // Runs one or more statements without parameters (DDL, BEGIN/COMMIT, SET).
   Status exec(const std::string& sql, std::string_view op, std::string_view unavailable_reason = kDatabaseUnavailable);
-  // Runs one statement (prepared once per connection and cached).
+  // Runs one statement (prepared once per connection and cached). Outside a transaction a statement
+  // that fails because the connection had broken is retried once on a new connection: such
+  // statements must be reads (every write runs in a Transaction).
   Result<Rows> query(const std::string& sql, const Params& params, std::string_view op,
                      std::string_view unavailable_reason = kDatabaseUnavailable);
   Result<Rows> query(const std::string& sql, std::string_view op,

@@ -21,6 +21,15 @@ struct KeysetRecord {
   bool disabled = false;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // Set by the store: grows with every committed change to the keyset or its keys (apply()), so
+  // another instance can tell that its copy is stale (Store::keyset_versions).
+  int64_t version = 0;
+};
+
+struct KeysetVersion {
+  int64_t id = 0;
+  std::string name;
+  int64_t version = 0;
 };
 
 struct KeyRecord {
@@ -62,8 +71,26 @@ struct LedgerEntry {
   Bytes hash;                 // assigned by the store: SHA-256 over prev_hash and the content
 };
 
+// A named lease that one holder at a time may hold (db/store.h acquire_lease): "which instance may
+// act" for the scheduler, reconcile and the ledger integrator.
+struct Lease {
+  std::string name;
+  std::string holder;         // the instance that holds it
+  int64_t epoch = 0;          // grows whenever the lease is granted anew (another holder, or after expiry)
+  int64_t expires_at_ms = 0;  // by the database's clock (Unix ms)
+};
+
+// A fencing token: a write carrying it is refused unless `lease` is still held at `epoch` and has
+// not expired when the write's transaction runs. A paused leader that lost its lease can then
+// change nothing, whatever it believes.
+struct Fence {
+  std::string lease;
+  int64_t epoch = 0;
+};
+
 // Several changes applied in one transaction: all or nothing.
 struct ChangeSet {
+  std::optional<Fence> fence;                // refused ("stale_leader") unless still valid
   std::vector<KeysetRecord> keyset_upserts;  // id == 0: insert (id assigned); else update by id
   std::vector<KeyRecord> key_inserts;
   std::vector<KeyRecord> key_updates;        // by hsm_id

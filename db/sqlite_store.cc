@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <limits>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 #include <variant>
@@ -26,6 +27,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "db/group_commit.h"
+#include "db/lease.h"
 #include "db/ledger_chain.h"
 #include "db/ledger_hash.h"
 #include "db/merkle.h"
@@ -71,7 +73,7 @@ LedgerEntry read_entry(const Query& q) {
   return e;
 }
 
-constexpr char kKeysetColumns[] = "id, name, issuer, alg, policy_json, disabled, created_at, updated_at";
+constexpr char kKeysetColumns[] = "id, name, issuer, alg, policy_json, disabled, created_at, updated_at, version";
 
 KeysetRecord read_keyset(const Query& q) {
   KeysetRecord k;
@@ -83,6 +85,7 @@ KeysetRecord read_keyset(const Query& q) {
   k.disabled = q.int64(5) != 0;
   k.created_at = q.int64(6);
   k.updated_at = q.int64(7);
+  k.version = q.int64(8);
   return k;
 }
 
@@ -140,6 +143,22 @@ Result<ApiTokenRecord> read_token(const Query& q) {
 }
 
 int64_t wall_clock_ms() { return to_unix_millis(SystemClock().now()); }
+
+// Leases: SQLite has no server clock; it lives on one host, so this process's wall clock is the
+// database's.
+Result<std::optional<Lease>> read_lease_in(Connection& c, std::string_view name) {
+  ASSIGN_OR_RETURN(auto q, c.prepare("SELECT holder, epoch, expires_at_ms FROM leases WHERE name = ?"));
+  q.bind(1, name);
+  ASSIGN_OR_RETURN(bool row, q.step("read lease"));
+  if (!row) return std::optional<Lease>();
+  return std::optional<Lease>(Lease{std::string(name), q.text(0), q.int64(1), q.int64(2)});
+}
+
+Status check_fence_in(Connection& c, const Fence& fence) {
+  ASSIGN_OR_RETURN(auto stored, read_lease_in(c, fence.lease));
+  return check_fence(fence, stored, wall_clock_ms());
+}
+
 
 // Which index drives a ledger query. Chosen here (and forced with INDEXED BY) rather than left to
 // the planner: without statistics SQLite prefers walking the whole table in seq order to avoid a
@@ -354,11 +373,15 @@ class SqliteStore final : public Store, public CommitStatsSource {
   Result<KeysetRecord> get_keyset(std::string_view name) override;
   Result<std::vector<KeyRecord>> list_keys(std::optional<int64_t> keyset_id) override;
   Result<KeyRecord> get_key_by_kid(std::string_view kid) override;
+  Result<std::vector<KeysetVersion>> keyset_versions() override;
   Result<std::vector<int64_t>> apply(const ChangeSet& changes) override;
 
   Result<int64_t> append_ledger(LedgerEntry entry) override;
-  // Entries are chained at commit (one writer): nothing is ever pending.
-  Result<int64_t> sequence_ledger(int64_t) override { return int64_t{0}; }
+  using Store::add_tree_checkpoint;
+  using Store::integrate_tree;
+  using Store::sequence_ledger;
+  // Entries are chained at commit (one writer): nothing is ever pending, nothing is written.
+  Result<int64_t> sequence_ledger(int64_t, const Fence*) override { return int64_t{0}; }
   Result<LedgerPage> query_ledger(const LedgerQuery& q) override;
   Status export_ledger(const LedgerQuery& q, const std::function<bool(const LedgerEntry&)>& sink) override;
   Status tokens_signed_since(std::string_view kid, int64_t since_ms, int64_t now_s,
@@ -370,12 +393,12 @@ class SqliteStore final : public Store, public CommitStatsSource {
   Status add_checkpoint(const LedgerCheckpoint& cp) override;
   Result<std::vector<LedgerCheckpoint>> list_checkpoints(int limit) override;
 
-  Result<TreeHead> integrate_tree(int64_t max_entries) override;
+  Result<TreeHead> integrate_tree(int64_t max_entries, const Fence* fence) override;
   Result<TreeHead> tree_head() override;
   Result<std::vector<merkle::Hash>> read_tree_hashes(std::span<const uint64_t> indexes) override;
   Status scan_ledger(int64_t from_seq, int64_t to_seq, const std::function<bool(const LedgerEntry&)>& sink) override;
   Status scan_tree_hashes(uint64_t from_index, const std::function<bool(uint64_t, const Bytes&)>& sink) override;
-  Status add_tree_checkpoint(const TreeCheckpoint& cp) override;
+  Status add_tree_checkpoint(const TreeCheckpoint& cp, const Fence* fence) override;
   Result<std::vector<TreeCheckpoint>> list_tree_checkpoints(int64_t before_size, int limit) override;
   Result<TreeCheckpoint> tree_checkpoint_at_most(int64_t at_most) override;
   Status add_cosignature(const Cosignature& c) override;
@@ -388,6 +411,10 @@ class SqliteStore final : public Store, public CommitStatsSource {
   Result<ApiTokenRecord> get_api_token(std::string_view id) override;
   Result<std::vector<ApiTokenRecord>> list_api_tokens() override;
   Status revoke_api_token(std::string_view id, int64_t at, const LedgerEntry& event) override;
+
+  Result<Lease> acquire_lease(std::string_view name, std::string_view holder, int64_t ttl_ms) override;
+  Status release_lease(std::string_view name, std::string_view holder, int64_t epoch) override;
+  Result<std::optional<Lease>> read_lease(std::string_view name) override;
 
   Status check_writable() override;
 
@@ -732,8 +759,20 @@ Result<KeyRecord> SqliteStore::get_key_by_kid(std::string_view kid) {
   return read_key(q);
 }
 
+Result<std::vector<KeysetVersion>> SqliteStore::keyset_versions() {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare("SELECT id, name, version FROM keysets ORDER BY name"));
+  std::vector<KeysetVersion> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("list keyset versions"));
+    if (!row) return out;
+    out.push_back(KeysetVersion{q.int64(0), q.text(1), q.int64(2)});
+  }
+}
+
 Status SqliteStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<int64_t>* ids) {
   std::string_view reason = ch.ledger.empty() ? kDatabaseUnavailable : kLedgerUnavailable;
+  std::set<int64_t> touched;
   for (const auto& k : ch.keyset_upserts) {
     if (k.id == 0) {
       ASSIGN_OR_RETURN(auto q, c.prepare("INSERT INTO keysets(name, issuer, alg, policy_json, disabled, created_at, "
@@ -743,6 +782,7 @@ Status SqliteStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<i
       q.bind(5, static_cast<int64_t>(k.disabled ? 1 : 0)).bind(6, k.created_at).bind(7, k.updated_at);
       RETURN_IF_ERROR(q.run("insert keyset '" + k.name + "'"));
       ids->push_back(sqlite3_last_insert_rowid(c.handle()));
+      touched.insert(ids->back());
     } else {
       ASSIGN_OR_RETURN(auto q, c.prepare("UPDATE keysets SET name=?, issuer=?, alg=?, policy_json=?, disabled=?, "
                                          "created_at=?, updated_at=? WHERE id=?",
@@ -752,6 +792,7 @@ Status SqliteStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<i
       RETURN_IF_ERROR(q.run("update keyset '" + k.name + "'"));
       if (sqlite3_changes(c.handle()) == 0) return NotFound("keyset id " + std::to_string(k.id) + " not found");
       ids->push_back(k.id);
+      touched.insert(k.id);
     }
   }
   for (const auto& k : ch.key_inserts) {
@@ -763,6 +804,7 @@ Status SqliteStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<i
     int next = bind_key_fields(q, k, 1);
     q.bind(next, k.hsm_id);
     RETURN_IF_ERROR(q.run("insert key hsm_id=" + k.hsm_id + " kid='" + k.kid + "'"));
+    touched.insert(k.keyset_id);
   }
   for (const auto& k : ch.key_updates) {
     ASSIGN_OR_RETURN(auto q, c.prepare("UPDATE keys SET kid=?, keyset_id=?, alg=?, state=?, public_jwk=?, "
@@ -773,8 +815,15 @@ Status SqliteStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<i
     q.bind(next, k.hsm_id);
     RETURN_IF_ERROR(q.run("update key hsm_id=" + k.hsm_id));
     if (sqlite3_changes(c.handle()) == 0) return NotFound("key hsm_id=" + k.hsm_id + " not found");
+    touched.insert(k.keyset_id);
   }
   for (const auto& hsm_id : ch.key_deletes) {
+    {
+      ASSIGN_OR_RETURN(auto owner, c.prepare("SELECT keyset_id FROM keys WHERE hsm_id=?", reason));
+      owner.bind(1, hsm_id);
+      ASSIGN_OR_RETURN(bool row, owner.step("read key's keyset"));
+      if (row) touched.insert(owner.int64(0));
+    }
     ASSIGN_OR_RETURN(auto q, c.prepare("DELETE FROM keys WHERE hsm_id=? AND state='generating'", reason));
     q.bind(1, hsm_id);
     RETURN_IF_ERROR(q.run("delete key hsm_id=" + hsm_id));
@@ -782,6 +831,10 @@ Status SqliteStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<i
       return FailedPrecondition("key hsm_id=" + hsm_id + " does not exist or is past 'generating'",
                                 "key_not_deletable");
     }
+  }
+  for (int64_t id : touched) {
+    ASSIGN_OR_RETURN(auto q, c.prepare("UPDATE keysets SET version = version + 1 WHERE id = ?", reason));
+    RETURN_IF_ERROR(q.bind(1, id).run("bump keyset version"));
   }
   return Status::Ok();
 }
@@ -791,7 +844,8 @@ Result<std::vector<int64_t>> SqliteStore::apply(const ChangeSet& changes) {
   std::vector<const LedgerEntry*> ledger;
   ledger.reserve(changes.ledger.size());
   for (const auto& e : changes.ledger) ledger.push_back(&e);
-  RETURN_IF_ERROR(write_txn("apply change set", ledger, [&](Connection& c) {
+  RETURN_IF_ERROR(write_txn("apply change set", ledger, [&](Connection& c) -> Status {
+    if (changes.fence) RETURN_IF_ERROR(check_fence_in(c, *changes.fence));
     return apply_body(c, changes, &ids);
   }));
   return ids;
@@ -955,7 +1009,7 @@ Result<std::vector<LedgerCheckpoint>> SqliteStore::list_checkpoints(int limit) {
 
 // ---- the Merkle tree ----
 
-Result<TreeHead> SqliteStore::integrate_tree(int64_t max_entries) {
+Result<TreeHead> SqliteStore::integrate_tree(int64_t max_entries, const Fence* fence) {
   const int64_t batch = std::clamp<int64_t>(max_entries, 1, int64_t{1} << 20);
   // Phase 1, on a reader in one snapshot, without the write lock: read the entries after the tree,
   // check each against the chain, hash them and compute the new subtree hashes and root.
@@ -991,6 +1045,7 @@ Result<TreeHead> SqliteStore::integrate_tree(int64_t max_entries) {
   bool moved = false;
   after.integrated_at_ms = wall_clock_ms();
   Status st = write_txn("integrate ledger tree", {}, [&](Connection& c) -> Status {
+    if (fence != nullptr) RETURN_IF_ERROR(check_fence_in(c, *fence));
     ASSIGN_OR_RETURN(TreeHead now, read_tree_head(c));
     if (now.size != before.size) {
       moved = true;
@@ -1045,8 +1100,9 @@ Status SqliteStore::scan_tree_hashes(uint64_t from_index, const std::function<bo
   }
 }
 
-Status SqliteStore::add_tree_checkpoint(const TreeCheckpoint& cp) {
+Status SqliteStore::add_tree_checkpoint(const TreeCheckpoint& cp, const Fence* fence) {
   return write_txn("add tree checkpoint", {}, [&](Connection& c) -> Status {
+    if (fence != nullptr) RETURN_IF_ERROR(check_fence_in(c, *fence));
     ASSIGN_OR_RETURN(TreeHead head, read_tree_head(c));
     if (cp.size < 0 || cp.size > head.size) {
       return FailedPrecondition("checkpoint size " + std::to_string(cp.size) + " is beyond the tree (" +
@@ -1197,6 +1253,36 @@ Status SqliteStore::revoke_api_token(std::string_view id, int64_t at, const Ledg
     if (sqlite3_changes(c.handle()) == 0) return NotFound("api token not found or already revoked", "token_not_found");
     return Status::Ok();
   });
+}
+
+// ---- leases ----
+
+Result<Lease> SqliteStore::acquire_lease(std::string_view name, std::string_view holder, int64_t ttl_ms) {
+  Lease granted;
+  RETURN_IF_ERROR(write_txn("acquire lease", {}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(auto stored, read_lease_in(c, name));
+    ASSIGN_OR_RETURN(granted, grant_lease(name, holder, ttl_ms, stored, wall_clock_ms()));
+    ASSIGN_OR_RETURN(auto q, c.prepare("INSERT INTO leases(name, holder, epoch, expires_at_ms) VALUES(?,?,?,?) "
+                                       "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, "
+                                       "epoch = excluded.epoch, expires_at_ms = excluded.expires_at_ms"));
+    return q.bind(1, granted.name).bind(2, granted.holder).bind(3, granted.epoch).bind(4, granted.expires_at_ms)
+        .run("store lease");
+  }));
+  return granted;
+}
+
+Status SqliteStore::release_lease(std::string_view name, std::string_view holder, int64_t epoch) {
+  return write_txn("release lease", {}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(auto q, c.prepare("UPDATE leases SET expires_at_ms = ? WHERE name = ? AND holder = ? AND epoch = ? "
+                                       "AND expires_at_ms > ?"));
+    const int64_t now = wall_clock_ms();
+    return q.bind(1, now).bind(2, name).bind(3, holder).bind(4, epoch).bind(5, now).run("release lease");
+  });
+}
+
+Result<std::optional<Lease>> SqliteStore::read_lease(std::string_view name) {
+  auto r = acquire_reader();
+  return read_lease_in(*r, name);
 }
 
 Status SqliteStore::check_writable() {

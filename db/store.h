@@ -57,8 +57,12 @@ class Store {
   virtual Result<KeysetRecord> get_keyset(std::string_view name) = 0;
   virtual Result<std::vector<KeyRecord>> list_keys(std::optional<int64_t> keyset_id) = 0;
   virtual Result<KeyRecord> get_key_by_kid(std::string_view kid) = 0;
+  // Every keyset's version (KeysetRecord::version), by name: one cheap read that tells an
+  // instance which of its cached keysets another instance changed.
+  virtual Result<std::vector<KeysetVersion>> keyset_versions() = 0;
 
-  // Applies the change set atomically (one transaction), ledger entries included.
+  // Applies the change set atomically (one transaction), ledger entries included, and bumps the
+  // version of every keyset it touches (a keyset upsert, or a key row of that keyset).
   // Returns the keyset ids (for inserts, the new ids) in keyset_upserts order.
   virtual Result<std::vector<int64_t>> apply(const ChangeSet& changes) = 0;
 
@@ -71,7 +75,9 @@ class Store {
   // Moves up to `max_entries` durable, not yet sequenced entries into the hash chain in intake
   // order (dense seqs) and returns how many it moved. Backends that sequence at commit (SQLite)
   // return 0. Sequencers exclude each other; signers never wait for them.
-  virtual Result<int64_t> sequence_ledger(int64_t max_entries) = 0;
+  virtual Result<int64_t> sequence_ledger(int64_t max_entries, const Fence* fence) = 0;
+  Result<int64_t> sequence_ledger(int64_t max_entries) { return sequence_ledger(max_entries, nullptr); }
+
   // Newest first by seq; limit clamped to 1..1000; next_cursor set only when more entries match.
   // Entries not yet sequenced (seq 0) are newer than every sequenced one: they lead the first page
   // (no before_seq), newest first; when they fill it, next_cursor continues with the sequenced
@@ -104,7 +110,8 @@ class Store {
   // transaction. The work is done outside the store's write lock; only the final write takes it, so
   // signing never waits for hashing. One integrator assigns positions; when another integrator
   // grew the tree meanwhile, this call integrates nothing and returns the current head.
-  virtual Result<TreeHead> integrate_tree(int64_t max_entries) = 0;
+  virtual Result<TreeHead> integrate_tree(int64_t max_entries, const Fence* fence) = 0;
+  Result<TreeHead> integrate_tree(int64_t max_entries) { return integrate_tree(max_entries, nullptr); }
   virtual Result<TreeHead> tree_head() = 0;
   // Stored subtree hashes at `indexes` (merkle::stored_hash_index), in order; DataLoss
   // "tree_hash_missing" for an index that is not stored. Stored hashes are never rewritten, so no
@@ -119,7 +126,9 @@ class Store {
   // kFailedPrecondition "checkpoint_mismatch" unless cp.size <= tree size and cp.root is the tree's
   // root at cp.size; kFailedPrecondition "checkpoint_not_newer" unless cp.size is larger than every
   // stored checkpoint's (kAlreadyExists for the same size).
-  virtual Status add_tree_checkpoint(const TreeCheckpoint& cp) = 0;
+  virtual Status add_tree_checkpoint(const TreeCheckpoint& cp, const Fence* fence) = 0;
+  Status add_tree_checkpoint(const TreeCheckpoint& cp) { return add_tree_checkpoint(cp, nullptr); }
+
   // Newest first, sizes < before_size (0: no bound); limit clamped to 1..1000.
   virtual Result<std::vector<TreeCheckpoint>> list_tree_checkpoints(int64_t before_size, int limit) = 0;
   // The newest checkpoint with size <= at_most (NotFound "no_checkpoint" when none).
@@ -140,6 +149,23 @@ class Store {
   virtual Result<ApiTokenRecord> get_api_token(std::string_view id) = 0;
   virtual Result<std::vector<ApiTokenRecord>> list_api_tokens() = 0;
   virtual Status revoke_api_token(std::string_view id, int64_t at, const LedgerEntry& event) = 0;
+
+  // ---- leases and fencing (db/records.h Lease, Fence) ----
+  // Grants `name` to `holder` for ttl_ms, by the database's clock (instances' clocks may differ):
+  // when it is free, expired, or already held by `holder` (a renewal). The epoch grows whenever the
+  // lease is granted anew (a new holder, or the same one after it had expired) and never otherwise.
+  // Held by another holder and unexpired: kFailedPrecondition "lease_held" (the message names the
+  // holder). A grant waits for fenced writes of the previous epoch that are still running.
+  virtual Result<Lease> acquire_lease(std::string_view name, std::string_view holder, int64_t ttl_ms) = 0;
+  // Ends the lease now if `holder` holds it at `epoch` (so another need not wait for expiry);
+  // otherwise does nothing.
+  virtual Status release_lease(std::string_view name, std::string_view holder, int64_t epoch) = 0;
+  // The lease as stored (possibly expired); nullopt when never granted.
+  virtual Result<std::optional<Lease>> read_lease(std::string_view name) = 0;
+  // Fencing: sequence_ledger, integrate_tree, add_tree_checkpoint and apply (ChangeSet::fence) take
+  // a Fence; with one, the write is refused with kFailedPrecondition "stale_leader" (nothing
+  // written) unless fence->lease is held at fence->epoch and unexpired inside the write's own
+  // transaction. A null fence writes unconditionally.
 
   // Readiness probe: Ok when the store can commit a write now; kUnavailable "database_unavailable"
   // otherwise. Writes nothing.

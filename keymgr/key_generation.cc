@@ -9,8 +9,20 @@
 
 namespace keymgr {
 
+namespace {
+constexpr std::string_view kIntentNotePrefix = "generating on instance ";
+}  // namespace
+
+std::string intent_note(std::string_view owner) {
+  return owner.empty() ? std::string() : std::string(kIntentNotePrefix) + std::string(owner);
+}
+
+std::string intent_owner(std::string_view note) {
+  return note.starts_with(kIntentNotePrefix) ? std::string(note.substr(kIntentNotePrefix.size())) : std::string();
+}
+
 Result<KeyGeneration> KeyGeneration::start(hsm::Hsm& hsm, db::Store& store, const Keyset& ks, TimePoint now,
-                                           bool emergency) {
+                                           bool emergency, const db::Fence* fence, std::string_view owner) {
   ASSIGN_OR_RETURN(Bytes rnd, random_bytes(16));
   KeyGeneration g(hsm, store, ks.name);
   Key& k = g.key_;
@@ -22,7 +34,9 @@ Result<KeyGeneration> KeyGeneration::start(hsm::Hsm& hsm, db::Store& store, cons
   // Intent first: a crash after the HSM creates the key leaves a row that reconcile() finds.
   db::KeyRecord intent = g.record(ks.id);
   intent.state = std::string(kGeneratingState);
+  intent.note = intent_note(owner);
   db::ChangeSet cs;
+  if (fence != nullptr) cs.fence = *fence;
   cs.key_inserts.push_back(intent);
   RETURN_IF_ERROR(store.apply(cs).status());
   g.intent_recorded_ = true;

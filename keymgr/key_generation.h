@@ -16,11 +16,19 @@
 
 namespace keymgr {
 
+// The note of an intent row made by instance `owner`, and the owner read back from one ("" when the
+// intent names none: made by a build before instances, or a single instance).
+std::string intent_note(std::string_view owner);
+std::string intent_owner(std::string_view note);
+
 class KeyGeneration {
  public:
   // Records the intent, generates the key pair and builds its pre-activation record (kid = JWK
   // thumbprint, public JWK, created_at = now; no window yet: the caller sets it with key()).
-  static Result<KeyGeneration> start(hsm::Hsm& hsm, db::Store& store, const Keyset& ks, TimePoint now, bool emergency);
+  // `fence`: the intent (and so the HSM generation) is refused unless this instance still leads.
+  // `owner`: the instance id recorded on the intent row (see intent_owner()).
+  static Result<KeyGeneration> start(hsm::Hsm& hsm, db::Store& store, const Keyset& ks, TimePoint now, bool emergency,
+                                     const db::Fence* fence = nullptr, std::string_view owner = "");
 
   KeyGeneration(KeyGeneration&& o) noexcept;
   KeyGeneration& operator=(KeyGeneration&&) = delete;

@@ -92,7 +92,7 @@ Result<KeysetPtr> KeyService::reload_locked(std::string_view name) {
   return KeysetPtr(ks);
 }
 
-Result<ReconcileReport> KeyService::load() {
+Result<ReconcileReport> KeyService::load(bool repair, const db::Fence* fence) {
   ASSIGN_OR_RETURN(auto all, store_.list_keysets());
   for (const auto& r : all) {
     auto s = slot(r.name);
@@ -100,7 +100,26 @@ Result<ReconcileReport> KeyService::load() {
     auto ks = reload_locked(r.name);
     if (!ks.ok()) return ks.status().with_context("loading keyset '" + r.name + "'");
   }
-  return reconcile();
+  if (!repair) return ReconcileReport{};
+  return reconcile(fence);
+}
+
+Result<int> KeyService::refresh() {
+  ASSIGN_OR_RETURN(auto versions, store_.keyset_versions());
+  int reloaded = 0;
+  for (const auto& v : versions) {
+    KeysetPtr cur = registry_.find(v.name);
+    if (cur && cur->version == v.version) continue;
+    auto s = slot(v.name);
+    std::unique_lock lk(s->mu, std::try_to_lock);
+    if (!lk.owns_lock()) continue;  // a local operation holds it and reloads when it commits
+    cur = registry_.find(v.name);
+    if (cur && cur->version >= v.version) continue;  // reloaded meanwhile
+    auto ks = reload_locked(v.name);
+    if (!ks.ok()) return ks.status().with_context("refreshing keyset '" + v.name + "'");
+    ++reloaded;
+  }
+  return reloaded;
 }
 
 // ---------------------------------------------------------------- reads
@@ -243,7 +262,7 @@ Result<KeysetPtr> KeyService::rotate(std::string_view name, const Actor& actor, 
     // (a future time: signers need not wait while the HSM generates).
     const TimePoint at = whole_second(now + ks.policy.prepublish);
     sign_lock.unlock();
-    ASSIGN_OR_RETURN(KeyGeneration g, KeyGeneration::start(hsm_, store_, ks, clock_.now(), false));
+    ASSIGN_OR_RETURN(KeyGeneration g, KeyGeneration::start(hsm_, store_, ks, clock_.now(), false, nullptr, instance_id()));
     sign_lock.lock();
     set_window(g.key(), at, ks.policy);
     cs.key_updates.push_back(g.record(ks.id));
@@ -270,7 +289,7 @@ Result<KeysetPtr> KeyService::rotate(std::string_view name, const Actor& actor, 
 Result<KeysetPtr> KeyService::emergency_rotate(std::string_view name, const Actor& actor, std::string_view reason) {
   ASSIGN_OR_RETURN(Locked l, lock_keyset(name));
   const Keyset& ks = *l.ks;
-  ASSIGN_OR_RETURN(KeyGeneration gen, KeyGeneration::start(hsm_, store_, ks, clock_.now(), true));
+  ASSIGN_OR_RETURN(KeyGeneration gen, KeyGeneration::start(hsm_, store_, ks, clock_.now(), true, nullptr, instance_id()));
   // The old key kept signing while the HSM generated (RSA can take seconds): its window ends now,
   // read once no signer is between its check and its ledger record.
   std::unique_lock sign_lock(*l.slot->sign_mu);
@@ -453,17 +472,24 @@ Result<KeysetPtr> KeyService::extend(std::string_view name, std::string_view kid
 
 // ---------------------------------------------------------------- scheduling
 
-Status KeyService::advance(std::string_view name) {
+Status KeyService::advance(std::string_view name, const db::Fence* fence) {
   ASSIGN_OR_RETURN(Locked l, lock_keyset(name));
-  return advance_locked(name, *l.slot);
+  return advance_locked(name, *l.slot, fence);
 }
 
-Result<KeysetPtr> KeyService::generate_planned_locked(const Keyset& ks, const KeyToGenerate& need, TimePoint now) {
+namespace {
+std::optional<db::Fence> fence_of(const db::Fence* f) { return f ? std::optional<db::Fence>(*f) : std::nullopt; }
+}  // namespace
+
+Result<KeysetPtr> KeyService::generate_planned_locked(const Keyset& ks, const KeyToGenerate& need, TimePoint now,
+                                                      const db::Fence* fence) {
   using Kind = KeyToGenerate::Kind;
-  ASSIGN_OR_RETURN(KeyGeneration gen, KeyGeneration::start(hsm_, store_, ks, now, need.kind == Kind::kEmergency));
+  ASSIGN_OR_RETURN(KeyGeneration gen,
+                   KeyGeneration::start(hsm_, store_, ks, now, need.kind == Kind::kEmergency, fence, instance_id()));
   Key& nk = gen.key();
   set_window(nk, need.activate_at, ks.policy);
   db::ChangeSet cs;
+  cs.fence = fence_of(fence);
   bool unpublished = false;
   json detail = {{"activate_at", secs(nk.activate_at)}, {"deactivate_at", secs(nk.deactivate_at)}, {"hsm_id", nk.hsm_id}};
   if (need.kind == Kind::kSuccessor) {
@@ -484,7 +510,7 @@ Result<KeysetPtr> KeyService::generate_planned_locked(const Keyset& ks, const Ke
   return reload_locked(ks.name);
 }
 
-Status KeyService::advance_locked(std::string_view name, KeysetSlot& slot) {
+Status KeyService::advance_locked(std::string_view name, KeysetSlot& slot, const db::Fence* fence) {
   KeysetPtr ks = find_keyset(name);
   if (!ks) return not_found_keyset(name);
   // Signers are paused (sign guard) only when a transition that ends or starts signing is due:
@@ -507,6 +533,7 @@ Status KeyService::advance_locked(std::string_view name, KeysetSlot& slot) {
   const RotationPlan plan = plan_transitions(*ks, now, last_error);
   if (!plan.changes.empty()) {
     db::ChangeSet cs;
+    cs.fence = fence_of(fence);
     for (const auto& c : plan.changes) {
       RETURN_IF_ERROR(add_transition(cs, *ks, c.before, c.after.state, c.trigger, now, kScheduler, c.reason,
                                      windows_of(c.after)));
@@ -532,12 +559,21 @@ Status KeyService::advance_locked(std::string_view name, KeysetSlot& slot) {
   for (const auto& kid : plan.destroy_kids) {
     const Key* k = ks->find(kid);
     if (k == nullptr) continue;
+    if (fence != nullptr) {
+      // The HSM object goes first and cannot come back: make sure this instance still leads (a
+      // destroy that is due is due for any leader, so a takeover right after this check destroys
+      // the same object).
+      db::ChangeSet check;
+      check.fence = *fence;
+      RETURN_IF_ERROR(store_.apply(check).status());
+    }
     Status st = hsm_.destroy_key(k->hsm_id);
     if (!st.ok() && st.code() != ErrorCode::kNotFound) {
       result = st.with_context("destroying key " + kid);
       continue;
     }
     db::ChangeSet d;
+    d.fence = fence_of(fence);
     RETURN_IF_ERROR(add_transition(d, *ks, *k, KeyState::kDestroyed, Trigger::kSchedule, now, kScheduler,
                                    "destroy_after elapsed"));
     RETURN_IF_ERROR(store_.apply(d).status());
@@ -549,7 +585,7 @@ Status KeyService::advance_locked(std::string_view name, KeysetSlot& slot) {
   for (int i = 0; i < 2; ++i) {
     auto need = plan_generation(*ks, now);
     if (!need) break;
-    auto next = generate_planned_locked(*ks, *need, now);
+    auto next = generate_planned_locked(*ks, *need, now, fence);
     if (!next.ok()) {
       result = next.status();
       break;

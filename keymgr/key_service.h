@@ -57,10 +57,18 @@ class KeyService {
   KeyService(const KeyService&) = delete;
   KeyService& operator=(const KeyService&) = delete;
 
-  // Loads every keyset from the store and repairs half-done work against the HSM.
-  Result<ReconcileReport> load();
-  // Repairs intents, orphans and missing objects. Safe to call at any time.
-  Result<ReconcileReport> reconcile();
+  // Loads every keyset from the store and, with `repair`, repairs half-done work against the HSM
+  // (reconcile(fence)). Several instances: only the leader repairs.
+  Result<ReconcileReport> load(bool repair = true, const db::Fence* fence = nullptr);
+  // Several instances: reloads every keyset whose stored version differs from this process's
+  // snapshot (another instance changed it) or that this process has not seen (another created it).
+  // A keyset busy with a local operation is skipped (that operation reloads it). Returns how many
+  // were reloaded. Called by the ChangeWatcher (keymgr/change_watcher.h).
+  Result<int> refresh();
+  // Repairs intents, orphans and missing objects. Safe to call at any time; with several instances,
+  // only from the leader, with its fence (keymgr/leadership.h). Key generations still in flight on
+  // a live instance (its "instance:<id>" lease holds) are left alone.
+  Result<ReconcileReport> reconcile(const db::Fence* fence = nullptr);
 
   // ---- reads (snapshots) ----
   std::vector<KeysetPtr> keysets() const;
@@ -96,7 +104,9 @@ class KeyService {
   // Applies every transition that is due for one keyset at clock.now(), generates the successor
   // when its time comes, and updates the keyset's health. HSM failures are returned (and counted)
   // but never leave the keyset half-changed.
-  Status advance(std::string_view name);
+  // `fence`: the scheduler's, when several instances share the database (every change is refused
+  // once this instance no longer leads).
+  Status advance(std::string_view name, const db::Fence* fence = nullptr);
   // The earliest moment at which advance() has work for some keyset (a window that ends or
   // starts, a successor to generate, grace or destroy times, a health condition that begins or
   // clears), or a failed step's retry time. A time <= clock.now() means work is pending now.
@@ -140,6 +150,14 @@ class KeyService {
 
   const Clock& clock() const { return clock_; }
 
+  // This process's instance id (keymgr/leadership.h): recorded on its key-generation intents, so a
+  // leader's reconcile leaves generations in flight on a live instance alone. Set before use.
+  void set_instance_id(std::string id) { instance_id_ = std::move(id); }
+  const std::string& instance_id() const { return instance_id_; }
+  // How far another host's clock may be from this one's (a lease that expired less than this ago
+  // still counts as alive for reconcile). Default 60 s.
+  void set_peer_clock_slack(std::chrono::milliseconds slack) { peer_clock_slack_ = slack; }
+
  private:
   struct KeysetSlot;  // per-keyset mutex, sign guard, health
   std::shared_ptr<KeysetSlot> slot(std::string_view name);
@@ -151,9 +169,10 @@ class KeyService {
 
   // All REQUIRE: the keyset's slot mutex held.
   Result<KeysetPtr> reload_locked(std::string_view name);
-  Status advance_locked(std::string_view name, KeysetSlot& slot);
+  Status advance_locked(std::string_view name, KeysetSlot& slot, const db::Fence* fence = nullptr);
   // Generates the key `need` asks for, commits it with its ledger entries, and reloads.
-  Result<KeysetPtr> generate_planned_locked(const Keyset& ks, const KeyToGenerate& need, TimePoint now);
+  Result<KeysetPtr> generate_planned_locked(const Keyset& ks, const KeyToGenerate& need, TimePoint now,
+                                            const db::Fence* fence = nullptr);
   // Promotes the successor whose activation time has come (the sign path's only state change).
   Status promote_due_locked(std::string_view name, KeysetSlot& slot);
 
@@ -172,6 +191,8 @@ class KeyService {
   const Clock& clock_;
   Metrics* metrics_;
   KeysetRegistry registry_;
+  std::string instance_id_;
+  std::chrono::milliseconds peer_clock_slack_{60000};
 
   mutable std::mutex listener_mu_;
   std::function<void()> on_change_;  // guarded by listener_mu_

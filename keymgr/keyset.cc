@@ -104,6 +104,7 @@ Result<std::shared_ptr<Keyset>> keyset_from_records(const db::KeysetRecord& rec,
   ks->disabled = rec.disabled;
   ks->created_at = tp(rec.created_at);
   ks->updated_at = tp(rec.updated_at);
+  ks->version = rec.version;
   for (const auto& r : rows) {
     if (r.state == kGeneratingState) continue;  // intent rows are not keys yet
     ASSIGN_OR_RETURN(Key k, key_from_record(r));

@@ -55,6 +55,7 @@ struct Keyset {
   std::vector<Key> keys;  // every key ever, newest first
   std::string jwks;       // the published JWKS document (serialised once per change)
   std::string etag;       // quoted strong ETag of `jwks`
+  int64_t version = 0;    // the store's version of the keyset when this snapshot was read
 
   const Key* find(std::string_view kid) const;
   const Key* active_key() const;  // state active (window not checked)

@@ -70,9 +70,16 @@ void LedgerLog::run() {
       if (run_cv_.wait_for(lk, tick, [&] { return stop_; })) return;
     }
     std::string err;
-    auto head = integrate();
+    std::optional<db::Fence> fence;
+    if (fence_) {
+      fence = fence_();
+      if (!fence) continue;  // a follower: the leader integrates
+    }
+    const db::Fence* f = fence ? &*fence : nullptr;
+    auto head = integrate(f);
     if (!head.ok()) {
       err = "integration: " + head.status().to_string();
+      if (head.status().reason() == "stale_leader" && on_stale_) on_stale_(head.status());
     } else {
       bool due = false;
       {
@@ -81,8 +88,11 @@ void LedgerLog::run() {
               std::chrono::duration_cast<std::chrono::milliseconds>(opts_.checkpoint_interval).count();
       }
       if (due) {
-        auto cp = checkpoint();
-        if (!cp.ok()) err = "checkpoint: " + cp.status().to_string();
+        auto cp = checkpoint(f);
+        if (!cp.ok()) {
+          err = "checkpoint: " + cp.status().to_string();
+          if (cp.status().reason() == "stale_leader" && on_stale_) on_stale_(cp.status());
+        }
       }
     }
     if (err != last_error) {
@@ -97,10 +107,10 @@ void LedgerLog::run() {
   }
 }
 
-Result<db::TreeHead> LedgerLog::integrate() {
+Result<db::TreeHead> LedgerLog::integrate(const db::Fence* fence) {
   for (;;) {
     ASSIGN_OR_RETURN(db::TreeHead before, store_.tree_head());
-    ASSIGN_OR_RETURN(db::TreeHead after, store_.integrate_tree(opts_.integrate_batch));
+    ASSIGN_OR_RETURN(db::TreeHead after, store_.integrate_tree(opts_.integrate_batch, fence));
     if (after.size == before.size || after.size - before.size < opts_.integrate_batch) return after;
   }
 }
@@ -194,7 +204,7 @@ Result<std::vector<AuditKeyView>> LedgerLog::keys() { return load_keys(); }
 
 // ---- checkpoints ----
 
-Result<std::optional<db::TreeCheckpoint>> LedgerLog::checkpoint() {
+Result<std::optional<db::TreeCheckpoint>> LedgerLog::checkpoint(const db::Fence* fence) {
   RETURN_IF_ERROR(ensure_keys());
   std::lock_guard lk(sign_mu_);
   const int64_t now_ms = to_unix_millis(clock_.now());
@@ -246,7 +256,7 @@ Result<std::optional<db::TreeCheckpoint>> LedgerLog::checkpoint() {
   if (signed_note.sigs.empty()) return Unavailable("no audit key may sign now", "audit_key_unavailable");
   ASSIGN_OR_RETURN(std::string text, note::format_note(signed_note));
   db::TreeCheckpoint cp{head.size, head.root, now_ms, std::move(text)};
-  RETURN_IF_ERROR(store_.add_tree_checkpoint(cp));
+  RETURN_IF_ERROR(store_.add_tree_checkpoint(cp, fence));
   last_checkpoint_ms_ = now_ms;
   if (metrics_) metrics_->inc("keymgr_ledger_checkpoints_total", "");
   if (on_checkpoint_) on_checkpoint_(cp);

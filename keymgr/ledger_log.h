@@ -105,8 +105,17 @@ class LedgerLog {
   void start();
   void stop();
 
+  // Several instances (keymgr/leadership.h): the integrator thread integrates, signs checkpoints
+  // and manages audit keys only while `fence` returns one (this instance leads), and its writes
+  // carry it. `on_stale` hears of each write refused as stale. Call before start().
+  void set_fence_source(std::function<std::optional<db::Fence>()> fence,
+                        std::function<void(const Status&)> on_stale = nullptr) {
+    fence_ = std::move(fence);
+    on_stale_ = std::move(on_stale);
+  }
+
   // Integrates every durable entry not yet in the tree (in batches). Returns the new head.
-  Result<db::TreeHead> integrate();
+  Result<db::TreeHead> integrate(const db::Fence* fence = nullptr);
   // Makes sure an audit key signs now: creates the first one, a successor when the current one
   // reaches its overlap, retires one past its lifetime. Unavailable if the HSM cannot be reached.
   Status ensure_keys();
@@ -115,7 +124,7 @@ class LedgerLog {
   Result<AuditKeyView> rotate_key();
   // Signs a checkpoint of the tree as it is now, unless it has not grown since the newest one.
   // DataLoss "log_inconsistent" if the tree does not extend the newest signed checkpoint.
-  Result<std::optional<db::TreeCheckpoint>> checkpoint();
+  Result<std::optional<db::TreeCheckpoint>> checkpoint(const db::Fence* fence = nullptr);
 
   // Every audit key ever used, oldest first.
   Result<std::vector<AuditKeyView>> keys();
@@ -152,6 +161,8 @@ class LedgerLog {
   const Clock& clock_;
   const LedgerLogOptions opts_;
   Metrics* metrics_;
+  std::function<std::optional<db::Fence>()> fence_;
+  std::function<void(const Status&)> on_stale_;
   std::function<void(const db::TreeCheckpoint&)> on_checkpoint_;  // set before start()
 
   std::mutex sign_mu_;                 // checkpoint signing and key changes

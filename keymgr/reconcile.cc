@@ -4,13 +4,40 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
+#include "keymgr/key_generation.h"
 #include "keymgr/key_service.h"
+#include "keymgr/leadership.h"
 #include "keymgr/keyset_slot.h"
 #include "keymgr/lifecycle_change.h"
 
 namespace keymgr {
 
-Result<ReconcileReport> KeyService::reconcile() {
+namespace {
+// Whether the instance that wrote an intent may still be generating that key: its "instance:<id>"
+// lease (keymgr/leadership.h) holds, with one more ttl of slack for clock differences between this
+// host and the database. An intent without an owner is judged by this process alone (a single
+// instance, or a build before instances).
+bool owner_alive(db::Store& store, const std::string& owner, const std::string& self,
+                 std::chrono::milliseconds slack) {
+  if (owner.empty() || owner == self) return false;
+  auto l = store.read_lease(std::string(kInstanceLeasePrefix) + owner);
+  if (!l.ok()) return true;  // cannot tell: leave it for a later pass
+  if (!l->has_value()) return false;
+  return (*l)->expires_at_ms + slack.count() > to_unix_millis(SystemClock().now());
+}
+
+// Refuses (stale_leader) unless `fence` still holds: checked before each HSM object is destroyed,
+// which no later refusal could undo.
+Status still_leading(db::Store& store, const db::Fence* fence) {
+  if (fence == nullptr) return Status::Ok();
+  db::ChangeSet check;
+  check.fence = *fence;
+  return store.apply(check).status();
+}
+}  // namespace
+
+Result<ReconcileReport> KeyService::reconcile(const db::Fence* fence) {
   using nlohmann::json;
   ReconcileReport rep;
   // Freeze every change first (no keyset created, no key generated or changed), so the HSM listing
@@ -38,6 +65,7 @@ Result<ReconcileReport> KeyService::reconcile() {
     Keyset named;  // for the ledger entries
     named.name = ksr.name;
     db::ChangeSet cs;
+    if (fence != nullptr) cs.fence = *fence;
     std::vector<std::string> destroy_ids;
     const TimePoint now = clock_.now();
     for (const auto& r : rows) {
@@ -45,6 +73,8 @@ Result<ReconcileReport> KeyService::reconcile() {
       bool present = it != in_hsm.end();
       if (present) it->second = true;
       if (r.state == kGeneratingState) {
+        // Another live instance may be generating this key right now: not ours to touch.
+        if (owner_alive(store_, intent_owner(r.note), instance_id_, peer_clock_slack_)) continue;
         // Crash between "intent recorded" and "key committed": the key never reached a caller.
         if (present) destroy_ids.push_back(r.hsm_id);
         cs.key_deletes.push_back(r.hsm_id);
@@ -71,6 +101,7 @@ Result<ReconcileReport> KeyService::reconcile() {
                               ") has no HSM object; recorded as destroyed");
       }
     }
+    if (!destroy_ids.empty()) RETURN_IF_ERROR(still_leading(store_, fence).with_context("reconcile"));
     for (const auto& id : destroy_ids) {
       Status st = hsm_.destroy_key(id);
       if (!st.ok() && st.code() != ErrorCode::kNotFound) return st.with_context("reconcile");
@@ -82,8 +113,22 @@ Result<ReconcileReport> KeyService::reconcile() {
       if (!re.ok()) return re.status();
     }
   }
+  {
+    // Rows of keysets another instance created since the listing above count too: an HSM object
+    // is an orphan only if no row at all names it.
+    ASSIGN_OR_RETURN(auto all_rows, store_.list_keys(std::nullopt));
+    for (const auto& r : all_rows) {
+      auto it = in_hsm.find(r.hsm_id);
+      if (it != in_hsm.end()) it->second = true;
+    }
+  }
+  bool checked = false;
   for (const auto& [id, seen] : in_hsm) {
     if (seen) continue;
+    if (!checked) {
+      RETURN_IF_ERROR(still_leading(store_, fence).with_context("reconcile orphan"));
+      checked = true;
+    }
     // An HSM object with keymgr's label and no metadata row: created by a generation whose
     // intent row was removed, or by a foreign writer. It never signed; destroy it.
     Status st = hsm_.destroy_key(id);

@@ -13,7 +13,27 @@ Scheduler::~Scheduler() { stop(); }
 
 void Scheduler::add_job(std::function<void()> job) { jobs_.push_back(std::move(job)); }
 
-TickReport Scheduler::advance_each(const std::vector<std::string>& names) {
+bool Scheduler::pass_fence(std::optional<db::Fence>* fence) {
+  if (!fence_) return true;
+  *fence = fence_();
+  if (!*fence) {
+    followed_ = true;
+    return false;
+  }
+  if (followed_ || (led_epoch_ && *led_epoch_ != (*fence)->epoch)) {
+    // A new term: what a previous leader left half-done is ours to repair now.
+    reconciled_ = false;
+  }
+  followed_ = false;
+  led_epoch_ = (*fence)->epoch;
+  return true;
+}
+
+void Scheduler::note(const Status& st) {
+  if (!st.ok() && st.reason() == "stale_leader" && on_stale_) on_stale_(st);
+}
+
+TickReport Scheduler::advance_each(const std::vector<std::string>& names, const std::optional<db::Fence>& fence) {
   const auto start = std::chrono::steady_clock::now();
   {
     std::lock_guard lk(mu_);
@@ -22,8 +42,9 @@ TickReport Scheduler::advance_each(const std::vector<std::string>& names) {
   TickReport rep;
   for (const auto& name : names) {
     rep.keysets++;
-    Status st = keys_.advance(name);
+    Status st = keys_.advance(name, fence ? &*fence : nullptr);
     if (!st.ok()) rep.failed++;  // logged and kept in the keyset's health by advance()
+    note(st);
   }
   for (auto& job : jobs_) job();
   rep.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
@@ -32,18 +53,23 @@ TickReport Scheduler::advance_each(const std::vector<std::string>& names) {
 
 TickReport Scheduler::tick() {
   std::lock_guard tl(tick_mu_);
+  std::optional<db::Fence> fence;
+  if (!pass_fence(&fence)) return {};
   if (!reconciled_) {
-    auto r = keys_.reconcile();
+    auto r = keys_.reconcile(fence ? &*fence : nullptr);
     reconciled_ = r.ok() && r->done;
+    if (!r.ok()) note(r.status());
   }
   std::vector<std::string> names;
   for (const auto& ks : keys_.keysets()) names.push_back(ks->name);
-  return advance_each(names);
+  return advance_each(names, fence);
 }
 
 TickReport Scheduler::tick_due() {
   std::lock_guard tl(tick_mu_);
-  return advance_each(keys_.due_keysets(keys_.clock().now()));
+  std::optional<db::Fence> fence;
+  if (!pass_fence(&fence)) return {};
+  return advance_each(keys_.due_keysets(keys_.clock().now()), fence);
 }
 
 TimePoint Scheduler::next_wake(TimePoint now) const {

@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -54,17 +55,30 @@ class Scheduler {
 
   // Start-up repair already ran (KeyService::load reached the HSM): ticks need not repeat it.
   void mark_reconciled() { reconciled_ = true; }
+  // Several instances (keymgr/leadership.h): a pass runs only while `fence` returns one (this
+  // instance leads), and every change it makes carries it. A follower's passes do nothing; on
+  // becoming leader it repairs (reconcile) again before advancing. Call before start().
+  void set_fence_source(std::function<std::optional<db::Fence>()> fence) { fence_ = std::move(fence); }
+  // Called with every write refused because the fence was stale (Leadership::report_refusal).
+  void set_on_stale(std::function<void(const Status&)> fn) { on_stale_ = std::move(fn); }
   void start();
   void stop();
 
  private:
   void run();
-  TickReport advance_each(const std::vector<std::string>& names);
+  TickReport advance_each(const std::vector<std::string>& names, const std::optional<db::Fence>& fence);
+  // The fence for this pass: nullopt without a fence source; false when this instance does not lead.
+  bool pass_fence(std::optional<db::Fence>* fence);
+  void note(const Status& st);
 
   KeyService& keys_;
   std::chrono::milliseconds interval_;
   std::vector<std::function<void()>> jobs_;
   bool reconciled_ = false;  // touched only under tick_mu_
+  std::function<std::optional<db::Fence>()> fence_;
+  std::function<void(const Status&)> on_stale_;
+  std::optional<int64_t> led_epoch_;  // touched only under tick_mu_: the term the last pass ran in
+  bool followed_ = false;             // touched only under tick_mu_: a pass found this instance following
   std::mutex tick_mu_;       // one pass at a time
   std::mutex mu_;
   std::condition_variable cv_;

@@ -58,7 +58,8 @@ TEST(SqliteSchema, AVersion2LedgerGetsItsMerkleTreeOnUpgrade) {
     // What a version-2 database looks like: no tree tables, migration 3 not applied.
     RawDb raw(path);
     raw.exec("DROP TABLE tree_cosignatures; DROP TABLE tree_checkpoints; DROP TABLE tree_hashes; DROP TABLE tree_head; "
-             "DROP TABLE audit_keys; DELETE FROM schema_migrations WHERE version >= 3");
+             "DROP TABLE audit_keys; DROP TABLE leases; ALTER TABLE keysets DROP COLUMN version; "
+             "DELETE FROM schema_migrations WHERE version >= 3");
   }
   auto s = open_or_die(options_for(path));
   ASSERT_TRUE(s);

@@ -70,18 +70,36 @@ def free_port():
         return s.getsockname()[1]
 
 
+def make_token_dir(source_dir, label="keymgr"):
+    """A new directory holding one SoftHSM2 token (softhsm2.conf, tokens/, hsm.pin), for several
+    Keymgr instances to share (Keymgr(..., hsm_dir=...)). The caller removes it (shutil.rmtree)."""
+    d = tempfile.mkdtemp(prefix="km-e2e-hsm-")
+    subprocess.run([os.path.join(source_dir, "scripts/init-softhsm.sh"), d, label],
+                   check=True, stdout=subprocess.DEVNULL)
+    return d
+
+
 class Keymgr:
-    def __init__(self, binary, source_dir, extra=None):
+    def __init__(self, binary, source_dir, extra=None, database_url=None, hsm_dir=None):
         """extra: {"server": "key = value\n...", ...} lines added to those sections of the config
         (server, database, ledger); extra["tail"]: raw TOML appended at the end (for tables and
-        arrays of tables such as [[ledger.witnesses]], which must follow every plain key)."""
+        arrays of tables such as [[ledger.witnesses]], which must follow every plain key).
+        database_url: a postgresql:// URL; the server and the CLI get it as KEYMGR_DATABASE_URL
+        and the config names no SQLite file.
+        hsm_dir: a token directory from make_token_dir(), shared with other instances (this one then
+        creates no token of its own and leaves the directory alone); extra["cluster"]: lines of a
+        [cluster] section (instance_id, lease_ttl, change_poll_ms)."""
         extra = extra or {}
+        self.database_url = database_url
         self.binary = binary
         self.dir = tempfile.mkdtemp(prefix="km-e2e-")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        subprocess.run([os.path.join(source_dir, "scripts/init-softhsm.sh"), self.dir, "keymgr"],
-                       check=True, stdout=subprocess.DEVNULL)
+        self.hsm_dir = hsm_dir or self.dir
+        if not hsm_dir:
+            subprocess.run([os.path.join(source_dir, "scripts/init-softhsm.sh"), self.dir, "keymgr"],
+                           check=True, stdout=subprocess.DEVNULL)
+        cluster = f"[cluster]\n{extra['cluster']}\n" if "cluster" in extra else ""
         self.config = os.path.join(self.dir, "keymgr.toml")
         with open(self.config, "w") as f:
             f.write(f"""
@@ -93,9 +111,9 @@ threads = 16
 [hsm]
 module = "{SOFTHSM}"
 token_label = "keymgr"
-pin_file = "{self.dir}/hsm.pin"
+pin_file = "{self.hsm_dir}/hsm.pin"
 [database]
-path = "{self.dir}/keymgr.db"
+{'' if database_url else f'path = "{self.dir}/keymgr.db"'}
 {extra.get("database", "")}
 [scheduler]
 interval = "1s"
@@ -103,15 +121,18 @@ interval = "1s"
 {'' if "checkpoint_interval" in extra.get("ledger", "") else 'checkpoint_interval = "2s"'}
 {'audit_key_alg = "ES256"' if "ASAN_OPTIONS" in os.environ and "audit_key_alg" not in extra.get("ledger", "") else ""}
 {extra.get("ledger", "")}
-[log]
+{cluster}[log]
 level = "info"
 [bootstrap]
 keyset = "default"
 issuer = "{self.base}/default"
 {extra.get("tail", "")}
 """)
-        self.env = dict(os.environ, SOFTHSM2_CONF=os.path.join(self.dir, "softhsm2.conf"), KEYMGR_CONFIG=self.config)
+        self.env = dict(os.environ, SOFTHSM2_CONF=os.path.join(self.hsm_dir, "softhsm2.conf"), KEYMGR_CONFIG=self.config)
         self.env.pop("KEYMGR_HSM_PIN", None)
+        self.env.pop("KEYMGR_DATABASE_URL", None)
+        if database_url:
+            self.env["KEYMGR_DATABASE_URL"] = database_url
         self.proc = None
         self.log_path = os.path.join(self.dir, "server.log")
 
