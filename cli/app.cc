@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -23,6 +24,9 @@ Result<std::unique_ptr<db::Store>> open_configured_store(const Config& cfg) {
   db::StoreConfig sc;
   sc.location = cfg.db_location();
   sc.sqlite.cache_mib = cfg.db_cache_mib;
+  // Below the lease: a paused leader's open transaction is aborted before its lease would pass.
+  sc.postgres.idle_in_transaction_timeout_ms = static_cast<int>(
+      std::max<int64_t>(1000, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.lease_ttl).count() / 3));
   auto store = db::open_store(sc);
   if (!store.ok()) return store.status().with_context("opening database " + db::redact_database_url(sc.location));
   return store;

@@ -198,12 +198,15 @@ int64_t wall_clock_ms() { return to_unix_millis(SystemClock().now()); }
 // disagree still agree on who holds a lease.
 constexpr char kDbNowMs[] = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
-// The stored lease and the database's now, in the caller's transaction. `share` takes FOR SHARE on
-// the row: a fenced write holds it until commit, so a new grant (an UPDATE) waits for the write to
-// finish and no write of an old epoch can land after a new epoch began.
+// The stored lease and the database's now, in the caller's transaction. `share` takes FOR KEY SHARE
+// on the row: a fenced write holds it until commit, so a new grant (SELECT ... FOR UPDATE) waits
+// for the write to finish and no write of an old epoch can land after a new epoch began, while the
+// holder's own renewal (a plain UPDATE: FOR NO KEY UPDATE) does not wait for its writes. A holder
+// stopped inside a fenced write cannot block a takeover for long: every session sets
+// idle_in_transaction_session_timeout below the lease, so the server aborts that transaction.
 Result<std::pair<std::optional<Lease>, int64_t>> read_lease_in(Connection& c, std::string_view name, bool share) {
   ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT holder, epoch, expires_at_ms, ") + kDbNowMs +
-                                          " FROM leases WHERE name = $1" + (share ? " FOR SHARE" : ""),
+                                          " FROM leases WHERE name = $1" + (share ? " FOR KEY SHARE" : ""),
                                       Params().add(name), "read lease"));
   if (rows.empty()) {
     ASSIGN_OR_RETURN(auto now, c.query(std::string("SELECT ") + kDbNowMs, "read the database clock"));
@@ -353,6 +356,7 @@ class PgStore final : public Store, public CommitStatsSource {
       : url_(std::move(url)), opts_(opts) {
     conn_opts_.connect_timeout_s = pg.connect_timeout_s;
     conn_opts_.statement_timeout_ms = pg.statement_timeout_ms;
+    conn_opts_.idle_in_transaction_timeout_ms = pg.idle_in_transaction_timeout_ms;
   }
   ~PgStore() override {
     if (group_commit_) group_commit_->stop();
@@ -582,6 +586,18 @@ Result<std::vector<KeysetVersion>> PgStore::keyset_versions() {
 Status PgStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<int64_t>* ids) {
   const std::string_view reason = ch.ledger.empty() ? kDatabaseUnavailable : kLedgerUnavailable;
   std::set<int64_t> touched;
+  for (const auto& [id, version] : ch.expected_versions) {
+    // FOR UPDATE: a concurrent change to the same keyset (another instance) waits for this one and
+    // then finds the version moved.
+    ASSIGN_OR_RETURN(auto rows, c.query("SELECT version FROM keysets WHERE id = $1 FOR UPDATE", Params().add(id),
+                                        "read keyset version", reason));
+    if (rows.empty() || rows.int64(0, 0) != version) {
+      return FailedPrecondition("keyset id " + std::to_string(id) + " was changed meanwhile (version " +
+                                    (rows.empty() ? std::string("gone") : std::to_string(rows.int64(0, 0))) +
+                                    ", expected " + std::to_string(version) + "); reload and retry",
+                                "keyset_changed");
+    }
+  }
   for (const auto& k : ch.keyset_upserts) {
     Params p;
     p.add(k.name).add(k.issuer).add(k.alg).add(k.policy_json).add(int64_t{k.disabled ? 1 : 0}).add(k.created_at);
@@ -608,7 +624,7 @@ Status PgStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<int64
                             "hsm_id) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
                             key_params(k), "insert key hsm_id=" + k.hsm_id + " kid='" + k.kid + "'", reason)
                         .status());
-    touched.insert(k.keyset_id);
+    if (k.state != "generating") touched.insert(k.keyset_id);
   }
   for (const auto& k : ch.key_updates) {
     ASSIGN_OR_RETURN(auto rows, c.query("UPDATE keys SET kid=$1, keyset_id=$2, alg=$3, state=$4, public_jwk=$5, "
@@ -620,9 +636,8 @@ Status PgStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<int64
     touched.insert(k.keyset_id);
   }
   for (const auto& hsm_id : ch.key_deletes) {
-    ASSIGN_OR_RETURN(auto rows, c.query("DELETE FROM keys WHERE hsm_id=$1 AND state='generating' RETURNING keyset_id",
+    ASSIGN_OR_RETURN(auto rows, c.query("DELETE FROM keys WHERE hsm_id=$1 AND state='generating'",
                                         Params().add(hsm_id), "delete key hsm_id=" + hsm_id, reason));
-    if (!rows.empty()) touched.insert(rows.int64(0, 0));
     if (rows.affected() == 0) {
       return FailedPrecondition("key hsm_id=" + hsm_id + " does not exist or is past 'generating'",
                                 "key_not_deletable");
@@ -1192,13 +1207,29 @@ Status PgStore::revoke_api_token(std::string_view id, int64_t at, const LedgerEn
 
 Result<Lease> PgStore::acquire_lease(std::string_view name, std::string_view holder, int64_t ttl_ms) {
   Lease granted;
+  bool renewed = false;
+  // A renewal by the live holder: one UPDATE that waits for nothing but another renewal.
+  RETURN_IF_ERROR(write_txn("renew lease", {}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(auto rows, c.query(std::string("UPDATE leases SET expires_at_ms = ") + kDbNowMs + " + $3 " +
+                                            "WHERE name = $1 AND holder = $2 AND epoch > 0 AND expires_at_ms > " +
+                                            kDbNowMs + " RETURNING epoch, expires_at_ms",
+                                        Params().add(name).add(holder).add(ttl_ms), "renew lease"));
+    if (rows.empty()) return Status::Ok();
+    granted = Lease{std::string(name), std::string(holder), rows.int64(0, 0), rows.int64(0, 1)};
+    renewed = true;
+    return Status::Ok();
+  }));
+  if (renewed) return granted;
   RETURN_IF_ERROR(write_txn("acquire lease", {}, [&](Connection& c) -> Status {
+    // A takeover waits for the previous epoch's running fenced writes, but not for long: a holder
+    // busy past this is still acting, and the next attempt comes soon.
+    RETURN_IF_ERROR(c.exec("SET LOCAL lock_timeout = '1s'", "bound the lease wait"));
     // The first grant inserts the row; ON CONFLICT DO NOTHING lets two first grants race safely.
     RETURN_IF_ERROR(c.query("INSERT INTO leases(name, holder, epoch, expires_at_ms) VALUES($1, '', 0, 0) "
                             "ON CONFLICT(name) DO NOTHING",
                             Params().add(name), "create lease")
                         .status());
-    // FOR UPDATE: waits for running fenced writes of the current epoch (they hold FOR SHARE).
+    // FOR UPDATE: waits for running fenced writes of the current epoch (they hold FOR KEY SHARE).
     ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT holder, epoch, expires_at_ms, ") + kDbNowMs +
                                             " FROM leases WHERE name = $1 FOR UPDATE",
                                         Params().add(name), "lock lease"));

@@ -27,6 +27,10 @@ namespace keymgr::db {
 struct PostgresOptions {
   int connect_timeout_s = 5;      // libpq connect_timeout for every connection
   int statement_timeout_ms = 10000;  // a statement running longer is cancelled (fail closed, not hang)
+  // A session that sits inside a transaction without sending anything for this long (its process
+  // stopped, hung or cut off) has its transaction aborted by the server, releasing its locks: a
+  // paused leader cannot hold the lease row or the ledger head. Keep it below cluster.lease_ttl.
+  int idle_in_transaction_timeout_ms = 3000;
 };
 
 // Connects to `url` (a libpq URI: postgresql://user@host:port/db?sslmode=..., or with host= a

@@ -174,7 +174,9 @@ Status Connection::configure(std::string_view reason) {
   prepared_.clear();
   // synchronous_commit is stated, not assumed: a server default of "off" or "local" would let a
   // token leave before its record is safely on disk (and on the synchronous standbys).
-  return exec("SET synchronous_commit = on; SET statement_timeout = " + std::to_string(opts_.statement_timeout_ms) +
+  return exec("SET synchronous_commit = on; SET idle_in_transaction_session_timeout = " +
+                  std::to_string(opts_.idle_in_transaction_timeout_ms) +
+                  "; SET statement_timeout = " + std::to_string(opts_.statement_timeout_ms) +
                   "; SET client_min_messages = warning; SET TIME ZONE 'UTC'",
               "configure PostgreSQL session", reason);
 }

@@ -92,6 +92,7 @@ class Connection {
   struct Options {
     int connect_timeout_s = 5;
     int statement_timeout_ms = 10000;
+    int idle_in_transaction_timeout_ms = 3000;
   };
   // Connects; kUnavailable "database_unavailable" when the server cannot be reached (the message
   // carries libpq's text, never the URL).

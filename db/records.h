@@ -91,10 +91,14 @@ struct Fence {
 // Several changes applied in one transaction: all or nothing.
 struct ChangeSet {
   std::optional<Fence> fence;                // refused ("stale_leader") unless still valid
+  // {keyset id, version}: refused (kFailedPrecondition "keyset_changed", nothing written) unless the
+  // keyset is still at that version — the snapshot the change was computed from. Another instance
+  // changing the keyset meanwhile makes this one fail instead of both landing.
+  std::vector<std::pair<int64_t, int64_t>> expected_versions;
   std::vector<KeysetRecord> keyset_upserts;  // id == 0: insert (id assigned); else update by id
   std::vector<KeyRecord> key_inserts;
   std::vector<KeyRecord> key_updates;        // by hsm_id
-  std::vector<std::string> key_deletes;      // hsm_id; only rows in state "generating"
+  std::vector<std::string> key_deletes;      // hsm_id; only rows in state "generating" (no version bump)
   std::vector<LedgerEntry> ledger;           // appended to the chain in order
 };
 

@@ -773,6 +773,17 @@ Result<std::vector<KeysetVersion>> SqliteStore::keyset_versions() {
 Status SqliteStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<int64_t>* ids) {
   std::string_view reason = ch.ledger.empty() ? kDatabaseUnavailable : kLedgerUnavailable;
   std::set<int64_t> touched;
+  for (const auto& [id, version] : ch.expected_versions) {
+    ASSIGN_OR_RETURN(auto q, c.prepare("SELECT version FROM keysets WHERE id = ?", reason));
+    q.bind(1, id);
+    ASSIGN_OR_RETURN(bool row, q.step("read keyset version"));
+    if (!row || q.int64(0) != version) {
+      return FailedPrecondition("keyset id " + std::to_string(id) + " was changed meanwhile (version " +
+                                    (row ? std::to_string(q.int64(0)) : std::string("gone")) + ", expected " +
+                                    std::to_string(version) + "); reload and retry",
+                                "keyset_changed");
+    }
+  }
   for (const auto& k : ch.keyset_upserts) {
     if (k.id == 0) {
       ASSIGN_OR_RETURN(auto q, c.prepare("INSERT INTO keysets(name, issuer, alg, policy_json, disabled, created_at, "
@@ -804,7 +815,7 @@ Status SqliteStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<i
     int next = bind_key_fields(q, k, 1);
     q.bind(next, k.hsm_id);
     RETURN_IF_ERROR(q.run("insert key hsm_id=" + k.hsm_id + " kid='" + k.kid + "'"));
-    touched.insert(k.keyset_id);
+    if (k.state != "generating") touched.insert(k.keyset_id);
   }
   for (const auto& k : ch.key_updates) {
     ASSIGN_OR_RETURN(auto q, c.prepare("UPDATE keys SET kid=?, keyset_id=?, alg=?, state=?, public_jwk=?, "
@@ -818,12 +829,6 @@ Status SqliteStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<i
     touched.insert(k.keyset_id);
   }
   for (const auto& hsm_id : ch.key_deletes) {
-    {
-      ASSIGN_OR_RETURN(auto owner, c.prepare("SELECT keyset_id FROM keys WHERE hsm_id=?", reason));
-      owner.bind(1, hsm_id);
-      ASSIGN_OR_RETURN(bool row, owner.step("read key's keyset"));
-      if (row) touched.insert(owner.int64(0));
-    }
     ASSIGN_OR_RETURN(auto q, c.prepare("DELETE FROM keys WHERE hsm_id=? AND state='generating'", reason));
     q.bind(1, hsm_id);
     RETURN_IF_ERROR(q.run("delete key hsm_id=" + hsm_id));

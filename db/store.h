@@ -62,7 +62,8 @@ class Store {
   virtual Result<std::vector<KeysetVersion>> keyset_versions() = 0;
 
   // Applies the change set atomically (one transaction), ledger entries included, and bumps the
-  // version of every keyset it touches (a keyset upsert, or a key row of that keyset).
+  // version of every keyset it touches (a keyset upsert, or a key row of that keyset other than
+  // inserting or deleting a "generating" intent row, which no reader sees as a key).
   // Returns the keyset ids (for inserts, the new ids) in keyset_upserts order.
   virtual Result<std::vector<int64_t>> apply(const ChangeSet& changes) = 0;
 

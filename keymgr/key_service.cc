@@ -1,6 +1,7 @@
 #include "keymgr/key_service.h"
 
 #include <algorithm>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -104,6 +105,28 @@ Result<ReconcileReport> KeyService::load(bool repair, const db::Fence* fence) {
   return reconcile(fence);
 }
 
+Result<std::vector<int64_t>> KeyService::apply_locked(db::ChangeSet& cs) {
+  std::set<int64_t> ids;
+  for (const auto& k : cs.keyset_upserts)
+    if (k.id != 0) ids.insert(k.id);
+  for (const auto& k : cs.key_inserts) ids.insert(k.keyset_id);
+  for (const auto& k : cs.key_updates) ids.insert(k.keyset_id);
+  std::vector<std::string> names;
+  for (int64_t id : ids) {
+    if (KeysetPtr ks = registry_.by_id(id)) {
+      cs.expected_versions.emplace_back(id, ks->version);
+      names.push_back(ks->name);
+    }
+  }
+  auto r = store_.apply(cs);
+  if (!r.ok() && r.status().reason() == "keyset_changed") {
+    for (const auto& n : names) (void)reload_locked(n);
+    if (metrics_) metrics_->inc("keymgr_keyset_conflicts_total", "");
+    spdlog::warn("a change lost a race with another instance and was not applied: {}", r.status().message());
+  }
+  return r;
+}
+
 Result<int> KeyService::refresh() {
   ASSIGN_OR_RETURN(auto versions, store_.keyset_versions());
   int reloaded = 0;
@@ -193,7 +216,7 @@ Result<KeysetPtr> KeyService::create_keyset(const NewKeyset& spec, const Actor& 
   cs.keyset_upserts.push_back(keyset_to_record(tmp));
   cs.ledger.push_back(lifecycle_entry(tmp, "keyset_created", now, actor, "",
                                       json{{"issuer", spec.issuer}, {"policy", policy_to_json(spec.policy)}}));
-  RETURN_IF_ERROR(store_.apply(cs).status());
+  RETURN_IF_ERROR(apply_locked(cs).status());
   auto s = slot(spec.name);
   std::lock_guard lk(s->mu);
   RETURN_IF_ERROR(reload_locked(spec.name).status());
@@ -215,7 +238,7 @@ Result<KeysetPtr> KeyService::update_policy(std::string_view name, const Policy&
   cs.keyset_upserts.push_back(keyset_to_record(next));
   cs.ledger.push_back(lifecycle_entry(*l.ks, "policy_changed", now, actor, "",
                                       json{{"from", policy_to_json(l.ks->policy)}, {"to", policy_to_json(policy)}}));
-  RETURN_IF_ERROR(store_.apply(cs).status());
+  RETURN_IF_ERROR(apply_locked(cs).status());
   // Existing keys keep their windows: a policy change applies to keys generated from now on.
   return reload_locked(name);
 }
@@ -231,7 +254,7 @@ Result<KeysetPtr> KeyService::set_disabled(std::string_view name, bool disabled,
   db::ChangeSet cs;
   cs.keyset_upserts.push_back(keyset_to_record(next));
   cs.ledger.push_back(lifecycle_entry(*l.ks, disabled ? "keyset_disabled" : "keyset_enabled", now, actor, reason));
-  RETURN_IF_ERROR(store_.apply(cs).status());
+  RETURN_IF_ERROR(apply_locked(cs).status());
   return reload_locked(name);
 }
 
@@ -281,7 +304,7 @@ Result<KeysetPtr> KeyService::rotate(std::string_view name, const Actor& actor, 
     }
     gen.emplace(std::move(g));
   }
-  RETURN_IF_ERROR(store_.apply(cs).status());
+  RETURN_IF_ERROR(apply_locked(cs).status());
   if (gen) gen->committed();
   return reload_locked(name);
 }
@@ -313,7 +336,7 @@ Result<KeysetPtr> KeyService::emergency_rotate(std::string_view name, const Acto
                                      [&](Key& w) { collapse_window(w, now, ks.policy); }));
     }
   }
-  RETURN_IF_ERROR(store_.apply(cs).status());
+  RETURN_IF_ERROR(apply_locked(cs).status());
   gen.committed();
   if (unpublished) report_unpublished(ks, nk, now);
   return reload_locked(name);
@@ -327,7 +350,7 @@ Result<KeysetPtr> KeyService::suspend(std::string_view name, std::string_view ki
   if (k == nullptr) return not_found_key(name, kid);
   db::ChangeSet cs;
   RETURN_IF_ERROR(add_transition(cs, *l.ks, *k, KeyState::kSuspended, Trigger::kSuspend, clock_.now(), actor, reason));
-  RETURN_IF_ERROR(store_.apply(cs).status());
+  RETURN_IF_ERROR(apply_locked(cs).status());
   return reload_locked(name);
 }
 
@@ -346,7 +369,7 @@ Result<KeysetPtr> KeyService::resume(std::string_view name, std::string_view kid
   }
   db::ChangeSet cs;
   RETURN_IF_ERROR(add_transition(cs, *l.ks, *k, KeyState::kActive, Trigger::kResume, now, actor, reason));
-  RETURN_IF_ERROR(store_.apply(cs).status());
+  RETURN_IF_ERROR(apply_locked(cs).status());
   return reload_locked(name);
 }
 
@@ -383,7 +406,7 @@ Result<KeysetPtr> KeyService::compromise(std::string_view name, std::string_view
     d["affected_tokens"] = affected;
     cs.ledger.back().detail = d.dump();
   }
-  RETURN_IF_ERROR(store_.apply(cs).status());
+  RETURN_IF_ERROR(apply_locked(cs).status());
   spdlog::warn("keyset {}: key {} marked compromised by {} (since {}, {} unexpired tokens affected)", ks.name, k->kid,
                actor.name, secs(since), affected);
   ASSIGN_OR_RETURN(KeysetPtr after, reload_locked(name));
@@ -400,7 +423,7 @@ Result<KeysetPtr> KeyService::compromise(std::string_view name, std::string_view
                                  w.emergency = true;
                                });
     const bool unpublished = st.ok() && flag_unpublished(promote, *after, promoted, now, actor);
-    if (st.ok()) st = store_.apply(promote).status();
+    if (st.ok()) st = apply_locked(promote).status();
     if (st.ok()) {
       if (unpublished) report_unpublished(*after, promoted, now);
       auto re = reload_locked(name);
@@ -426,7 +449,7 @@ Result<KeysetPtr> KeyService::destroy(std::string_view name, std::string_view ki
   if (!st.ok() && st.code() != ErrorCode::kNotFound) return st;
   db::ChangeSet cs;
   RETURN_IF_ERROR(add_transition(cs, *l.ks, *k, KeyState::kDestroyed, Trigger::kDestroy, now, actor, reason));
-  RETURN_IF_ERROR(store_.apply(cs).status());
+  RETURN_IF_ERROR(apply_locked(cs).status());
   return reload_locked(name);
 }
 
@@ -464,7 +487,7 @@ Result<KeysetPtr> KeyService::extend(std::string_view name, std::string_view kid
                                            {"to_deactivate_at", secs(extended.deactivate_at)},
                                            {"from", key_state_name(k->state)}},
                                       k->kid));
-  RETURN_IF_ERROR(store_.apply(cs).status());
+  RETURN_IF_ERROR(apply_locked(cs).status());
   spdlog::warn("keyset {}: key {} window extended to {} by {}: {}", ks.name, k->kid, secs(extended.deactivate_at),
                actor.name, reason);
   return reload_locked(name);
@@ -504,7 +527,7 @@ Result<KeysetPtr> KeyService::generate_planned_locked(const Keyset& ks, const Ke
     unpublished = flag_unpublished(cs, ks, nk, now, kScheduler);
   }
   cs.key_updates.insert(cs.key_updates.begin(), gen.record(ks.id));
-  RETURN_IF_ERROR(store_.apply(cs).status());
+  RETURN_IF_ERROR(apply_locked(cs).status());
   gen.committed();
   if (unpublished) report_unpublished(ks, nk, now);
   return reload_locked(ks.name);
@@ -543,7 +566,7 @@ Status KeyService::advance_locked(std::string_view name, KeysetSlot& slot, const
       e.outcome = "error";
       cs.ledger.push_back(std::move(e));
     }
-    RETURN_IF_ERROR(store_.apply(cs).status());
+    RETURN_IF_ERROR(apply_locked(cs).status());
     ASSIGN_OR_RETURN(ks, reload_locked(name));
     if (!plan.gap.empty()) {
       spdlog::error("keyset {}: {} (ledger: signing_gap)", name, plan.gap);
@@ -565,7 +588,7 @@ Status KeyService::advance_locked(std::string_view name, KeysetSlot& slot, const
       // the same object).
       db::ChangeSet check;
       check.fence = *fence;
-      RETURN_IF_ERROR(store_.apply(check).status());
+      RETURN_IF_ERROR(apply_locked(check).status());
     }
     Status st = hsm_.destroy_key(k->hsm_id);
     if (!st.ok() && st.code() != ErrorCode::kNotFound) {
@@ -576,7 +599,7 @@ Status KeyService::advance_locked(std::string_view name, KeysetSlot& slot, const
     d.fence = fence_of(fence);
     RETURN_IF_ERROR(add_transition(d, *ks, *k, KeyState::kDestroyed, Trigger::kSchedule, now, kScheduler,
                                    "destroy_after elapsed"));
-    RETURN_IF_ERROR(store_.apply(d).status());
+    RETURN_IF_ERROR(apply_locked(d).status());
     ASSIGN_OR_RETURN(ks, reload_locked(name));
   }
 
@@ -680,7 +703,7 @@ Status KeyService::promote_due_locked(std::string_view name, KeysetSlot& slot) {
   }
   RETURN_IF_ERROR(add_transition(cs, *ks, *next, KeyState::kActive, Trigger::kSchedule, now, kScheduler,
                                  "activation time"));
-  RETURN_IF_ERROR(store_.apply(cs).status());
+  RETURN_IF_ERROR(apply_locked(cs).status());
   return reload_locked(name).status();
 }
 

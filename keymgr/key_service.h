@@ -169,6 +169,10 @@ class KeyService {
 
   // All REQUIRE: the keyset's slot mutex held.
   Result<KeysetPtr> reload_locked(std::string_view name);
+  // store_.apply(cs), computed from this process's snapshots: every existing keyset the change
+  // touches must still be at its snapshot's version (another instance may have changed it). On
+  // "keyset_changed" the touched keysets are reloaded, so a retry starts from the current state.
+  Result<std::vector<int64_t>> apply_locked(db::ChangeSet& cs);
   Status advance_locked(std::string_view name, KeysetSlot& slot, const db::Fence* fence = nullptr);
   // Generates the key `need` asks for, commits it with its ledger entries, and reloads.
   Result<KeysetPtr> generate_planned_locked(const Keyset& ks, const KeyToGenerate& need, TimePoint now,

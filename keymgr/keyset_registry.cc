@@ -15,6 +15,7 @@ void KeysetRegistry::publish(KeysetPtr ks) {
   }
   name_by_issuer_[ks->issuer] = ks->name;
   name_by_issuer_path_[issuer_path(ks->issuer)] = ks->name;
+  name_by_id_[ks->id] = ks->name;
   by_name_[ks->name] = std::move(ks);
 }
 
@@ -43,5 +44,13 @@ KeysetPtr KeysetRegistry::via(const Index& index, std::string_view key) const {
 KeysetPtr KeysetRegistry::by_issuer(std::string_view issuer) const { return via(name_by_issuer_, issuer); }
 KeysetPtr KeysetRegistry::by_issuer_path(std::string_view path) const { return via(name_by_issuer_path_, path); }
 KeysetPtr KeysetRegistry::by_kid(std::string_view kid) const { return via(name_by_kid_, kid); }
+
+KeysetPtr KeysetRegistry::by_id(int64_t id) const {
+  std::shared_lock lk(mu_);
+  auto n = name_by_id_.find(id);
+  if (n == name_by_id_.end()) return nullptr;
+  auto it = by_name_.find(n->second);
+  return it == by_name_.end() ? nullptr : it->second;
+}
 
 }  // namespace keymgr

@@ -27,6 +27,7 @@ class KeysetRegistry {
   KeysetPtr by_issuer_path(std::string_view path) const;
   // The keyset that holds `kid` (any state).
   KeysetPtr by_kid(std::string_view kid) const;
+  KeysetPtr by_id(int64_t id) const;  // the store's keyset id
 
  private:
   using Index = std::map<std::string, std::string, std::less<>>;  // key → keyset name
@@ -37,6 +38,7 @@ class KeysetRegistry {
   Index name_by_issuer_;                                   // guarded by mu_
   Index name_by_kid_;                                      // guarded by mu_
   Index name_by_issuer_path_;                              // guarded by mu_
+  std::map<int64_t, std::string> name_by_id_;              // guarded by mu_
 };
 
 }  // namespace keymgr

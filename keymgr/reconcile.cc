@@ -107,7 +107,7 @@ Result<ReconcileReport> KeyService::reconcile(const db::Fence* fence) {
       if (!st.ok() && st.code() != ErrorCode::kNotFound) return st.with_context("reconcile");
     }
     if (!cs.key_deletes.empty() || !cs.key_updates.empty()) {
-      auto applied = store_.apply(cs);
+      auto applied = apply_locked(cs);
       if (!applied.ok()) return applied.status().with_context("reconcile");
       auto re = reload_locked(ksr.name);
       if (!re.ok()) return re.status();

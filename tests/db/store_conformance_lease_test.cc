@@ -142,5 +142,71 @@ TEST_P(StoreConformance, WritesOfAStaleLeaderAreRefusedAndLeaveNothing) {
   expect_chain_ok(*other, 9);
 }
 
+// Optimistic concurrency between instances: every change to a keyset or its keys bumps its
+// version; a change computed from an older version is refused whole. Intent rows ("generating")
+// neither bump it nor need it.
+TEST_P(StoreConformance, KeysetVersionsGrowAndAChangeFromAStaleVersionIsRefused) {
+  auto s = open();
+  auto other = open();
+  ASSERT_TRUE(s && other);
+  const int64_t id = add_keyset(*s, "web", "https://web");
+  auto v = [&](Store& st) {
+    auto versions = st.keyset_versions();
+    EXPECT_TRUE(versions.ok()) << versions.status().to_string();
+    if (versions.ok()) {
+      for (const auto& kv : *versions)
+        if (kv.id == id) return kv.version;
+    }
+    return int64_t{-1};
+  };
+  const int64_t v1 = v(*s);
+  EXPECT_GE(v1, 1);
+  EXPECT_EQ(s->get_keyset("web")->version, v1);
+
+  KeyRecord intent;
+  intent.hsm_id = "h-intent";
+  intent.keyset_id = id;
+  intent.alg = "ES256";
+  intent.state = "generating";
+  ChangeSet ci;
+  ci.key_inserts = {intent};
+  ASSERT_TRUE(s->apply(ci).ok());
+  EXPECT_EQ(v(*s), v1) << "an intent row is not a change readers see";
+
+  // Two instances computed a change from version v1; the first lands, the second is refused.
+  KeyRecord real = intent;
+  real.kid = "kid-1";
+  real.state = "active";
+  real.public_jwk = "{}";
+  ChangeSet first;
+  first.expected_versions = {{id, v1}};
+  first.key_updates = {real};
+  first.ledger = {lifecycle_entry("key_activated", "kid-1", 1000)};
+  ASSERT_TRUE(s->apply(first).ok());
+  const int64_t v2 = v(*other);
+  EXPECT_GT(v2, v1);
+
+  KeyRecord theirs = real;
+  theirs.hsm_id = "h-theirs";
+  theirs.kid = "kid-2";
+  ChangeSet second;
+  second.expected_versions = {{id, v1}};
+  second.key_inserts = {theirs};
+  second.ledger = {lifecycle_entry("key_activated", "kid-2", 1001)};
+  const int64_t size_before = *other->ledger_size();
+  auto r = other->apply(second);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(r.status().reason(), "keyset_changed");
+  EXPECT_EQ(other->get_key_by_kid("kid-2").status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(*other->ledger_size(), size_before);
+  EXPECT_EQ(v(*other), v2);
+
+  // From the current version it goes through.
+  second.expected_versions = {{id, v2}};
+  ASSERT_TRUE(other->apply(second).ok());
+  EXPECT_GT(v(*s), v2);
+}
+
 }  // namespace
 }  // namespace keymgr::db::testing
