@@ -406,32 +406,37 @@ Result<KeysetPtr> KeyService::compromise(std::string_view name, std::string_view
     d["affected_tokens"] = affected;
     cs.ledger.back().detail = d.dump();
   }
-  RETURN_IF_ERROR(apply_locked(cs).status());
-  spdlog::warn("keyset {}: key {} marked compromised by {} (since {}, {} unexpired tokens affected)", ks.name, k->kid,
-               actor.name, secs(since), affected);
-  ASSIGN_OR_RETURN(KeysetPtr after, reload_locked(name));
-  if (!was_signing) return after;
-  // Keep the keyset signing with a fresh key now: the pre-published successor if there is one
-  // (verifiers may already have it), else a new key; the scheduler retries if this fails.
-  if (const Key* next = after->successor(); next != nullptr) {
-    db::ChangeSet promote;
-    Key promoted = *next;
+  // Keep the keyset signing with a fresh key now. The pre-published successor (verifiers may
+  // already have it) is promoted in the same transaction as the compromise, so no instance ever
+  // reads the keyset with nothing to sign; without one, a new key follows (advance_locked below).
+  const Key* next = was_signing ? ks.successor() : nullptr;
+  Key promoted;
+  bool unpublished = false;
+  if (next != nullptr) {
+    promoted = *next;
     promoted.emergency = true;
-    Status st = add_transition(promote, *after, *next, KeyState::kActive, Trigger::kEmergency, now, actor,
+    db::ChangeSet promote;
+    Status st = add_transition(promote, ks, *next, KeyState::kActive, Trigger::kEmergency, now, actor,
                                "replaces compromised key " + k->kid, [&](Key& w) {
-                                 set_window(w, now, after->policy);
+                                 set_window(w, now, ks.policy);
                                  w.emergency = true;
                                });
-    const bool unpublished = st.ok() && flag_unpublished(promote, *after, promoted, now, actor);
-    if (st.ok()) st = apply_locked(promote).status();
     if (st.ok()) {
-      if (unpublished) report_unpublished(*after, promoted, now);
-      auto re = reload_locked(name);
-      if (re.ok()) after = *re;
+      unpublished = flag_unpublished(promote, ks, promoted, now, actor);
+      for (auto& u : promote.key_updates) cs.key_updates.push_back(std::move(u));
+      for (auto& e : promote.ledger) cs.ledger.push_back(std::move(e));
     } else {
-      spdlog::error("keyset {}: could not promote successor after compromise: {}", after->name, st.to_string());
+      // The compromise itself must never fail for want of a successor: advance_locked replaces it.
+      spdlog::error("keyset {}: could not promote successor after compromise: {}", ks.name, st.to_string());
     }
   }
+  const std::string compromised_kid = k->kid;
+  RETURN_IF_ERROR(apply_locked(cs).status());
+  spdlog::warn("keyset {}: key {} marked compromised by {} (since {}, {} unexpired tokens affected)", ks.name,
+               compromised_kid, actor.name, secs(since), affected);
+  if (unpublished) report_unpublished(ks, promoted, now);
+  ASSIGN_OR_RETURN(KeysetPtr after, reload_locked(name));
+  if (!was_signing) return after;
   sign_lock.unlock();  // advance_locked takes it itself
   Status st = advance_locked(name, *l.slot);
   if (!st.ok()) spdlog::error("keyset {}: no replacement key after compromise yet: {}", name, st.to_string());

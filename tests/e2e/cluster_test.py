@@ -367,16 +367,13 @@ def main(insts, url):
         except Exception as e:  # noqa: BLE001
             errors[n] = str(e)
 
-    # A first (it leads, creates the bootstrap keyset and the audit key in the token), then B and C
-    # together. Starting all three at once sometimes failed in SoftHSM2's file store: an instance
-    # that enumerated the token while another process was writing it found "no initialized token
-    # with label 'keymgr'" (a property of sharing one SoftHSM2 file token, not of keymgr).
-    start("A")
-    ts = [threading.Thread(target=start, args=(n,)) for n in insts if n != "A"]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    # One after the other (A first: it leads, creates the bootstrap keyset and the audit key in the
+    # token). Starting them together sometimes failed in SoftHSM2's file store: an instance that
+    # enumerated the token while another process was writing it found "no initialized token with
+    # label 'keymgr'" (a property of sharing one SoftHSM2 file token between processes, not of
+    # keymgr; a network HSM behind p11-kit has one process owning the token).
+    for n in insts:
+        start(n)
     if not expect(not errors, f"instances did not start: {errors}"):
         return
     t_up = time.monotonic()
