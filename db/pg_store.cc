@@ -1280,13 +1280,16 @@ std::string redact_database_url(const std::string& url) {
   if (scheme == std::string::npos) return url;
   std::string out = url;
   // user:password@ — libpq ends the user info at the first '@' before any '/'.
+  size_t hosts = scheme + 3;  // where the host list starts (after any user info)
   const size_t at = out.find_first_of("@/", scheme + 3);
   if (at != std::string::npos && out[at] == '@') {
     const size_t colon = out.find(':', scheme + 3);
     if (colon != std::string::npos && colon < at) out = out.substr(0, colon + 1) + "***" + out.substr(at);
+    hosts = out.find('@', scheme + 3) + 1;
   }
-  // ?...&password=...: keys are percent-decoded by libpq, so compare decoded keys.
-  const size_t q = out.find('?');
+  // ?...&password=...: the parameters start at the first '?' after the user info; keys are
+  // percent-decoded by libpq, so compare decoded keys.
+  const size_t q = out.find('?', hosts);
   if (q == std::string::npos) return out;
   auto decode = [](std::string_view s) {
     std::string d;

@@ -270,6 +270,8 @@ TEST(OpenStore, DatabaseUrlPasswordsAreRedacted) {
   EXPECT_EQ(redact_database_url("postgresql://u@h/db?password=pw&sslmode=require"),
             "postgresql://u@h/db?password=***&sslmode=require");
   EXPECT_EQ(redact_database_url("postgresql://h/db"), "postgresql://h/db");
+  // Found by the dburl fuzzer: a '?' inside the user info is not where the parameters start.
+  EXPECT_EQ(redact_database_url("postgres://u?x=1@h/db?%70assword=secret"), "postgres://u?x=1@h/db?%70assword=***");
   EXPECT_EQ(redact_database_url("postgresql:///db?host=/tmp/x"), "postgresql:///db?host=/tmp/x");
 }
 

@@ -414,7 +414,11 @@ int fuzz_dburl(const uint8_t* data, size_t size) {
     }
   }
   auto c = cli::parse_config("[database]\nurl = \"" + esc + "\"\n", "fuzz.toml");
-  if (c.ok()) KM_FUZZ_CHECK(db::is_postgresql_url(c->db_url), "database.url accepted only for PostgreSQL URLs");
+  // An empty url means "not set" (SQLite); anything else must be a PostgreSQL URL.
+  if (c.ok()) {
+    KM_FUZZ_CHECK(c->db_url.empty() || db::is_postgresql_url(c->db_url),
+                  "database.url accepted only for PostgreSQL URLs");
+  }
   return 0;
 }
 
