@@ -23,9 +23,10 @@ void GroupCommitter::stop() {
   if (committer_.joinable()) committer_.join();
 }
 
-Result<int64_t> GroupCommitter::append(LedgerEntry entry) {
+Result<int64_t> GroupCommitter::append(LedgerEntry entry, bool admit) {
   PendingAppend p;
   p.entry = std::move(entry);
+  p.admit = admit;
   std::unique_lock lk(queue_mu_);
   if (stopping_) return Unavailable("ledger store is shutting down", std::string(kLedgerUnavailable));
   queue_.push_back(&p);
@@ -48,11 +49,17 @@ void GroupCommitter::committer_loop() {
       }
     }
     std::vector<const LedgerEntry*> entries;
+    std::vector<bool> admit;
     entries.reserve(batch.size());
-    for (auto* p : batch) entries.push_back(&p->entry);
+    admit.reserve(batch.size());
+    for (auto* p : batch) {
+      entries.push_back(&p->entry);
+      admit.push_back(p->admit);
+    }
     std::vector<int64_t> seqs;
     seqs.reserve(batch.size());
-    Status st = commit_(entries, &seqs);
+    std::vector<Status> refusals(batch.size());
+    Status st = commit_(entries, admit, &seqs, &refusals);
     if (st.ok() && seqs.size() != batch.size()) {
       st = Internal("group commit: " + std::to_string(seqs.size()) + " seqs for " + std::to_string(batch.size()) +
                     " entries");
@@ -65,8 +72,8 @@ void GroupCommitter::committer_loop() {
     }
     std::lock_guard lk(queue_mu_);
     for (size_t i = 0; i < batch.size(); ++i) {
-      batch[i]->status = st;
-      if (st.ok()) batch[i]->seq = seqs[i];
+      batch[i]->status = st.ok() ? refusals[i] : st;
+      if (batch[i]->status.ok()) batch[i]->seq = seqs[i];
       batch[i]->done = true;
       // Notified under queue_mu_: the caller cannot return (and destroy its PendingAppend, which
       // lives on its stack) before we release the lock.

@@ -10,7 +10,9 @@
 // lock must not be held by the thread that calls append()).
 // Lock order inside: queue_mu_ is never held while CommitFn runs.
 // Failure: a batch that fails is gone as a whole; every caller in it gets kUnavailable
-// "ledger_unavailable" (the real cause in the message), so signers fail closed.
+// "ledger_unavailable" (the real cause in the message), so signers fail closed. A signature the
+// backend refuses by the sign-time rule (db/signing_admission.h) is left out of the batch and only
+// its caller gets the refusal; the rest of the batch commits.
 #pragma once
 
 #include <condition_variable>
@@ -30,8 +32,12 @@ namespace keymgr::db {
 class GroupCommitter {
  public:
   // Commits `entries` in order in one transaction, appending one seq per entry to `seqs` on success;
-  // on failure nothing of the batch may remain.
-  using CommitFn = std::function<Status(const std::vector<const LedgerEntry*>& entries, std::vector<int64_t>* seqs)>;
+  // on failure nothing of the batch may remain. Entries with admit[i] set are signatures: the
+  // backend checks them by the sign-time rule inside the transaction, and for one it refuses it
+  // writes nothing, sets (*refusals)[i] (sized like entries, all Ok on entry) and still appends a
+  // seq (ignored).
+  using CommitFn = std::function<Status(const std::vector<const LedgerEntry*>& entries, const std::vector<bool>& admit,
+                                        std::vector<int64_t>* seqs, std::vector<Status>* refusals)>;
 
   // Starts the committer thread. max_batch < 1 counts as 1.
   GroupCommitter(int max_batch, CommitFn commit);
@@ -40,8 +46,9 @@ class GroupCommitter {
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
-  // Blocks until the entry's batch committed or failed; returns its seq.
-  Result<int64_t> append(LedgerEntry entry);
+  // Blocks until the entry's batch committed or failed; returns its seq. `admit`: the entry is a
+  // signature, written only if the sign-time rule allows it (else the refusal is returned).
+  Result<int64_t> append(LedgerEntry entry, bool admit = false);
 
   // Commits what is queued, answers every blocked caller and joins the thread; later append()
   // calls fail with "ledger_unavailable". Idempotent.
@@ -52,6 +59,7 @@ class GroupCommitter {
   // committer fills status/seq and sets done under queue_mu_.
   struct PendingAppend {
     LedgerEntry entry;
+    bool admit = false;
     std::condition_variable cv;  // only this caller waits on it: a batch wakes only its callers
     bool done = false;
     Status status;

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -28,6 +29,7 @@
 #include "db/merkle.h"
 #include "db/pg_migrations.h"
 #include "db/pg_util.h"
+#include "db/signing_admission.h"
 #include "db/tree_extension.h"
 
 namespace keymgr::db {
@@ -221,6 +223,51 @@ Status check_fence_in(Connection& c, const Fence& fence) {
   return check_fence(fence, stored.first, stored.second);
 }
 
+// The sign-time rule (db/signing_admission.h) across instances. A per-keyset advisory lock orders
+// recorded signatures against lifecycle writes without touching any row: apply() holds it
+// exclusively for every keyset whose keys or settings it changes, a group commit that records
+// signatures holds it shared from before it reads the key rows until it commits. So a signature is
+// either committed before a suspend/compromise/disable commits, or its group commit reads the key
+// rows after that change and refuses it. Advisory locks are in memory (no tuple writes, no WAL,
+// no MultiXacts on the signing path). Both sides take them in keyset id order.
+constexpr int64_t kKeysetLockSpace = int64_t{0x6b6d6b73} << 32;  // "kmks"; the migration lock is elsewhere
+
+Status lock_keysets_exclusive(Connection& c, const std::set<int64_t>& ids, std::string_view reason) {
+  for (int64_t id : ids) {  // std::set: ascending
+    RETURN_IF_ERROR(c.query("SELECT pg_advisory_xact_lock($1)", Params().add(kKeysetLockSpace | id),
+                            "lock keyset for a change", reason)
+                        .status());
+  }
+  return Status::Ok();
+}
+
+// Shared keyset locks for the keys `kids` (sorted, distinct), then their rows as committed.
+Result<std::map<std::string, SigningKeyRow>> signing_key_rows_in(Connection& c, const std::vector<std::string>& kids) {
+  Params p;
+  std::string in;
+  for (const auto& kid : kids) {
+    p.add(kid);
+    in += (in.empty() ? "$" : ",$") + std::to_string(p.size());
+  }
+  const std::string lock_space = std::to_string(kKeysetLockSpace);
+  // OFFSET 0 keeps the ordered subquery from being flattened: the locks are taken in id order.
+  RETURN_IF_ERROR(c.query("SELECT count(pg_advisory_xact_lock_shared(" + lock_space +
+                              " | id)) FROM (SELECT DISTINCT keyset_id AS id FROM keys WHERE kid IN (" + in +
+                              ") ORDER BY 1 OFFSET 0) s",
+                          p, "lock keysets for signing", kLedgerUnavailable)
+                      .status());
+  // A new statement: its snapshot includes every change committed before the locks were granted.
+  ASSIGN_OR_RETURN(auto rows, c.query("SELECT k.kid, s.name, s.disabled, k.state, k.activate_at, k.deactivate_at "
+                                      "FROM keys k JOIN keysets s ON s.id = k.keyset_id WHERE k.kid IN (" + in + ")",
+                                      p, "read the signing keys", kLedgerUnavailable));
+  std::map<std::string, SigningKeyRow> out;
+  for (int i = 0; i < rows.size(); ++i) {
+    out[rows.text(i, 0)] =
+        SigningKeyRow{rows.text(i, 1), rows.int64(i, 2) != 0, rows.text(i, 3), rows.int64(i, 4), rows.int64(i, 5)};
+  }
+  return out;
+}
+
 // The WHERE clause of a ledger query (without the cursor), with its parameters appended to `p`.
 std::string filters(const LedgerQuery& q, Params& p) {
   std::string w = " WHERE TRUE";
@@ -374,6 +421,9 @@ class PgStore final : public Store, public CommitStatsSource {
   Result<std::vector<int64_t>> apply(const ChangeSet& changes) override;
 
   Result<int64_t> append_ledger(LedgerEntry entry) override { return group_commit_->append(std::move(entry)); }
+  Result<int64_t> append_signature(LedgerEntry entry) override {
+    return group_commit_->append(std::move(entry), /*admit=*/true);
+  }
   using Store::add_tree_checkpoint;
   using Store::integrate_tree;
   using Store::sequence_ledger;
@@ -443,6 +493,9 @@ class PgStore final : public Store, public CommitStatsSource {
     return write_txn(*c, op, ledger, body);
   }
   Status apply_body(Connection& c, const ChangeSet& changes, std::vector<int64_t>* ids);
+  // The group commit's CommitFn (on committer_).
+  Status commit_group(const std::vector<const LedgerEntry*>& entries, const std::vector<bool>& admit,
+                      std::vector<int64_t>* seqs, std::vector<Status>* refusals);
   Result<int64_t> sequence_locked(int64_t max_entries, const Fence* fence);
   // Matching sequenced entries with seq < before (newest first), at most `limit`.
   Result<std::vector<LedgerEntry>> read_sequenced(Connection& c, const LedgerQuery& q, int64_t before, int64_t limit);
@@ -482,11 +535,35 @@ Status PgStore::init() {
     if (!rows.empty()) committed_seq_.store(rows.int64(0, 0));
   }
   group_commit_ = std::make_unique<GroupCommitter>(
-      opts_.max_batch, [this](const std::vector<const LedgerEntry*>& entries, std::vector<int64_t>* seqs) {
-        Status st = write_txn(*committer_, "append to ledger", entries, nullptr, /*group=*/true);
-        if (st.ok()) seqs->assign(entries.size(), 0);  // sequenced later, off the signing path
-        return st;
+      opts_.max_batch, [this](const std::vector<const LedgerEntry*>& entries, const std::vector<bool>& admit,
+                              std::vector<int64_t>* seqs, std::vector<Status>* refusals) {
+        return commit_group(entries, admit, seqs, refusals);
       });
+  return Status::Ok();
+}
+
+Status PgStore::commit_group(const std::vector<const LedgerEntry*>& entries, const std::vector<bool>& admit,
+                             std::vector<int64_t>* seqs, std::vector<Status>* refusals) {
+  const std::vector<std::string> kids = kids_to_admit(entries, admit);
+  if (kids.empty()) {
+    RETURN_IF_ERROR(write_txn(*committer_, "append to ledger", entries, nullptr, /*group=*/true));
+    seqs->assign(entries.size(), 0);  // sequenced later, off the signing path
+    return Status::Ok();
+  }
+  std::vector<const LedgerEntry*> admitted;
+  Status st = [&]() -> Status {
+    ASSIGN_OR_RETURN(auto txn, Transaction::begin(*committer_, kLedgerUnavailable));
+    ASSIGN_OR_RETURN(auto rows, signing_key_rows_in(*committer_, kids));
+    admitted = admit_batch(entries, admit, rows, refusals);
+    RETURN_IF_ERROR(insert_pending(*committer_, admitted, kLedgerUnavailable));
+    return txn.commit();
+  }();
+  commits_.record(admitted.size(), st.ok(), /*group=*/true);
+  if (!st.ok()) {
+    refusals->assign(entries.size(), Status::Ok());
+    return st.with_context("append to ledger");
+  }
+  seqs->assign(entries.size(), 0);
   return Status::Ok();
 }
 
@@ -585,6 +662,19 @@ Result<std::vector<KeysetVersion>> PgStore::keyset_versions() {
 
 Status PgStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<int64_t>* ids) {
   const std::string_view reason = ch.ledger.empty() ? kDatabaseUnavailable : kLedgerUnavailable;
+  {
+    // Every existing keyset whose signing could change: locked before any row is read or written
+    // (the sign-time rule; see kKeysetLockSpace).
+    std::set<int64_t> changing;
+    for (const auto& k : ch.keyset_upserts) {
+      if (k.id != 0) changing.insert(k.id);
+    }
+    for (const auto& k : ch.key_updates) changing.insert(k.keyset_id);
+    for (const auto& k : ch.key_inserts) {
+      if (k.state != "generating") changing.insert(k.keyset_id);
+    }
+    RETURN_IF_ERROR(lock_keysets_exclusive(c, changing, reason));
+  }
   std::set<int64_t> touched;
   for (const auto& [id, version] : ch.expected_versions) {
     // FOR UPDATE: a concurrent change to the same keyset (another instance) waits for this one and

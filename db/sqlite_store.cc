@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -32,6 +33,7 @@
 #include "db/ledger_hash.h"
 #include "db/merkle.h"
 #include "db/migrations.h"
+#include "db/signing_admission.h"
 #include "db/tree_extension.h"
 #include "db/sqlite_util.h"
 
@@ -377,6 +379,7 @@ class SqliteStore final : public Store, public CommitStatsSource {
   Result<std::vector<int64_t>> apply(const ChangeSet& changes) override;
 
   Result<int64_t> append_ledger(LedgerEntry entry) override;
+  Result<int64_t> append_signature(LedgerEntry entry) override;
   using Store::add_tree_checkpoint;
   using Store::integrate_tree;
   using Store::sequence_ledger;
@@ -449,8 +452,14 @@ class SqliteStore final : public Store, public CommitStatsSource {
   Status insert_ledger_locked(const std::vector<const LedgerEntry*>& entries, ChainTail* tail,
                               std::vector<int64_t>* seqs);
   // Runs `body` in one write transaction with `ledger` appended to the chain; all or nothing.
+  // With `admit` (group commits): entries flagged there are signatures, written only if the
+  // sign-time rule admits them (db/signing_admission.h); refused ones go to *refusals, get seq 0
+  // and are not written.
   Status write_txn(std::string_view op, const std::vector<const LedgerEntry*>& ledger,
-                   const std::function<Status(Connection&)>& body, std::vector<int64_t>* seqs = nullptr);
+                   const std::function<Status(Connection&)>& body, std::vector<int64_t>* seqs = nullptr,
+                   const std::vector<bool>* admit = nullptr, std::vector<Status>* refusals = nullptr);
+  // REQUIRES: write_mu_ held and a write transaction open. The key rows the sign-time rule needs.
+  Result<std::map<std::string, SigningKeyRow>> signing_key_rows_locked(const std::vector<std::string>& kids);
   void wal_checkpointer_loop();
   // sqlite3_wal_hook on the writer: runs in the committing thread right after each COMMIT.
   static int on_wal_commit(void* self, sqlite3* db, const char* schema, int frames);
@@ -544,8 +553,9 @@ Status SqliteStore::init() {
   sqlite3_wal_hook(writer_->handle(), &SqliteStore::on_wal_commit, this);
   wal_checkpointer_ = std::thread([this] { wal_checkpointer_loop(); });
   group_commit_ = std::make_unique<GroupCommitter>(
-      opts_.max_batch, [this](const std::vector<const LedgerEntry*>& entries, std::vector<int64_t>* seqs) {
-        return write_txn("append to ledger", entries, nullptr, seqs);
+      opts_.max_batch, [this](const std::vector<const LedgerEntry*>& entries, const std::vector<bool>& admit,
+                              std::vector<int64_t>* seqs, std::vector<Status>* refusals) {
+        return write_txn("append to ledger", entries, nullptr, seqs, &admit, refusals);
       });
   return Status::Ok();
 }
@@ -620,8 +630,26 @@ Status SqliteStore::insert_ledger_locked(const std::vector<const LedgerEntry*>& 
   return Status::Ok();
 }
 
+Result<std::map<std::string, SigningKeyRow>> SqliteStore::signing_key_rows_locked(const std::vector<std::string>& kids) {
+  std::map<std::string, SigningKeyRow> rows;
+  if (kids.empty()) return rows;
+  ASSIGN_OR_RETURN(auto q, writer_->prepare("SELECT s.name, s.disabled, k.state, k.activate_at, k.deactivate_at "
+                                            "FROM keys k JOIN keysets s ON s.id = k.keyset_id WHERE k.kid = ?",
+                                            kLedgerUnavailable));
+  for (const auto& kid : kids) {
+    q.bind(1, kid);
+    ASSIGN_OR_RETURN(bool row, q.step("read the signing key"));
+    if (row) {
+      rows[kid] = SigningKeyRow{q.text(0), q.int64(1) != 0, q.text(2), q.int64(3), q.int64(4)};
+    }
+    q.reset();
+  }
+  return rows;
+}
+
 Status SqliteStore::write_txn(std::string_view op, const std::vector<const LedgerEntry*>& ledger,
-                              const std::function<Status(Connection&)>& body, std::vector<int64_t>* seqs) {
+                              const std::function<Status(Connection&)>& body, std::vector<int64_t>* seqs,
+                              const std::vector<bool>* admit, std::vector<Status>* refusals) {
   std::string_view reason = ledger.empty() ? kDatabaseUnavailable : kLedgerUnavailable;
   std::lock_guard lk(write_mu_);
   ChainTail next;
@@ -648,7 +676,18 @@ Status SqliteStore::write_txn(std::string_view op, const std::vector<const Ledge
     }
     next = head_;
     if (body) RETURN_IF_ERROR(body(*writer_));
-    RETURN_IF_ERROR(insert_ledger_locked(ledger, &next, seqs));
+    const std::vector<std::string> kids = admit != nullptr ? kids_to_admit(ledger, *admit) : std::vector<std::string>{};
+    if (kids.empty()) {
+      RETURN_IF_ERROR(insert_ledger_locked(ledger, &next, seqs));
+    } else {
+      // The single writer holds the database: no lifecycle write can land between this read and
+      // the commit, so the rule is exact.
+      ASSIGN_OR_RETURN(auto rows, signing_key_rows_locked(kids));
+      const auto admitted = admit_batch(ledger, *admit, rows, refusals);
+      std::vector<int64_t> written;
+      RETURN_IF_ERROR(insert_ledger_locked(admitted, &next, &written));
+      if (seqs != nullptr) *seqs = seqs_for_batch(*refusals, written);
+    }
     Status c = txn.commit();
     // The outcome of a failed COMMIT is not certain (an I/O error may strike after the WAL frames
     // were written): re-read the head from the file before the next write rather than guess.
@@ -710,6 +749,9 @@ void SqliteStore::wal_checkpointer_loop() {
 // ---- group commit (db/group_commit.h) ----
 
 Result<int64_t> SqliteStore::append_ledger(LedgerEntry entry) { return group_commit_->append(std::move(entry)); }
+Result<int64_t> SqliteStore::append_signature(LedgerEntry entry) {
+  return group_commit_->append(std::move(entry), /*admit=*/true);
+}
 
 // ---- keysets and keys ----
 

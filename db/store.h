@@ -73,6 +73,14 @@ class Store {
   // when the call returns, and gets its seq and chain link from the next sequence_ledger() /
   // integrate_tree(). Fails closed.
   virtual Result<int64_t> append_ledger(LedgerEntry entry) = 0;
+  // append_ledger() for a signature the caller is about to hand out: in the same transaction, the
+  // entry is written only if its key may sign (db/signing_admission.h: key row state "active", in
+  // entry.keyset, keyset enabled, entry.ts_ms inside the key's signing window), read with a lock
+  // that orders it against lifecycle writes (apply). Otherwise kFailedPrecondition
+  // "key_not_signing" and nothing is written. So once a suspend, compromise or disable has been
+  // applied, no instance on this database records a signature with that key — whatever its cache
+  // says. Other entries of the same group commit are not affected.
+  virtual Result<int64_t> append_signature(LedgerEntry entry) = 0;
   // Moves up to `max_entries` durable, not yet sequenced entries into the hash chain in intake
   // order (dense seqs) and returns how many it moved. Backends that sequence at commit (SQLite)
   // return 0. Sequencers exclude each other; signers never wait for them.

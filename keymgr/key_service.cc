@@ -145,6 +145,15 @@ Result<int> KeyService::refresh() {
   return reloaded;
 }
 
+Result<bool> KeyService::refresh_keyset(std::string_view name) {
+  auto s = slot(name);
+  std::unique_lock lk(s->mu, std::try_to_lock);
+  if (!lk.owns_lock()) return false;
+  auto ks = reload_locked(name);
+  if (!ks.ok()) return ks.status().with_context("refreshing keyset '" + std::string(name) + "'");
+  return true;
+}
+
 // ---------------------------------------------------------------- reads
 
 std::vector<KeysetPtr> KeyService::keysets() const { return registry_.all(); }

@@ -65,6 +65,10 @@ class KeyService {
   // A keyset busy with a local operation is skipped (that operation reloads it). Returns how many
   // were reloaded. Called by the ChangeWatcher (keymgr/change_watcher.h).
   Result<int> refresh();
+  // Reloads keyset `name` now, unless a local operation holds it (that operation reloads it when
+  // it commits): the store refused a signature this process's snapshot allowed (another instance
+  // changed the key), so the snapshot is stale. Returns whether it reloaded.
+  Result<bool> refresh_keyset(std::string_view name);
   // Repairs intents, orphans and missing objects. Safe to call at any time; with several instances,
   // only from the leader, with its fence (keymgr/leadership.h). Key generations still in flight on
   // a live instance (its "instance:<id>" lease holds) are left alone.

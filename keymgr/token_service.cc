@@ -1,6 +1,7 @@
 #include "keymgr/token_service.h"
 
 #include <limits>
+#include <optional>
 
 #include <chrono>
 
@@ -8,6 +9,7 @@
 
 #include "common/crypto.h"
 #include "common/json_util.h"
+#include "db/signing_admission.h"
 #include "hsm/public_key.h"
 
 namespace keymgr {
@@ -102,7 +104,8 @@ Result<SignedToken> TokenService::sign(const SignRequest& req) {
     if (sk.status().code() != ErrorCode::kNotFound) refuse(req, "", sk.status(), req.claims);
     return sk.status();
   }
-  KeyService::SignGuard guard = keys_.sign_guard(req.keyset);
+  std::optional<KeyService::SignGuard> guard;
+  guard.emplace(keys_.sign_guard(req.keyset));
   const TimePoint now = keys_.clock().now();
   const KeysetPtr snapshot = keys_.find_keyset(req.keyset);
   const Key* current = snapshot ? snapshot->active_key() : nullptr;
@@ -172,7 +175,26 @@ Result<SignedToken> TokenService::sign(const SignRequest& req) {
   e.exp = exp;
   e.token_sha256 = hex_encode(sha256(token));
   e.outcome = "ok";
-  auto seq = store_.append_ledger(std::move(e));
+  // append_signature: the store admits the record only if the key may still sign as committed
+  // (db/signing_admission.h), which is what makes suspend/compromise exact across instances.
+  auto seq = store_.append_signature(std::move(e));
+  if (!seq.ok() && seq.status().reason() == db::kKeyNotSigning) {
+    // Another instance changed the key after this process's snapshot: the token is dropped, the
+    // refusal recorded, and the snapshot reloaded so that the caller's retry signs with the key the
+    // database says is active.
+    const std::string kid = key.kid;
+    const std::string keyset = ks.name;
+    guard.reset();
+    Status st = Unavailable("the signing key changed state on another instance; retry (" +
+                                seq.status().message() + ")",
+                            "key_state_changed");
+    refuse(req, kid, st, req.claims);
+    if (metrics_ != nullptr) metrics_->inc("keymgr_stale_key_refusals_total", "keyset=\"" + Metrics::label_value(keyset) + "\"");
+    if (auto r = keys_.refresh_keyset(keyset); !r.ok()) {
+      spdlog::warn("sign: could not reload keyset '{}' after a stale-key refusal: {}", keyset, r.status().to_string());
+    }
+    return st;
+  }
   if (!seq.ok()) {
     // Fail closed: a token that is not in the ledger must not exist.
     count(ks.name, jws_alg(key.alg), "error");

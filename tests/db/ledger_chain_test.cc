@@ -4,6 +4,7 @@
 // (store_conformance.h) checks it there against real databases.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -223,7 +224,8 @@ TEST(GroupCommitter, BatchesConcurrentAppendsUpToMaxBatch) {
   std::mutex mu;
   int64_t next_seq = 1;
   size_t largest = 0, batches = 0;
-  GroupCommitter gc(8, [&](const std::vector<const LedgerEntry*>& entries, std::vector<int64_t>* seqs) {
+  GroupCommitter gc(8, [&](const std::vector<const LedgerEntry*>& entries, const std::vector<bool>&,
+                           std::vector<int64_t>* seqs, std::vector<Status>*) {
     std::lock_guard lk(mu);
     largest = std::max(largest, entries.size());
     ++batches;
@@ -253,9 +255,8 @@ TEST(GroupCommitter, BatchesConcurrentAppendsUpToMaxBatch) {
 }
 
 TEST(GroupCommitter, AFailedBatchFailsClosedForEveryCallerAndStopAnswersLaterCalls) {
-  GroupCommitter gc(4, [](const std::vector<const LedgerEntry*>&, std::vector<int64_t>*) {
-    return FailedPrecondition("disk on fire", "whatever");
-  });
+  GroupCommitter gc(4, [](const std::vector<const LedgerEntry*>&, const std::vector<bool>&, std::vector<int64_t>*,
+                          std::vector<Status>*) { return FailedPrecondition("disk on fire", "whatever"); });
   auto r = gc.append(sign_entry("k", "j", 1));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kUnavailable);
@@ -266,6 +267,59 @@ TEST(GroupCommitter, AFailedBatchFailsClosedForEveryCallerAndStopAnswersLaterCal
   auto after = gc.append(sign_entry("k", "j", 2));
   EXPECT_EQ(after.status().code(), ErrorCode::kUnavailable);
   EXPECT_EQ(after.status().reason(), "ledger_unavailable");
+}
+
+TEST(GroupCommitter, ARefusedSignatureFailsAloneAndTheRestOfItsBatchCommits) {
+  // The backend refuses every admitted entry whose jti is "bad"; the others get their seqs.
+  std::mutex mu;
+  int64_t next_seq = 1;
+  std::vector<std::string> written;
+  GroupCommitter gc(64, [&](const std::vector<const LedgerEntry*>& entries, const std::vector<bool>& admit,
+                            std::vector<int64_t>* seqs, std::vector<Status>* refusals) {
+    std::lock_guard lk(mu);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // let a batch form
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (admit[i] && entries[i]->jti == "bad") {
+        (*refusals)[i] = FailedPrecondition("key 'k' may not sign: it is suspended", "key_not_signing");
+        seqs->push_back(0);
+        continue;
+      }
+      written.push_back(entries[i]->jti);
+      seqs->push_back(next_seq++);
+    }
+    return Status::Ok();
+  });
+  std::vector<std::thread> threads;
+  std::atomic<int> good_ok{0}, bad_refused{0}, unadmitted_bad_ok{0}, other{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 30; ++i) {
+        const bool bad = (i % 3) == 0;
+        const bool admit = (t % 2) == 0;
+        auto r = gc.append(sign_entry("k", bad ? "bad" : "good", i), admit);
+        if (bad && admit) {
+          if (!r.ok() && r.status().code() == ErrorCode::kFailedPrecondition &&
+              r.status().reason() == "key_not_signing") {
+            ++bad_refused;
+          } else {
+            ++other;
+          }
+        } else if (r.ok() && *r > 0) {
+          (bad ? unadmitted_bad_ok : good_ok)++;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(bad_refused.load(), 3 * 10);         // admitted "bad" entries: threads 0, 2, 4
+  EXPECT_EQ(unadmitted_bad_ok.load(), 3 * 10);   // not admitted: the rule is not applied
+  EXPECT_EQ(good_ok.load(), 6 * 20);
+  std::lock_guard lk(mu);
+  EXPECT_EQ(written.size(), 6u * 20 + 3 * 10);
+  EXPECT_EQ(std::count(written.begin(), written.end(), "bad"), 30);
 }
 
 }  // namespace

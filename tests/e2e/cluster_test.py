@@ -8,18 +8,19 @@
 3. 8 threads x 40 signs round-robin over the three: every answer 200; a sample of the tokens
    verifies through a different instance (signature and provenance);
 4. rotate through B: the new key is in A's and C's JWKS within 2 s;
-5. compromise the active key through C while A, B (and C) keep signing: the latest token with the
-   compromised kid that A/B return after the compromise returned is within 1.5 s of it, no
-   instance goes back to that kid once it served the successor, C never signs with it for a request
-   sent after the call returned, the key leaves every JWKS, and every instance verifies an old
-   token of that key as compromised;
+5. compromise the active key through C while A, B (and C) keep signing: no instance returns a
+   token with the compromised kid for a request sent after the compromise returned (the store's
+   sign-time rule), no instance goes back to that kid once it served the successor, the key leaves
+   every JWKS, every instance verifies an old token of that key as compromised, and in the ledger
+   no signature with that key follows its key_compromised entry;
 6. SIGSTOP the leader: another leads within lease_ttl*4/3 + 1.5 s while the other two keep signing
    (every answer 200); SIGCONT: within 3 s the old leader reports keymgr_leader 0 and exactly one
    leads (keymgr_stale_leader_refusals_total is printed);
 7. SIGKILL the leader: another leads within lease_ttl*4/3 + 1.5 s, the other two keep signing;
    the killed one restarts on its port as a follower; signing works on all three;
 8. once integrated (no entry with seq 0): every token a client received is in the ledger exactly
-   once (by jti, with its kid), seqs are dense 1..N, at most one active key per keyset (on every
+   once (by jti, with its kid), no signature follows its key's key_compromised entry, seqs are
+   dense 1..N, at most one active key per keyset (on every
    instance), GET /v1/audit/verify is ok and `keymgr audit verify` exits 0.
 
 usage: cluster_test.py KEYMGR_BINARY SOURCE_DIR
@@ -45,7 +46,6 @@ LEASE_TTL_S = 2.0
 CHANGE_POLL_MS = 200
 TAKEOVER_BOUND_S = LEASE_TTL_S * 4 / 3 + 1.5
 PROPAGATION_BOUND_S = 2.0
-COMPROMISE_BOUND_S = 1.5
 CONFIG = {"cluster": f'lease_ttl = "{int(LEASE_TTL_S)}s"\nchange_poll_ms = {CHANGE_POLL_MS}\n',
           "ledger": 'checkpoint_interval = "1s"\nintegrate_max_delay = "1s"\n'}
 KEYSET = "cl"
@@ -566,15 +566,20 @@ def main(insts, url):
            if not (s == 200 or (s == 503 and e == "key_state_changed"))]
     expect(not odd, f"{len(odd)} signs during the compromise answered other than 200 / 503 key_state_changed: "
                     f"{odd[:5]}")
+    # Exact on every instance (the sign-time rule in the store, db/signing_admission.h): no token with
+    # the compromised kid for a request sent after the compromise returned, whatever the instance's
+    # cache said. Tokens of requests sent before may still come back after it (their records were
+    # committed before the compromise).
+    late_sent = [(n, round(ts - t_ret, 3), round(tr - t_ret, 3)) for n, ts, tr, s, _, kid, _ in res
+                 if kid == bad_kid and ts > t_ret]
+    expect(not late_sent, f"tokens signed with compromised {bad_kid} for requests sent after the compromise "
+                          f"returned (instance, s sent, s returned): {late_sent[:5]}")
     ab_late = [(n, tr - t_ret) for n, _, tr, s, _, kid, _ in res if n in ("A", "B") and kid == bad_kid and tr > t_ret]
-    bound = max((d for _, d in ab_late), default=0.0)
-    per_inst = {n: max((d for m, d in ab_late if m == n), default=None) for n in ("A", "B")}
-    measure("latest token with the compromised kid returned by A/B after the compromise returned (bound)", bound)
-    info(f"tokens with the compromised kid returned by A/B after the call returned: {len(ab_late)}; "
-         f"latest per instance (s): {per_inst}")
-    expect(bound <= COMPROMISE_BOUND_S,
-           f"A/B returned a token signed with compromised {bad_kid} {bound:.3f} s after the compromise returned on C "
-           f"(bound {COMPROMISE_BOUND_S} s; docs say ~0.5-0.6 s with the defaults)")
+    measure("latest token with the compromised kid returned by A/B after the compromise returned (sent before it)",
+            max((d for _, d in ab_late), default=0.0))
+    stale = sum(1 for n, _, _, s, e, _, _ in res if s == 503 and e == "key_state_changed")
+    info(f"tokens with the compromised kid returned after the call returned (sent before): {len(ab_late)}; "
+         f"503 key_state_changed answers (a stale cache refused by the store, then reloaded): {stale}")
     # No instance goes back to the compromised kid once it served the successor.
     for n in insts:
         mine = [r for r in res if r[0] == n and r[3] == 200]
@@ -793,6 +798,13 @@ def main(insts, url):
     if extra:
         info(f"note: {len(extra)} ok sign entries of {KEYSET} belong to no answer a client received "
              f"(e.g. {[(e['seq'], e['sub']) for e in extra[:3]]})")
+    # In the ledger's own order: no signature with a key follows its key_compromised entry.
+    comp_seq = {e["kid"]: e["seq"] for e in entries if e["kind"] == "lifecycle" and e["event"] == "key_compromised"}
+    expect(comp_seq, "no key_compromised entry in the ledger")
+    after_comp = [(e["seq"], e["kid"], comp_seq[e["kid"]]) for e in signs
+                  if e["kid"] in comp_seq and e["seq"] > comp_seq[e["kid"]]]
+    expect(not after_comp, f"{len(after_comp)} signatures follow their key's key_compromised entry in the ledger "
+                           f"(seq, kid, compromise seq): {after_comp[:5]}")
     seqs = sorted(e["seq"] for e in entries)
     n = len(seqs)
     dups = sorted({s for s in seqs if seqs.count(s) > 1}) if len(set(seqs)) != n else []
