@@ -87,6 +87,9 @@ class Server {
   void stop();
   // Every route this server answers (docs/openapi.json is checked against it by a test).
   const std::vector<RouteInfo>& routes() const { return routes_; }
+  // The token authenticator (null without Services::api_tokens): its cache is told about
+  // revocations made through other instances (keymgr/change_watcher.h).
+  Authenticator* authenticator() const { return auth_.get(); }
 
  private:
   void install_routes();

@@ -79,7 +79,7 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   const std::optional<db::Fence> fence = app->leadership_->fence();
   spdlog::info("instance {}: {}", app->leadership_->holder(), leader ? "leader" : "follower (another instance leads)");
   app->keys_ = std::make_unique<KeyService>(*app->hsm_, *app->store_, *app->clock_, &app->metrics_);
-  app->keys_->set_instance_id(lo.instance_id);
+  app->keys_->set_instance_id(app->leadership_->holder());  // owner of this process's intents
   auto rep = app->keys_->load(/*repair=*/leader, fence ? &*fence : nullptr);
   if (!rep.ok()) return rep.status().with_context("loading keysets");
   if (rep->done) {
@@ -117,7 +117,8 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     }
   }
 
-  app->watcher_ = std::make_unique<ChangeWatcher>(*app->keys_, std::chrono::milliseconds(cfg.change_poll_ms), &app->metrics_);
+  app->watcher_ = std::make_unique<ChangeWatcher>(*app->keys_, std::chrono::milliseconds(cfg.change_poll_ms),
+                                                  &app->metrics_, dynamic_cast<db::ChangeFeed*>(app->store_.get()));
   app->scheduler_ = std::make_unique<Scheduler>(*app->keys_, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scheduler_interval));
   if (rep->done) app->scheduler_->mark_reconciled();
   Leadership* lead = app->leadership_.get();
@@ -135,6 +136,9 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
                     .readiness = app->readiness_.get(),
                     .metrics = &app->metrics_};
   app->server_ = std::make_unique<api::Server>(cfg.server, svc);
+  if (api::Authenticator* auth = app->server_->authenticator()) {
+    app->watcher_->set_on_token_revoked([auth](const std::string& id) { auth->forget(id); });
+  }
   app->register_metrics();  // after the server: it reports the public listener too
   return app;
 }
@@ -226,6 +230,10 @@ void App::register_metrics() {
   metrics_.gauge("keymgr_leader", "1 while this instance leads (runs the scheduler, reconcile and the ledger integrator)",
                  [lead] { return std::vector<std::pair<std::string, double>>{{"", lead->is_leader() ? 1.0 : 0.0}}; });
   metrics_.describe("keymgr_keyset_reloads_total", "counter", "Keysets reloaded because another instance changed them");
+  metrics_.describe("keymgr_change_notices_total", "counter",
+                    "Change notices received from the database (PostgreSQL LISTEN/NOTIFY)");
+  metrics_.describe("keymgr_stale_key_refusals_total", "counter",
+                    "Signatures the database refused because another instance had changed the key meanwhile");
   metrics_.describe("keymgr_stale_leader_refusals_total", "counter",
                     "Writes made as leader that the database refused because the lease had passed (fencing)");
   metrics_.describe("keymgr_leadership_changes_total", "counter", "This instance started or stopped leading");

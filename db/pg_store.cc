@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <condition_variable>
 #include <limits>
@@ -21,7 +23,11 @@
 #include <set>
 #include <utility>
 
+#include <poll.h>
+
 #include "common/clock.h"
+#include "common/crypto.h"
+#include "common/encoding.h"
 #include "db/group_commit.h"
 #include "db/lease.h"
 #include "db/ledger_chain.h"
@@ -230,6 +236,14 @@ Status check_fence_in(Connection& c, const Fence& fence) {
 // either committed before a suspend/compromise/disable commits, or its group commit reads the key
 // rows after that change and refuses it. Advisory locks are in memory (no tuple writes, no WAL,
 // no MultiXacts on the signing path). Both sides take them in keyset id order.
+// The LISTEN/NOTIFY channel of ChangeFeed: one per schema (channels are database-wide, and two
+// deployments in two schemas of one database must not wake each other), at most 63 bytes.
+std::string change_channel(const std::string& schema) {
+  std::string ch = "keymgr." + schema;
+  if (ch.size() > 63) ch = "keymgr." + hex_encode(sha256(schema)).substr(0, 40);
+  return ch;
+}
+
 constexpr int64_t kKeysetLockSpace = int64_t{0x6b6d6b73} << 32;  // "kmks"; the migration lock is elsewhere
 
 Status lock_keysets_exclusive(Connection& c, const std::set<int64_t>& ids, std::string_view reason) {
@@ -397,7 +411,7 @@ TreeCheckpoint read_tree_checkpoint(const Rows& r, int i) {
   return cp;
 }
 
-class PgStore final : public Store, public CommitStatsSource {
+class PgStore final : public Store, public CommitStatsSource, public ChangeFeed {
  public:
   PgStore(std::string url, const StoreOptions& opts, const PostgresOptions& pg)
       : url_(std::move(url)), opts_(opts) {
@@ -453,6 +467,7 @@ class PgStore final : public Store, public CommitStatsSource {
   Status retire_audit_key(std::string_view verifier_key, int64_t at) override;
   Result<std::vector<AuditKeyRecord>> list_audit_keys() override;
 
+  Result<std::vector<std::string>> wait_for_changes(std::chrono::milliseconds timeout) override;
   Status create_api_token(const ApiTokenRecord& t, const LedgerEntry& event) override;
   Result<ApiTokenRecord> get_api_token(std::string_view id) override;
   Result<std::vector<ApiTokenRecord>> list_api_tokens() override;
@@ -516,6 +531,10 @@ class PgStore final : public Store, public CommitStatsSource {
 
   std::unique_ptr<Connection> committer_;  // used only by group_commit_'s thread
   std::unique_ptr<GroupCommitter> group_commit_;
+  std::string channel_;  // change_channel() of the schema; set by init()
+  // LISTEN connection of wait_for_changes(); opened on first use, dropped when it breaks.
+  std::mutex listen_mu_;
+  std::unique_ptr<Connection> listener_;  // GUARDED_BY(listen_mu_)
   CommitCounter commits_;
 };
 
@@ -533,6 +552,8 @@ Status PgStore::init() {
     auto c = acquire();
     ASSIGN_OR_RETURN(auto rows, c->query("SELECT seq FROM ledger_head WHERE id = 1", "read ledger head"));
     if (!rows.empty()) committed_seq_.store(rows.int64(0, 0));
+    ASSIGN_OR_RETURN(auto schema, c->query("SELECT current_schema()::text", "read the schema"));
+    channel_ = change_channel(schema.empty() ? std::string("public") : schema.text(0, 0));
   }
   group_commit_ = std::make_unique<GroupCommitter>(
       opts_.max_batch, [this](const std::vector<const LedgerEntry*>& entries, const std::vector<bool>& admit,
@@ -736,6 +757,12 @@ Status PgStore::apply_body(Connection& c, const ChangeSet& ch, std::vector<int64
   for (int64_t id : touched) {
     RETURN_IF_ERROR(c.query("UPDATE keysets SET version = version + 1 WHERE id = $1", Params().add(id),
                             "bump keyset version", reason)
+                        .status());
+  }
+  if (!touched.empty()) {
+    // Delivered to listeners when (and only if) this transaction commits.
+    RETURN_IF_ERROR(c.query("SELECT pg_notify($1, $2)", Params().add(channel_).add(ChangeFeed::kKeysetsChanged),
+                            "notify keyset change", reason)
                         .status());
   }
   return Status::Ok();
@@ -1289,8 +1316,53 @@ Status PgStore::revoke_api_token(std::string_view id, int64_t at, const LedgerEn
     ASSIGN_OR_RETURN(auto rows, c.query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
                                         Params().add(at).add(id), "revoke api token", kLedgerUnavailable));
     if (rows.affected() == 0) return NotFound("api token not found or already revoked", "token_not_found");
-    return Status::Ok();
+    return c.query("SELECT pg_notify($1, $2)",
+                   Params().add(channel_).add(std::string(ChangeFeed::kApiTokenPrefix) + std::string(id)),
+                   "notify token revocation", kLedgerUnavailable)
+        .status();
   });
+}
+
+// ---- change notices ----
+
+Result<std::vector<std::string>> PgStore::wait_for_changes(std::chrono::milliseconds timeout) {
+  std::lock_guard lk(listen_mu_);
+  auto down = [&](const std::string& why) -> Status {
+    listener_.reset();
+    return Unavailable("change notices: " + why, std::string(kDatabaseUnavailable));
+  };
+  if (listener_ && listener_->broken()) listener_.reset();
+  if (!listener_) {
+    ASSIGN_OR_RETURN(listener_, Connection::open(url_, conn_opts_));
+    std::string quoted = "\"";
+    for (char ch : channel_) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    quoted += '"';
+    if (Status st = listener_->exec("LISTEN " + quoted, "listen for changes"); !st.ok()) {
+      return down(st.message());
+    }
+  }
+  PGconn* pc = listener_->handle();
+  std::vector<std::string> out;
+  auto drain = [&] {
+    while (PGnotify* n = PQnotifies(pc)) {
+      out.emplace_back(n->extra != nullptr ? n->extra : "");
+      PQfreemem(n);
+    }
+  };
+  if (PQconsumeInput(pc) == 0) return down(PQerrorMessage(pc));
+  drain();
+  if (!out.empty()) return out;
+  pollfd pfd{PQsocket(pc), POLLIN, 0};
+  const int r = ::poll(&pfd, 1, static_cast<int>(std::clamp<int64_t>(timeout.count(), 0, 60000)));
+  if (r < 0) {
+    if (errno == EINTR) return out;
+    return down(std::string("poll: ") + std::strerror(errno));
+  }
+  if (r > 0) {
+    if (PQconsumeInput(pc) == 0) return down(PQerrorMessage(pc));
+    drain();
+  }
+  return out;
 }
 
 // ---- leases ----

@@ -20,6 +20,7 @@
 // must not call back into the store's write methods (a reader is held while some of them run).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -194,6 +195,24 @@ class CommitStatsSource {
  public:
   virtual ~CommitStatsSource() = default;
   virtual CommitStats commit_stats() const = 0;
+};
+
+// Optional ability: notice of changes committed through any Store on the same database, e.g. by
+// another instance (PostgreSQL LISTEN/NOTIFY). A notice sent while the listener is disconnected is
+// lost for good, so users still poll (keyset_versions); this only makes the usual case immediate.
+// Obtain with dynamic_cast<ChangeFeed*>(store). Thread-safe; meant for one waiting thread.
+class ChangeFeed {
+ public:
+  // Payloads: a keyset or key changed (Store::apply touched a keyset) ...
+  static constexpr std::string_view kKeysetsChanged = "keysets";
+  // ... or an API token was revoked: "api_token:<id>".
+  static constexpr std::string_view kApiTokenPrefix = "api_token:";
+
+  virtual ~ChangeFeed() = default;
+  // Waits up to `timeout` for notices and returns their payloads (duplicates possible), or an
+  // empty list on timeout. kUnavailable "database_unavailable" when the listening connection is
+  // down; the next call reconnects (notices sent meanwhile are lost).
+  virtual Result<std::vector<std::string>> wait_for_changes(std::chrono::milliseconds timeout) = 0;
 };
 
 // The tree as a merkle::HashReader (proofs and roots over a Store: merkle::inclusion_proof(i, n,

@@ -39,7 +39,8 @@ struct ReconcileReport {
   int intents_removed = 0;     // rows of keys whose generation never finished
   int orphans_destroyed = 0;   // HSM objects without metadata
   int missing_marked = 0;      // metadata whose HSM object is gone → destroyed
-  bool done = false;           // false when the HSM could not be reached
+  bool done = false;           // false when the HSM could not be reached, or an unfinished generation
+                               // was left to its live owner: reconcile again later
   std::vector<std::string> details;
 };
 
@@ -154,8 +155,9 @@ class KeyService {
 
   const Clock& clock() const { return clock_; }
 
-  // This process's instance id (keymgr/leadership.h): recorded on its key-generation intents, so a
-  // leader's reconcile leaves generations in flight on a live instance alone. Set before use.
+  // This process's owner name, Leadership::holder() ("<instance id>#<incarnation>"): recorded on
+  // its key-generation intents, so a leader's reconcile leaves generations in flight on a live
+  // instance alone, and repairs those of a dead incarnation. Set before use.
   void set_instance_id(std::string id) { instance_id_ = std::move(id); }
   const std::string& instance_id() const { return instance_id_; }
   // How far another host's clock may be from this one's (a lease that expired less than this ago

@@ -15,6 +15,11 @@ std::string incarnation_of(const std::string& instance_id) {
 }
 }  // namespace
 
+std::string instance_of_holder(std::string_view holder) {
+  const auto hash = holder.rfind('#');
+  return std::string(hash == std::string_view::npos ? holder : holder.substr(0, hash));
+}
+
 Leadership::Leadership(db::Store& store, LeadershipOptions opts, Metrics* metrics)
     : store_(store), opts_(std::move(opts)), holder_(incarnation_of(opts_.instance_id)), metrics_(metrics) {}
 
@@ -25,8 +30,21 @@ bool Leadership::step() {
   const auto ttl_ms = static_cast<int64_t>(opts_.ttl.count());
   const auto sent = std::chrono::steady_clock::now();
   // This instance is alive (reconcile leaves its in-flight key generations alone).
-  // (A predecessor of this instance that has not expired yet holds it after a quick restart.)
-  auto alive = store_.acquire_lease(std::string(kInstanceLeasePrefix) + opts_.instance_id, holder_, ttl_ms);
+  const std::string instance_lease = std::string(kInstanceLeasePrefix) + opts_.instance_id;
+  auto alive = store_.acquire_lease(instance_lease, holder_, ttl_ms);
+  if (!alive.ok() && alive.status().reason() == "lease_held") {
+    // A predecessor of this instance (same instance id, an earlier incarnation: it crashed and was
+    // restarted) still holds it until it expires. Take it over now: from then on the lease's holder
+    // tells reconcile that the predecessor's unfinished generations are dead, while this
+    // incarnation's own generations (which all start after this) count as alive.
+    auto held = store_.read_lease(instance_lease);
+    if (held.ok() && held->has_value() && (*held)->holder != holder_ &&
+        instance_of_holder((*held)->holder) == opts_.instance_id) {
+      spdlog::info("leadership: taking over the instance lease from the previous incarnation {}", (*held)->holder);
+      (void)store_.release_lease(instance_lease, (*held)->holder, (*held)->epoch);
+      alive = store_.acquire_lease(instance_lease, holder_, ttl_ms);
+    }
+  }
   if (!alive.ok() && alive.status().reason() != "lease_held") {
     spdlog::warn("leadership: instance lease not renewed: {}", alive.status().to_string());
   }

@@ -32,6 +32,10 @@ namespace keymgr {
 inline constexpr std::string_view kLeaderLease = "keymgr-leader";
 inline constexpr std::string_view kInstanceLeasePrefix = "instance:";
 
+// The instance id of a lease holder name ("<instance_id>#<incarnation>"); a name without '#' is
+// taken whole (intents written before incarnations were recorded).
+std::string instance_of_holder(std::string_view holder);
+
 struct LeadershipOptions {
   // Stable across restarts of one instance, unique among the instances (App: host name and port).
   // Key-generation intents are recorded with it, so a restarted instance repairs its own.
@@ -59,7 +63,10 @@ class Leadership {
   bool is_leader() const { return fence().has_value(); }
   const std::string& instance_id() const { return opts_.instance_id; }
   // This process's lease holder name: instance_id plus a random incarnation, so that a restarted
-  // instance never shares a term with its paused predecessor.
+  // instance never shares a term with its paused predecessor. Also the owner recorded on this
+  // process's key-generation intents (KeyService::set_instance_id): on its first step() the
+  // incarnation takes the "instance:<id>" lease over from its predecessor, so reconcile knows the
+  // predecessor's unfinished generations are dead at once instead of after a lease and a slack.
   const std::string& holder() const { return holder_; }
   std::chrono::milliseconds ttl() const { return opts_.ttl; }
   // Called on the stepping thread when this instance starts or stops leading. Set before start().

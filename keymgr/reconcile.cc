@@ -14,16 +14,21 @@
 namespace keymgr {
 
 namespace {
-// Whether the instance that wrote an intent may still be generating that key: its "instance:<id>"
-// lease (keymgr/leadership.h) holds, with one more ttl of slack for clock differences between this
-// host and the database. An intent without an owner is judged by this process alone (a single
-// instance, or a build before instances).
+// Whether the process that wrote an intent may still be generating that key. `owner` is that
+// process's lease holder name "<instance_id>#<incarnation>" (Leadership::holder()): it may be busy
+// only while the "instance:<instance_id>" lease is held by that very incarnation and unexpired,
+// with one more `slack` for clock differences between this host and the database. A restarted
+// instance takes its lease over on start, so its predecessor's intents are repaired at once. An
+// owner without an incarnation (older builds) is judged by the lease's expiry alone; an intent
+// without an owner by this process alone (a single instance, or a build before instances).
 bool owner_alive(db::Store& store, const std::string& owner, const std::string& self,
                  std::chrono::milliseconds slack) {
   if (owner.empty() || owner == self) return false;
-  auto l = store.read_lease(std::string(kInstanceLeasePrefix) + owner);
+  auto l = store.read_lease(std::string(kInstanceLeasePrefix) + instance_of_holder(owner));
   if (!l.ok()) return true;  // cannot tell: leave it for a later pass
   if (!l->has_value()) return false;
+  const bool has_incarnation = owner.find('#') != std::string::npos;
+  if (has_incarnation && (*l)->holder != owner) return false;  // that incarnation is gone
   return (*l)->expires_at_ms + slack.count() > to_unix_millis(SystemClock().now());
 }
 
@@ -59,6 +64,7 @@ Result<ReconcileReport> KeyService::reconcile(const db::Fence* fence) {
   std::map<std::string, bool> in_hsm;
   for (const auto& k : *hsm_keys) in_hsm[k.id] = false;
   const Actor actor{"reconcile", ""};
+  int deferred = 0;  // intents left to a live owner
 
   for (const auto& ksr : keysets) {
     ASSIGN_OR_RETURN(auto rows, store_.list_keys(ksr.id));
@@ -74,7 +80,10 @@ Result<ReconcileReport> KeyService::reconcile(const db::Fence* fence) {
       if (present) it->second = true;
       if (r.state == kGeneratingState) {
         // Another live instance may be generating this key right now: not ours to touch.
-        if (owner_alive(store_, intent_owner(r.note), instance_id_, peer_clock_slack_)) continue;
+        if (owner_alive(store_, intent_owner(r.note), instance_id_, peer_clock_slack_)) {
+          deferred++;  // reconcile again on the next pass (Scheduler): the owner may finish or die
+          continue;
+        }
         // Crash between "intent recorded" and "key committed": the key never reached a caller.
         if (present) destroy_ids.push_back(r.hsm_id);
         cs.key_deletes.push_back(r.hsm_id);
@@ -136,7 +145,9 @@ Result<ReconcileReport> KeyService::reconcile(const db::Fence* fence) {
     rep.orphans_destroyed++;
     rep.details.push_back("destroyed orphan HSM key " + id + " (no metadata)");
   }
-  rep.done = true;
+  // With an intent left to its live owner, the pass is not done: the scheduler reconciles again
+  // until that generation has finished or its owner is known dead.
+  rep.done = deferred == 0;
   for (const auto& d : rep.details) spdlog::warn("reconcile: repaired: {}", d);
   return rep;
 }

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
+P11KIT_CLIENT = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so"
 
 
 # The documented chain hash (docs/ledger.md, "Verifying a copy of the database").
@@ -79,8 +80,43 @@ def make_token_dir(source_dir, label="keymgr"):
     return d
 
 
+class P11KitServer:
+    """A network HSM stand-in: `p11-kit server` exporting the SoftHSM2 token of a make_token_dir()
+    directory over a unix socket (../shared/HSM-NOTES.md). Keymgr(..., hsm=server) then loads
+    p11-kit-client.so with P11_KIT_SERVER_ADDRESS. stop()/start() take the HSM away and back."""
+
+    def __init__(self, hsm_dir, label="keymgr"):
+        self.hsm_dir = hsm_dir
+        self.label = label
+        self.socket = os.path.join(hsm_dir, "p11kit.sock")
+        self.address = f"unix:path={self.socket}"
+        self.proc = None
+
+    def start(self, timeout=10):
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)
+        env = dict(os.environ, SOFTHSM2_CONF=os.path.join(self.hsm_dir, "softhsm2.conf"))
+        log = open(os.path.join(self.hsm_dir, "p11kit.log"), "a")
+        self.proc = subprocess.Popen(["p11-kit", "server", "-f", "-n", self.socket, "--provider", SOFTHSM,
+                                      f"pkcs11:token={self.label}"], env=env, stdout=log, stderr=log)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"p11-kit server exited with {self.proc.returncode}")
+            if os.path.exists(self.socket):
+                return self
+            time.sleep(0.02)
+        raise RuntimeError("p11-kit server did not create its socket")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+
 class Keymgr:
-    def __init__(self, binary, source_dir, extra=None, database_url=None, hsm_dir=None):
+    def __init__(self, binary, source_dir, extra=None, database_url=None, hsm_dir=None, hsm=None):
         """extra: {"server": "key = value\n...", ...} lines added to those sections of the config
         (server, database, ledger); extra["tail"]: raw TOML appended at the end (for tables and
         arrays of tables such as [[ledger.witnesses]], which must follow every plain key).
@@ -88,7 +124,9 @@ class Keymgr:
         and the config names no SQLite file.
         hsm_dir: a token directory from make_token_dir(), shared with other instances (this one then
         creates no token of its own and leaves the directory alone); extra["cluster"]: lines of a
-        [cluster] section (instance_id, lease_ttl, change_poll_ms)."""
+        [cluster] section (instance_id, lease_ttl, change_poll_ms).
+        hsm: a P11KitServer (exporting hsm_dir's token): the instance reaches the token through
+        p11-kit-client.so instead of loading SoftHSM2 itself."""
         extra = extra or {}
         self.database_url = database_url
         self.binary = binary
@@ -109,7 +147,7 @@ port = {self.port}
 threads = 16
 {extra.get("server", "")}
 [hsm]
-module = "{SOFTHSM}"
+module = "{P11KIT_CLIENT if hsm else SOFTHSM}"
 token_label = "keymgr"
 pin_file = "{self.hsm_dir}/hsm.pin"
 [database]
@@ -133,6 +171,8 @@ issuer = "{self.base}/default"
         self.env.pop("KEYMGR_DATABASE_URL", None)
         if database_url:
             self.env["KEYMGR_DATABASE_URL"] = database_url
+        if hsm:
+            self.env["P11_KIT_SERVER_ADDRESS"] = hsm.address
         self.proc = None
         self.log_path = os.path.join(self.dir, "server.log")
 

@@ -186,6 +186,51 @@ TEST(Leadership, ReconcileLeavesALiveInstancesGenerationInFlightAlone) {
   EXPECT_EQ(env.store->list_keys(ks->id)->size(), 1u);
 }
 
+// A crashed instance restarted under the same instance id takes its "instance:<id>" lease over at
+// once, and the leader's reconcile then repairs the crashed incarnation's unfinished generation
+// without waiting for the lease or the clock slack; while an intent is left to its live owner,
+// reconcile reports itself not done, so the scheduler tries again.
+TEST(Leadership, ARestartedInstancesPredecessorsGenerationIsRepairedAtOnce) {
+  Env env(Backend::kFake);
+  env.keys->set_instance_id("instance-a#1");
+  auto ks = env.create("web");
+  ASSERT_TRUE(ks);
+  Leadership b1(*env.store, LeadershipOptions{"instance-b", 60000ms});
+  b1.step();  // incarnation 1 of instance B holds "instance:instance-b" for a minute
+  const std::string hsm_id = "ef56ef56ef56ef56ef56ef56ef56ef56";
+  db::KeyRecord intent;
+  intent.hsm_id = hsm_id;
+  intent.keyset_id = ks->id;
+  intent.alg = "ES256";
+  intent.state = std::string(kGeneratingState);
+  intent.note = intent_note(b1.holder());
+  db::ChangeSet cs;
+  cs.key_inserts.push_back(intent);
+  ASSERT_TRUE(env.store->apply(cs).ok());
+  ASSERT_TRUE(env.hsm->generate_key(Algorithm::kES256, hsm_id, std::string(kKeyLabelPrefix) + "web:b1").ok());
+  const auto hsm_before = env.fake->key_count();
+
+  auto rep = env.keys->reconcile();
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  EXPECT_EQ(rep->intents_removed, 0) << "incarnation 1 is alive: its generation is left alone";
+  EXPECT_FALSE(rep->done) << "a deferred intent must make the scheduler reconcile again";
+
+  // Incarnation 1 dies without releasing anything (SIGKILL: no stop()); incarnation 2 starts.
+  Leadership b2(*env.store, LeadershipOptions{"instance-b", 60000ms});
+  b2.step();
+  auto lease = env.store->read_lease(std::string(kInstanceLeasePrefix) + "instance-b");
+  ASSERT_TRUE(lease.ok() && lease->has_value());
+  EXPECT_EQ((*lease)->holder, b2.holder()) << "the new incarnation took its instance lease over";
+  rep = env.keys->reconcile();
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  EXPECT_EQ(rep->intents_removed, 1) << "the dead incarnation's generation is repaired at once (60 s slack)";
+  EXPECT_TRUE(rep->done);
+  EXPECT_EQ(env.fake->key_count(), hsm_before - 1) << "its HSM object is destroyed";
+  auto rows = env.store->list_keys(ks->id);
+  ASSERT_TRUE(rows.ok()) << rows.status().to_string();
+  for (const auto& k : *rows) EXPECT_NE(k.hsm_id, hsm_id);
+}
+
 // Instance B (its own store connection and KeyService on the same database) serves what instance
 // A created and changed once it refreshes, and reloads nothing when nothing changed.
 TEST(ChangePropagation, AnotherInstancesChangesAreServedAfterARefresh) {
