@@ -21,6 +21,10 @@ poll is only the backstop):
    leads (keymgr_stale_leader_refusals_total is printed);
 7. SIGKILL the leader: another leads within lease_ttl*4/3 + 1.5 s, the other two keep signing;
    the killed one restarts on its port as a follower; signing works on all three;
+7d. PostgreSQL (a private cluster of this test) stopped for 2 s and restarted while all three sign:
+   only 200s and fail-closed 503s (ledger_unavailable / database_unavailable), no token in a
+   refusal, every instance signs again by itself, one leader again; step 8 then finds every
+   received token in the ledger exactly once;
 7c. KM_CLUSTER_KILLS (10) times: SIGKILL the leader while it handles a rotate (0-40 ms after the
    call), restart it: another leads, and within 30 s there is no unfinished generation ("generating"
    row) and the token's private keys are exactly the key rows' (no orphan HSM object, no row
@@ -48,6 +52,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -186,6 +191,15 @@ def log_lines(km, pattern=r"\b(warn|warning|error|critical)\b|leadership|stale|r
 
 
 PG_URL = [None]
+PG_DIR = [None]
+PG_SH = os.path.join(source_dir, "scripts/pg.sh")
+
+
+def pg_sh(cmd, d):
+    r = subprocess.run([PG_SH, cmd, d], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"scripts/pg.sh {cmd} {d} failed ({r.returncode}): {r.stderr.strip()}")
+    return r.stdout.strip()
 
 
 def pg_waits():
@@ -472,6 +486,43 @@ def kill_mid_rotation(insts, url, issuer, ops, auditor):
     measure("kills that left an unfinished generation behind (repaired by the new leader)", mid["n"], "{}")
     if settle_times:
         measure("SIGKILL -> no unfinished generation and HSM objects == key rows (max over kills)", max(settle_times))
+
+
+def pg_restart_under_load(insts, issuer):
+    step("7d", "PostgreSQL stopped for 2 s and restarted while all three sign")
+    sg = Signers(insts, [(n, 2) for n in insts], issuer, KEYSET, "pgr").start()
+    time.sleep(1.0)
+    t_down = time.monotonic()
+    pg_sh("pause", PG_DIR[0])
+    time.sleep(2.0)
+    pg_sh("resume", PG_DIR[0])
+    t_up = time.monotonic()
+    firsts = {}
+
+    def all_back():
+        with sg.lock:
+            for n, ts, _, st, *_ in sg.results:
+                if st == 200 and ts > t_up and n not in firsts:
+                    firsts[n] = ts - t_up
+        return len(firsts) == len(insts)
+    back, _ = wait_for(all_back, 20, 0.1)
+    time.sleep(0.5)
+    res = sg.stop()
+    expect(back, f"not every instance signed again within 20 s of PostgreSQL's return: first 200 after it {firsts}; "
+                 f"{sg.summary()}")
+    for n, t in sorted(firsts.items()):
+        measure(f"PostgreSQL back -> first 200 sign on {n}", t)
+    # While it was down: refusals only, and only the fail-closed ones (no token without its record).
+    bad = [(n, round(ts - t_down, 2), st, e, str(b)[:160]) for n, ts, _, st, e, _, b in res
+           if st != 200 and not (st == 503 and e in ("ledger_unavailable", "database_unavailable", "key_state_changed"))]
+    expect(not bad, f"answers other than 200 / 503 ledger_unavailable|database_unavailable during the restart: "
+                    f"{bad[:5]}")
+    leaked = [(n, st) for n, _, _, st, _, _, b in res if st != 200 and isinstance(b, dict) and "token" in b]
+    expect(not leaked, f"refused answers carrying a token: {leaked[:5]}")
+    info(f"signs across the restart (instance:status/error -> count): {sg.summary()}")
+    got, dt = wait_for(lambda: list(leaders(insts).values()).count(1) == 1, 15, 0.1)
+    if expect(got, f"15 s after PostgreSQL's return: keymgr_leader {leaders(insts)}"):
+        measure("PostgreSQL back -> exactly one leader", time.monotonic() - t_up)
 
 
 def hsm_away_and_back(insts, issuer):
@@ -928,6 +979,7 @@ def main(insts, url):
         expect(status == 200 and body.get("valid") is True, f"verify on restarted {K}: {status} {str(body)[:400]}")
 
     kill_mid_rotation(insts, url, issuer, ops, auditor)
+    pg_restart_under_load(insts, issuer)
     if HSM_SERVER[0] is not None:
         hsm_away_and_back(insts, issuer)
 
@@ -1015,7 +1067,15 @@ def main(insts, url):
 
 def run():
     pgtest.require_base_url()  # skip (77) or fail (required) before starting anything
-    url, drop = pgtest.fresh_schema_url()
+    # A private PostgreSQL cluster (scripts/pg.sh), so that step 7d may stop and restart it without
+    # disturbing the other tests that share KEYMGR_TEST_PG_URL's server.
+    pgdir = tempfile.mkdtemp(prefix="kmpgC-", dir="/tmp")  # short: a unix socket path
+    url = pg_sh("start", pgdir)
+
+    def drop():
+        pg_sh("stop", pgdir)
+        shutil.rmtree(pgdir, ignore_errors=True)
+    PG_DIR[0] = pgdir
     PG_URL[0] = url
     hsm_dir = make_token_dir(source_dir)
     HSM_DIR[0] = hsm_dir
@@ -1054,7 +1114,7 @@ def run():
             shutil.rmtree(hsm_dir, ignore_errors=True)
 
     print(f"\ncluster_test: {len(failures)} failures in {time.monotonic() - started:.1f} s")
-    for n in [1, 2, 3, 4, 5, 6, 7, "7c"] + (["7b"] if HSM_MODE == "p11kit" else []) + [8]:
+    for n in [1, 2, 3, 4, 5, 6, 7, "7c", "7d"] + (["7b"] if HSM_MODE == "p11kit" else []) + [8]:
         verdict = "not reached" if n not in step_names else "ok" if step_failed.get(n, 0) == 0 else "FAILED"
         print(f"  step {n} ({step_names.get(n, '')}): {verdict}")
     if step_failed.get("setup"):
