@@ -4,7 +4,8 @@
 (so that every propagation within 1 s below is the work of the change notices, LISTEN/NOTIFY; the
 poll is only the backstop):
 
-1. within 5 s exactly one instance reports keymgr_leader 1 (the others 0);
+1. within 5 s exactly one instance reports keymgr_leader 1 (the others 0); /readyz is 200 on all
+   three (followers included: the load balancer's health check);
 2. a keyset created through a follower signs on the other two, and all three serve the same JWKS,
    within 1 s (measured; expected one notice + one reload, tens of ms);
 3. 8 threads x 40 signs round-robin over the three: every answer 200; a sample of the tokens
@@ -594,6 +595,10 @@ def main(insts, url):
     leader = next(n for n, v in last.items() if v == 1)
     measure("time from all /healthz 200 to exactly one keymgr_leader 1", elapsed)
     info(f"leader: {leader}; keymgr_leader: {last}")
+    # The load balancer's health check: ready on the followers too (docs/deployment.md).
+    for n, km in insts.items():
+        got, _ = wait_for(lambda km=km: get_text(km, "/readyz")[0] == 200, 10, 0.1)
+        expect(got, f"/readyz on {n} ({'leader' if n == leader else 'follower'}): {get_text(km, '/readyz')}")
 
     admin = A.token("admin", "admin")
     ops = A.token("ops", "ops")
