@@ -18,6 +18,10 @@ bool Scheduler::pass_fence(std::optional<db::Fence>* fence) {
   *fence = fence_();
   if (!*fence) {
     followed_ = true;
+    // A follower advances nothing, so nothing else would clear the change flag: without this, one
+    // keyset change (e.g. reloaded from another instance) made run() wake at once forever.
+    std::lock_guard lk(mu_);
+    changed_ = false;
     return false;
   }
   if (followed_ || (led_epoch_ && *led_epoch_ != (*fence)->epoch)) {
