@@ -8,6 +8,17 @@
       execs CMD (stdout/stderr to LOG), polls GET /healthz every ~1 ms, prints
       "STARTUP ms=... pid=..." once it answers 200 (the server keeps running), or
       "STARTUP timeout_s=... pid=..." after $BENCH_STARTUP_TIMEOUT seconds (default 600).
+  bench_helper.py cpu DURATION [LABEL [READY_FILE]] [--keymgr PID,...] [--postmaster PID]
+      samples /proc once a second for DURATION (wrk syntax: 10s, 500ms, 1m; the first and last
+      0.5 s are left out), from when it creates READY_FILE (start the load once it exists: this
+      interpreter's own start-up takes up to ~1.5 s on the loaded machine), and prints
+      "CPU label=... group=... cores=..." lines: CPU used, in cores, by keymgr (the --keymgr pids;
+      without it every process named keymgr), postgres (the --postmaster and its children; without
+      it every process named postgres), wrk, pgbench, ledger_bench, everything else (other: on the
+      shared machine also other keymgr / postgres processes, e.g. a CI run's), and by the whole
+      machine (group=machine; of= the number of CPUs). With --keymgr also "CPU ... group=keymgr:PID"
+      per pid. A process's CPU before its first sample is not counted (processes started during
+      the window are undercounted by < 1 s of CPU).
   bench_helper.py report RAW_DIR OUT_JSON OUT_MD
       parses the raw outputs of a run and writes the JSON and markdown summaries.
 """
@@ -115,6 +126,87 @@ def cmd_startup(argv):
     return 0
 
 
+CPU_GROUPS = {"keymgr": "keymgr", "postgres": "postgres", "wrk": "wrk", "pgbench": "pgbench", "ledger_bench": "ledger_bench"}
+
+
+def proc_ticks(keymgr=None, postmaster=None):
+    """{pid: (group, utime + stime ticks)} for every process (all its threads)."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                t = f.read()
+        except OSError:
+            continue
+        pid = int(d)
+        comm = t[t.index("(") + 1:t.rindex(")")]
+        f = t[t.rindex(")") + 2:].split()
+        g = CPU_GROUPS.get(comm, "other")
+        if keymgr is not None and g == "keymgr":
+            g = "other"
+        if postmaster is not None and g == "postgres" and postmaster not in (pid, int(f[1])):
+            g = "other"
+        if keymgr and pid in keymgr:
+            g = f"keymgr:{pid}"
+        out[pid] = (g, int(f[11]) + int(f[12]))
+    return out
+
+
+def machine_ticks():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v[:8]) - idle, sum(v[:8])  # busy, total (steal included; guest is inside user)
+
+
+def cmd_cpu(argv):
+    keymgr = postmaster = None
+    pos = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--keymgr":
+            keymgr = [int(x) for x in argv[i + 1].split(",") if x]
+            i += 2
+        elif argv[i] == "--postmaster":
+            postmaster = int(argv[i + 1]) if argv[i + 1] else None
+            i += 2
+        else:
+            pos.append(argv[i])
+            i += 1
+    secs = dur_ms(pos[0]) / 1000
+    label = pos[1] if len(pos) > 1 else "-"
+    hz = os.sysconf("SC_CLK_TCK")
+    ncpu = os.cpu_count()
+    edge = min(0.5, secs / 10)
+    if len(pos) > 2:
+        open(pos[2], "w").close()
+    time.sleep(edge)
+    t0 = time.monotonic()
+    prev, m0 = proc_ticks(keymgr, postmaster), machine_ticks()
+    used = {g: 0 for g in list(CPU_GROUPS.values()) + ["other"] + [f"keymgr:{p}" for p in keymgr or []]}
+    end = t0 + max(0.1, secs - 2 * edge)
+    while True:
+        time.sleep(max(0.0, min(1.0, end - time.monotonic())))
+        cur = proc_ticks(keymgr, postmaster)
+        for pid, (g, ticks) in cur.items():
+            if pid in prev and prev[pid][0] == g:
+                used[g] += max(0, ticks - prev[pid][1])
+        prev = cur
+        if time.monotonic() >= end:
+            break
+    el = time.monotonic() - t0
+    m1 = machine_ticks()
+    for p in keymgr or []:
+        used["keymgr"] += used[f"keymgr:{p}"]
+    for g, t in used.items():
+        print(f"CPU label={label} group={g} cores={t / hz / el:.3f}")
+    print(f"CPU label={label} group=machine cores={(m1[0] - m0[0]) / hz / el:.3f} of={ncpu} "
+          f"busy_fraction={(m1[0] - m0[0]) / max(1, m1[1] - m0[1]):.3f} secs={el:.2f}")
+    return 0
+
+
 # ---------------------------------------------------------------- report
 
 def kv(line):
@@ -196,7 +288,7 @@ def cmd_report(argv):
         if "=" in l:
             k, v = l.rstrip("\n").split("=", 1)
             meta[k] = v
-    res = {"meta": meta, "signing": {}, "jwks": {}, "ledger": {}, "tree": {}, "scale": {}, "goals": {}}
+    res = {"meta": meta, "signing": {}, "jwks": {}, "ledger": {}, "tree": {}, "scale": {}, "cluster": {}, "goals": {}}
     rows = []  # (section, figure, value, baseline, ratio, goal, met)
 
     # 1. signing
@@ -439,6 +531,145 @@ def cmd_report(argv):
     cr = (sc.get("CREATE") or [{}])[-1]
     rows.append(("scale", "keyset creation through HTTP (ms each)", fmt(num(cr.get("ms_each")), 1), "", None, "", None))
 
+    # 5. cluster (issue 13): N keymgr instances on one PostgreSQL vs one on SQLite; the store's
+    # durable appends into PostgreSQL vs pgbench's one-row INSERT transactions, same cluster.
+    cl = {}
+    for f in sorted(os.listdir(raw)):
+        m = re.match(r"wrk_cluster_(sqlite|pg)(\d)_r(\d+)_i(\d+)\.txt$", f)
+        if m:
+            w = parse_wrk(os.path.join(raw, f))
+            if w:
+                cl.setdefault(f"{m.group(1)}_{m.group(2)}", {}).setdefault(int(m.group(3)), []).append(w)
+    cpu = {}
+    for f in sorted(os.listdir(raw)):
+        m = re.match(r"cpu_cluster_([a-z]+\d*)_r(\d+)\.txt$", f)
+        if m:
+            for l in results_lines(os.path.join(raw, f), "CPU"):
+                cpu.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})[l.get("group")] = num(l.get("cores"))
+    per_inst = lambda g: [v for k, v in sorted(g.items()) if k.startswith("keymgr:")]
+    cres = {"runs": {}, "cpu": cpu}
+
+    def cluster_run(ws):  # one measurement: one wrk per instance, run at the same time
+        ok = [w["ok_per_s"] for w in ws]
+        req = sum(w["requests"] for w in ws) or 1
+        return {"tokens_per_s": sum(ok) if all(x is not None for x in ok) else None, "per_instance": ok,
+                # p50: request-weighted mean of the instances' medians; p99: the worst instance's
+                "p50_ms": sum((w["p50_ms"] or 0) * w["requests"] for w in ws) / req,
+                "p99_ms": max((w["p99_ms"] or 0) for w in ws),
+                "non2xx": sum(w["non2xx"] for w in ws), "socket_errors": sum(w["errors"] - w["non2xx"] for w in ws)}
+
+    for cfg, rounds in cl.items():
+        cres["runs"][cfg] = {r: cluster_run(ws) for r, ws in sorted(rounds.items())}
+    lat = lambda d: f"{fmt(d['p50_ms'], 1)} / {fmt(d['p99_ms'], 1)}; {d['non2xx']} non-2xx, {d['socket_errors']} socket"
+    sq = cres["runs"].get("sqlite_1", {})
+    sq_vals = [d["tokens_per_s"] for d in sq.values() if d["tokens_per_s"] is not None]
+    sq_base = sum(sq_vals) / len(sq_vals) if sq_vals else None
+    cres["sqlite_1_tokens_per_s"] = sq_base
+    if sq:
+        rows.append(("cluster", f"ES256 tokens/s, 1 keymgr on SQLite, 64 connections (baseline: mean of {len(sq_vals)} runs, "
+                     "before and after the PostgreSQL runs; p50 / p99 ms; errors)",
+                     f"{fmt(sq_base)} ({' / '.join(fmt(d['tokens_per_s']) for d in sq.values())}; "
+                     + " | ".join(lat(d) for d in sq.values()) + ")", "", None, "reported", None))
+    pg1 = None
+    for n in (1, 2, 3):
+        runs = cres["runs"].get(f"pg_{n}")
+        if not runs:
+            continue
+        d = runs[min(runs)]
+        v = d["tokens_per_s"]
+        if n == 1:
+            pg1 = v
+        d["ratio_vs_sqlite_1"] = ratio(v, sq_base)
+        d["ratio_vs_pg_1"] = ratio(v, pg1)
+        per = "" if n == 1 else " = " + " + ".join(fmt(x) for x in d["per_instance"])
+        rows.append(("cluster", f"ES256 tokens/s, {n} keymgr on one PostgreSQL, 64 connections in all "
+                     f"(one wrk per instance, summed{per}; p50 / p99 ms; errors)",
+                     f"{fmt(v)} ({lat(d)})", f"1 keymgr on SQLite {fmt(sq_base)}", d["ratio_vs_sqlite_1"], "reported", None))
+    sc_pg = [(n, cres["runs"][f"pg_{n}"]) for n in (2, 3) if cres["runs"].get(f"pg_{n}")]
+    if pg1 and sc_pg:
+        rows.append(("cluster", "  the same, 2 and 3 PostgreSQL instances vs 1",
+                     " / ".join(f"{n}: {ratio(r[min(r)]['tokens_per_s'], pg1):.2f}x" for n, r in sc_pg), "", None, "", None))
+    idle = cpu.get("idle3", {}).get(1)
+    if idle:
+        rows.append(("cluster", "CPU cores of each of 3 PostgreSQL instances, idle, after the keyset propagated "
+                     "(pg_1 leads; an idle instance should use ~0)", " / ".join(fmt(v, 2) for v in per_inst(idle)),
+                     "", None, "", None))
+    what = {"sqlite1": "1 keymgr on SQLite", "pg3": "3 keymgr on PostgreSQL", "pg2": "2 keymgr on PostgreSQL",
+            "pg1": "1 keymgr on PostgreSQL", "append64": "ledger_bench --url, 64 threads", "pgbench64": "pgbench, 64 clients"}
+    for cfg in sorted(cpu, key=lambda c: list(what).index(c) if c in what else 99):
+        if cfg not in what:
+            continue
+        for r, g in sorted(cpu[cfg].items()):
+            client = "ledger_bench" if cfg.startswith("append") else "pgbench" if cfg.startswith("pgbench") else "wrk"
+            pi = per_inst(g)
+            km = fmt(g.get("keymgr"), 2) + (" (" + " + ".join(fmt(v, 2) for v in pi) + ")" if len(pi) > 1 else "")
+            tok = (cres["runs"].get(cfg[:-1] + "_" + cfg[-1], {}).get(r) or {}).get("tokens_per_s")
+            per_tok = ""
+            if tok and g.get("keymgr") is not None:
+                per_tok = f"; CPU per token: keymgr {fmt(1e6 * g['keymgr'] / tok, 0)} µs"
+                if cfg.startswith("pg") and g.get("postgres") is not None:
+                    per_tok += f", PostgreSQL {fmt(1e6 * g['postgres'] / tok, 0)} µs"
+            rows.append(("cluster", f"CPU cores during {what[cfg]} (run {r}): keymgr (incl. SoftHSM signing) / "
+                         f"PostgreSQL server / {client} / other processes; whole machine",
+                         f"{km} / {fmt(g.get('postgres'), 2)} / {fmt(g.get(client), 2)} / "
+                         f"{fmt(g.get('other'), 2)}; {fmt(g.get('machine'), 2)} of {meta.get('nproc')}{per_tok}",
+                         "", None, "", None))
+
+    # CPU per token (keymgr + this PostgreSQL cluster's server processes): much less sensitive to the
+    # neighbours than tokens/s, though contention still raises it (cache misses, context switches).
+    def cpu_per_token(cfg, r):
+        g = cpu.get(cfg.replace("_", ""), {}).get(r)
+        tok = (cres["runs"].get(cfg, {}).get(r) or {}).get("tokens_per_s")
+        if not g or not tok or g.get("keymgr") is None:
+            return None
+        return 1e6 * (g["keymgr"] + (g.get("postgres") or 0 if cfg.startswith("pg") else 0)) / tok
+    sq_cpu = [x for x in (cpu_per_token("sqlite_1", r) for r in sq) if x is not None]
+    sq_cpu = sum(sq_cpu) / len(sq_cpu) if sq_cpu else None
+    cres["cpu_us_per_token"] = {"sqlite_1": sq_cpu}
+    for n in (1, 2, 3):
+        runs = cres["runs"].get(f"pg_{n}")
+        v = cpu_per_token(f"pg_{n}", min(runs)) if runs else None
+        if v is None:
+            continue
+        cres["cpu_us_per_token"][f"pg_{n}"] = v
+        rows.append(("cluster", f"CPU µs per token, {n} keymgr on PostgreSQL (keymgr processes + PostgreSQL server)", fmt(v, 0),
+                     f"1 keymgr on SQLite (keymgr process; mean of runs) {fmt(sq_cpu, 0)}", ratio(v, sq_cpu), "", None))
+
+    app = {l.get("threads"): l for l in results_lines(os.path.join(raw, "cluster_ledger_pg.txt"))
+           if l["_"] == "append" and l.get("backend") == "postgresql"}
+    pgb = {}
+    for c in ("1", "64"):
+        path = os.path.join(raw, f"pgbench_c{c}.txt")
+        if os.path.exists(path):
+            t = open(path).read()
+            mt = re.search(r"^tps = ([\d.]+)", t, re.M)
+            ml = re.search(r"^latency average = ([\d.]+) ms", t, re.M)
+            mf = re.search(r"number of failed transactions: (\d+)", t)
+            pgb[c] = {"tps": float(mt.group(1)) if mt else None, "latency_avg_ms": float(ml.group(1)) if ml else None,
+                      "failed": int(mf.group(1)) if mf else None}
+    cres["ledger_pg"] = {k: {kk: num(vv) for kk, vv in v.items() if kk != "_"} for k, v in app.items()}
+    cres["pgbench"] = pgb
+    for thr, c, label in (("64", "64", "64 threads, group commit"), ("1", "1", "1 thread")):
+        a = app.get(thr)
+        if not a and c not in pgb:
+            continue
+        v = num(a.get("records_per_s")) if a else None
+        b = pgb.get(c, {})
+        d = {"keymgr_per_s": v, "pgbench_tps": b.get("tps"), "ratio": ratio(v, b.get("tps"))}
+        cres[f"appends_t{thr}"] = d
+        extra = (f"; avg batch {fmt(num(a.get('avg_batch')), 1)}, p50 / p99 {fmt(num(a.get('append_p50_ms')), 2)} / "
+                 f"{fmt(num(a.get('append_p99_ms')), 2)} ms, errors {a.get('errors')}") if a else ""
+        rows.append(("cluster", f"durable ledger appends/s into PostgreSQL, {label} (ledger_bench --url{extra})", fmt(v),
+                     f"pgbench {c} client{'s' if c != '1' else ''}, one-row INSERT per txn {fmt(b.get('tps'))} "
+                     f"(latency avg {fmt(b.get('latency_avg_ms'), 2)} ms, failed {b.get('failed')})",
+                     d["ratio"], "reported", None))
+    st = results_lines(os.path.join(raw, "cluster_startup.txt"), "STARTUP")
+    if st:
+        cres["startup"] = st
+        rows.append(("cluster", "start-up, exec → /healthz 200, ms (" + ", ".join(x.get("what", "?") for x in st) + ")",
+                     " / ".join(fmt(num(x.get("ms")), 0) for x in st), "", None, "", None))
+    res["cluster"] = cres
+
     res["table"] = [dict(zip(("section", "figure", "value", "baseline", "ratio", "goal", "met"), r)) for r in rows]
     with open(out_json, "w") as f:
         json.dump(res, f, indent=2, default=str)
@@ -458,7 +689,7 @@ def cmd_report(argv):
 
 
 if __name__ == "__main__":
-    cmds = {"create": cmd_create, "startup": cmd_startup, "report": cmd_report}
+    cmds = {"create": cmd_create, "startup": cmd_startup, "cpu": cmd_cpu, "report": cmd_report}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         print(__doc__)
         sys.exit(2)

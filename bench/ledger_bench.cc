@@ -3,8 +3,13 @@
 //
 //   ledger_bench [--dir DIR] [--records N] [--append-secs S] [--threads T] [--skip-append] [--keep]
 //                [--skip-queries] [--skip-tree] [--tree-batch B] [--proofs P] [--hash-baseline-max K]
+//                [--url postgresql://...]
 //
 // DIR must be on the disk to measure (default /tmp; not tmpfs here). Output: "RESULT ..." lines.
+// --url: the append benchmark only, into that PostgreSQL database through db::open_store (the
+// backend several instances share, issue 13); appends land in its intake (ledger_pending), which
+// nothing sequences during the run. The fill, query and tree parts are SQLite's (file sizes,
+// dbstat) and are skipped.
 // Compare with /work/shared/PERF.md section 3 (sqlitebench.c), rerun close in time. Every tree
 // figure has a baseline measured in the same run (see bench_tree).
 #include <algorithm>
@@ -25,6 +30,7 @@
 
 #include "db/ledger_hash.h"
 #include "db/merkle.h"
+#include "db/open_store.h"
 #include "db/sqlite_store.h"
 #include "db/store.h"
 
@@ -126,10 +132,24 @@ double pct(std::vector<double>& v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-void bench_append(const std::string& dir, int threads, double secs) {
+// `url` empty: a new SQLite file under `dir`; else that PostgreSQL database as it is (appends add
+// to its intake; the caller chooses a throwaway database).
+void bench_append(const std::string& dir, const std::string& url, int threads, double secs) {
   std::string path = dir + "/ledger_bench_append.db";
-  remove_db(path);
-  auto store = open_or_exit(path);
+  std::unique_ptr<Store> store;
+  if (url.empty()) {
+    remove_db(path);
+    store = open_or_exit(path);
+  } else {
+    keymgr::db::StoreConfig cfg;
+    cfg.location = url;
+    auto r = keymgr::db::open_store(cfg);
+    if (!r.ok()) {
+      std::fprintf(stderr, "open %s: %s\n", keymgr::db::redact_database_url(url).c_str(), r.status().to_string().c_str());
+      std::exit(1);
+    }
+    store = std::move(r).value();
+  }
   std::mt19937_64 seed_rng(1);
   World w(seed_rng);
   std::atomic<bool> stop{false};
@@ -159,16 +179,16 @@ void bench_append(const std::string& dir, int threads, double secs) {
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   auto rep = store->verify_chain();
   std::printf(
-      "RESULT append threads=%d records=%lld secs=%.2f records_per_s=%.0f commits=%lld commits_per_s=%.0f "
+      "RESULT append backend=%s threads=%d records=%lld secs=%.2f records_per_s=%.0f commits=%lld commits_per_s=%.0f "
       "avg_batch=%.1f largest_batch=%lld append_p50_ms=%.3f append_p99_ms=%.3f errors=%lld chain_ok=%d\n",
-      threads, static_cast<long long>(st.entries), el, static_cast<double>(st.entries) / el,
+      url.empty() ? "sqlite" : "postgresql", threads, static_cast<long long>(st.entries), el, static_cast<double>(st.entries) / el,
       static_cast<long long>(st.transactions), static_cast<double>(st.transactions) / el,
       st.transactions ? static_cast<double>(st.entries) / static_cast<double>(st.transactions) : 0.0,
       static_cast<long long>(st.largest_batch), pct(all, 0.5), pct(all, 0.99), static_cast<long long>(errors.load()),
       rep.ok() && rep->ok ? 1 : 0);
   std::fflush(stdout);
   store.reset();
-  remove_db(path);
+  if (url.empty()) remove_db(path);
 }
 
 // ---- the transparency log (issue 12) ----
@@ -703,6 +723,7 @@ void bench_fill_and_query(const std::string& dir, int64_t n, bool keep, bool ski
 
 int main(int argc, char** argv) {
   std::string dir = "/tmp";
+  std::string url;
   int64_t records = 1000000;
   double append_secs = 4;
   bool skip_append = false, skip_fill = false, keep = false, skip_queries = false, skip_tree = false;
@@ -723,18 +744,24 @@ int main(int argc, char** argv) {
     else if (a == "--tree-batch") tree_opts.batch = std::stoll(next());
     else if (a == "--proofs") tree_opts.proofs = std::stoi(next());
     else if (a == "--hash-baseline-max") tree_opts.hash_baseline_max = std::stoll(next());
+    else if (a == "--url") url = next();
     else {
       std::fprintf(stderr,
                    "usage: %s [--dir DIR] [--records N] [--append-secs S] [--threads T] [--skip-append] "
                    "[--skip-fill] [--keep] [--skip-queries] [--skip-tree] [--tree-batch B] [--proofs P] "
-                   "[--hash-baseline-max K]\n",
+                   "[--hash-baseline-max K] [--url postgresql://...]\n",
                    argv[0]);
       return 2;
     }
   }
-  if (!skip_append) {
-    for (int t : thread_counts) bench_append(dir, t, append_secs);
+  if (!url.empty() && !keymgr::db::is_postgresql_url(url)) {
+    std::fprintf(stderr, "--url must be a postgresql:// URL (a SQLite file goes under --dir)\n");
+    return 2;
   }
+  if (!skip_append) {
+    for (int t : thread_counts) bench_append(dir, url, t, append_secs);
+  }
+  if (!url.empty()) return 0;  // fill, queries and tree: SQLite only
   if (!skip_fill) bench_fill_and_query(dir, records, keep, skip_queries, skip_tree, tree_opts);
   return 0;
 }

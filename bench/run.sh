@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # keymgr benchmark suite: every figure next to its baseline measured in the same run (ratio).
 #
-#   bench/run.sh                    # full run (~15 min with 10,000 keysets; + ~6 min with BENCH_LEDGER_10M=1)
-#   BENCH_SMOKE=1 bench/run.sh      # everything with tiny counts/durations (< ~2 min; usable in CI)
+#   bench/run.sh                    # full run (~18 min with 10,000 keysets, ~4 of them the cluster section; + ~6 min with BENCH_LEDGER_10M=1)
+#   BENCH_SMOKE=1 bench/run.sh      # everything with tiny counts/durations (< ~3 min; usable in CI)
 #
 # What it does:
 #   0. installs wrk, nginx-light, softhsm2, libsqlite3-dev, libssl-dev, libp11-kit-dev with
@@ -27,6 +27,16 @@
 #   4. scale: creates BENCH_KEYSETS keysets through the API (1% with sign_period=10d), then
 #      start-up time (exec → /healthz 200, 3 runs), RSS idle and under sign load (/proc VmRSS),
 #      and Scheduler::tick() with nothing due and with 1% due (tick_bench on a copy of the data).
+#   5. cluster (issue 13; needs postgresql-15): a throwaway PostgreSQL cluster (scripts/pg.sh,
+#      restarted with fsync on as production runs it; synchronous_commit on) and ES256 signing
+#      (wrk, bench/sign.lua, BENCH_CLUSTER_CONNS connections in all, one wrk per instance at once,
+#      tokens/s summed) through 3, 2 and 1 keymgr instances on that one database, sharing one
+#      SoftHSM2 token directory, vs one keymgr on SQLite (measured before and after them, mean);
+#      CPU per process group and per instance during each run (bench_helper.py cpu), also of the
+#      three instances idle once the keyset has propagated; then durable ledger appends
+#      into PostgreSQL through the store (ledger_bench --url, 1 and 64 threads) vs pgbench
+#      inserting one ~300-byte row per transaction (1 and 64 clients) on the same cluster, 10 s each
+#      (smoke 3 s).
 #   Writes bench/results/latest.json and latest.md (table printed at the end); raw outputs go to
 #   bench/results/raw-<date>/ (not committed).
 #
@@ -40,7 +50,10 @@
 #   BENCH_WORK=DIR         scratch dir (default mktemp under /tmp: the root disk, as in PERF.md)
 #   BENCH_KEEP=1           keep the scratch dir
 #   BENCH_SKIP_BUILD=1     reuse build-bench as is (its commit is in build-bench/.bench-commit)
-#   BENCH_SECTIONS="sign signlog jwks ledger scale"   run only some sections
+#   BENCH_SECTIONS="sign signlog jwks ledger scale cluster"   run only some sections
+#   BENCH_CLUSTER_PORT=18490  cluster section: SQLite instance on it, PostgreSQL instances on +1..+3
+#   BENCH_CLUSTER_CONNS=64    cluster section: wrk connections in all, split between the instances
+#   BENCH_PG_FSYNC=on         cluster section: fsync of the PostgreSQL cluster ("off" = scripts/pg.sh's test setting)
 #   BENCH_SIGNLOG_PAIRS=2  idle/on pairs of the signlog section (smoke 1)
 #   BENCH_RAW_DIR=DIR      add to an existing raw directory (e.g. rerun "scale" with fewer keysets);
 #                          the report is rebuilt from everything in it
@@ -51,10 +64,10 @@ BUILD=${BUILD:-$ROOT/build-bench}
 BASE=${BENCH_BASELINE_DIR:-/work/shared/perf-baseline}
 SMOKE=${BENCH_SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
-  DUR=${BENCH_DURATION:-2s}; P11DUR=0.5; SQLSECS=0.3; APPSECS=1; PROOFS=2000; PAIRS=${BENCH_SIGNLOG_PAIRS:-1}
+  DUR=${BENCH_DURATION:-2s}; P11DUR=0.5; SQLSECS=0.3; APPSECS=1; PROOFS=2000; PAIRS=${BENCH_SIGNLOG_PAIRS:-1}; CLSECS=3
   KEYSETS=${BENCH_KEYSETS:-50}; LEDGER_RECORDS=${BENCH_LEDGER_RECORDS:-20000}; MODE=smoke
 else
-  DUR=${BENCH_DURATION:-10s}; P11DUR=3; SQLSECS=2; APPSECS=4; PROOFS=20000; PAIRS=${BENCH_SIGNLOG_PAIRS:-2}
+  DUR=${BENCH_DURATION:-10s}; P11DUR=3; SQLSECS=2; APPSECS=4; PROOFS=20000; PAIRS=${BENCH_SIGNLOG_PAIRS:-2}; CLSECS=10
   KEYSETS=${BENCH_KEYSETS:-10000}; LEDGER_RECORDS=${BENCH_LEDGER_RECORDS:-1000000}; MODE=full
 fi
 PORT=${BENCH_PORT:-18480}
@@ -63,16 +76,21 @@ PPORT=${BENCH_PUBLIC_PORT:-18482}  # keymgr's public listener (server.public_por
 WORK=${BENCH_WORK:-$(mktemp -d /tmp/km-bench.XXXXXX)}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RAW=${BENCH_RAW_DIR:-$ROOT/bench/results/raw-$STAMP}
-SECTIONS=" ${BENCH_SECTIONS:-sign signlog jwks ledger scale} "
+SECTIONS=" ${BENCH_SECTIONS:-sign signlog jwks ledger scale cluster} "
 want() { [[ "$SECTIONS" == *" $1 "* ]]; }
 mkdir -p "$RAW" "$WORK"
 ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 log() { printf '[bench %s load %s] %s\n' "$(date +%H:%M:%S)" "$(cut -d' ' -f1 /proc/loadavg)" "$*" >&2; }
 
-SPID=""; NGPID_FILE="$WORK/nginx/nginx.pid"; SAMPLER=""
+SPID=""; NGPID_FILE="$WORK/nginx/nginx.pid"; SAMPLER=""; CL_PIDS=(); PGDIR=""
 cleanup() {
   [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null || true
   [ -n "$SPID" ] && kill "$SPID" 2>/dev/null || true
+  for p in "${CL_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "$PGDIR" ]; then
+    if [ "${BENCH_KEEP:-0}" != 1 ]; then "$ROOT/scripts/pg.sh" stop "$PGDIR" || true
+    else "$ROOT/scripts/pg.sh" pause "$PGDIR" || true; log "kept PostgreSQL cluster $PGDIR (scripts/pg.sh resume)"; fi
+  fi
   [ -f "$NGPID_FILE" ] && kill -QUIT "$(cat "$NGPID_FILE")" 2>/dev/null || true
   if [ "${BENCH_KEEP:-0}" != 1 ]; then rm -rf "$WORK"; else log "kept $WORK"; fi
 }
@@ -83,6 +101,9 @@ need=()
 for p in wrk nginx-light softhsm2 libsqlite3-dev libssl-dev libp11-kit-dev curl python3 g++ cmake ninja-build; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
+if want cluster; then
+  dpkg -s postgresql-15 >/dev/null 2>&1 || need+=(postgresql-15)  # server, psql, pgbench
+fi
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get install -y "${need[@]}" >/dev/null
@@ -105,7 +126,7 @@ g++ -O3 -DNDEBUG -std=c++20 -DFMT_SHARED -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTE
   -I"$ROOT" -I/usr/include/p11-kit-1 -o "$BIN/tick_bench" "$ROOT/bench/tick_bench.cc" \
   "$BUILD/keymgr/libkm_keymgr.a" "$BUILD/keymgr/libkm_tlog.a" "$BUILD/hsm/libkm_hsm.a" "$BUILD/db/libkm_db.a" \
   "$BUILD/db/libkm_merkle.a" "$BUILD/common/libkm_common.a" \
-  -lsqlite3 -lssl -lcrypto -lspdlog -lfmt -ldl -lpthread
+  -lsqlite3 -lpq -lssl -lcrypto -lspdlog -lfmt -ldl -lpthread
 gcc -O2 -I/usr/include/p11-kit-1 -o "$BIN/p11bench" "$BASE/p11bench.c" -ldl -lpthread
 gcc -O2 -Wno-deprecated-declarations -o "$BIN/sqlitebench" "$BASE/sqlitebench.c" -lsqlite3 -lcrypto
 
@@ -126,6 +147,7 @@ H="python3 $ROOT/bench/bench_helper.py"
   echo "sqlite=$(dpkg-query -W -f='${Version}' libsqlite3-0 2>/dev/null)"
   echo "httplib=$(dpkg-query -W -f='${Version}' libcpp-httplib-dev 2>/dev/null)"
   echo "nginx=$(dpkg-query -W -f='${Version}' nginx-light 2>/dev/null)"
+  echo "postgresql=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null)"
 } > "$RAW/meta.$STAMP.txt"
 [ -f "$RAW/meta.txt" ] || cp "$RAW/meta.$STAMP.txt" "$RAW/meta.txt"
 
@@ -335,6 +357,207 @@ printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level 
 SOFTHSM2_CONF=$TC/softhsm2.conf "$BIN/tick_bench" "$TC/keymgr.db" "$TC/hsm.pin" keymgr --ticks 5 --advance-days 8.5 \
   > "$RAW/tick.txt" 2> "$RAW/tick.err" || log "tick_bench exited with $? ($(grep -c RESULT "$RAW/tick.txt") result lines; known: aborts at exit, see docs/perf.md)"
 cat "$RAW/tick.txt" >&2
+
+fi
+# ------------------------------------------------------------------ 5. cluster (issue 13)
+if want cluster; then
+stop_server  # the other sections' server: its CPU stays out of these figures
+CL=$WORK/cluster; mkdir -p "$CL"
+CPORT=${BENCH_CLUSTER_PORT:-18490}
+CONNS=${BENCH_CLUSTER_CONNS:-64}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+# Not under $WORK (0700): the postgres OS user must reach the socket directory.
+PGDIR=$(mktemp -d /tmp/km-bench-pg.XXXXXX)
+PGURL=$("$ROOT/scripts/pg.sh" start "$PGDIR")
+pg_as() { if [ "$(id -u)" = 0 ]; then (cd "$PGDIR" && runuser -u postgres -- "$@"); else (cd "$PGDIR" && "$@"); fi; }
+if [ "${BENCH_PG_FSYNC:-on}" = on ]; then
+  # pg.sh runs test clusters with fsync off; durable figures need it on (pg.sh's other settings kept).
+  pg_as "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/pg.log" -w -t 60 -m fast restart \
+    -o "-k '$PGDIR' -c listen_addresses='' -c fsync=on -c synchronous_commit=on -c max_connections=200 -c shared_buffers=128MB" \
+    >/dev/null
+fi
+PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGDIR" -U postgres)
+{
+  echo "pg_server=$("${PSQL[@]}" -d postgres -tAc 'SHOW server_version')"
+  echo "pg_fsync=$("${PSQL[@]}" -d postgres -tAc 'SHOW fsync')"
+  echo "pg_synchronous_commit=$("${PSQL[@]}" -d postgres -tAc 'SHOW synchronous_commit')"
+  echo "pg_wal_sync_method=$("${PSQL[@]}" -d postgres -tAc 'SHOW wal_sync_method')"
+} >> "$RAW/meta.txt"
+
+# An instance: DIR/keymgr.toml (production defaults except port and paths, no bootstrap keyset:
+# es256 is created once through the API), a token directory (its softhsm2.conf and hsm.pin) and a
+# database (a PostgreSQL URL with [cluster] instance_id, or DIR/keymgr.db).
+cl_config() {  # dir port token_dir [instance_id]
+  mkdir -p "$1"
+  cat > "$1/keymgr.toml" <<TOML
+# bench/run.sh cluster section
+[server]
+listen = "127.0.0.1"
+port = $2
+[hsm]
+module = "/usr/lib/softhsm/libsofthsm2.so"
+token_label = "keymgr"
+pin_file = "$3/hsm.pin"
+$(if [ -n "${4:-}" ]; then printf '[cluster]\ninstance_id = "%s"' "$4"; else printf '[database]\npath = "%s/keymgr.db"' "$1"; fi)
+TOML
+}
+cl_env() {  # dir token_dir url|"": sets CL_ENV, the command prefix that runs keymgr as that instance
+  CL_ENV=(env -u KEYMGR_DATABASE_URL KEYMGR_CONFIG="$1/keymgr.toml" SOFTHSM2_CONF="$2/softhsm2.conf")
+  [ -n "$3" ] && CL_ENV+=(KEYMGR_DATABASE_URL="$3")
+  return 0
+}
+cl_start() {  # what dir port (CL_ENV set): starts `keymgr serve`, waits for /healthz; sets CL_PID
+  $H startup "$3" "$2/server.log" -- "${CL_ENV[@]}" "$KM" serve > "$2/startup.out" || { tail -20 "$2/server.log" >&2; exit 1; }
+  CL_PID=$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' "$2/startup.out"); CL_PIDS+=("$CL_PID")
+  if grep -q timeout_s "$2/startup.out"; then log "$1 did not answer /healthz"; tail -20 "$2/server.log" >&2; exit 1; fi
+  sed "s/^STARTUP /STARTUP what=$1 /" "$2/startup.out" >> "$RAW/cluster_startup.txt"
+  log "$1 up in $(sed -n 's/.*ms=\([0-9.]*\).*/\1/p' "$2/startup.out") ms (pid $CL_PID, port $3)"
+}
+cl_stop() {  # pid: SIGTERM, SIGKILL after 30 s
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 1 300); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$1" 2>/dev/null && kill -KILL "$1" 2>/dev/null || true
+  local keep=() p; for p in "${CL_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; CL_PIDS=("${keep[@]}")
+}
+cl_api() {  # port method path token [body]
+  curl -sS -f -X "$2" -H "Authorization: Bearer $4" -H 'Content-Type: application/json' \
+    ${5:+--data "$5"} "http://127.0.0.1:$1$3"
+}
+cl_wait_sign() {  # port token: until POST /v1/keysets/es256/sign answers 200 (30 s)
+  for _ in $(seq 1 300); do
+    cl_api "$1" POST /v1/keysets/es256/sign "$2" '{"claims":{"sub":"u"},"ttl":300}' >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  log "the instance on port $1 does not sign es256 after 30 s"; exit 1
+}
+cpu_sample() {  # duration label out: CPU per process group during the next `duration` (bench_helper.py cpu); sets CPU_PID
+  # keymgr = the running instances, postgres = this cluster (the machine may run other keymgr / PostgreSQL, e.g. CI's)
+  rm -f "$CL/cpu.ready"
+  $H cpu "$1" "$2" "$CL/cpu.ready" --keymgr "$(IFS=,; echo "${CL_PIDS[*]}")" \
+    --postmaster "$(head -1 "$PGDIR/data/postmaster.pid" 2>/dev/null)" > "$3" 2>&1 &
+  CPU_PID=$!
+  for _ in $(seq 1 200); do [ -e "$CL/cpu.ready" ] && break; sleep 0.05; done  # python's start-up: ~1 s here
+}
+cl_measure() {  # cfg run token port...: one wrk per instance at once, CONNS split between them; CPU sampled meanwhile
+  local cfg=$1 r=$2 tok=$3; shift 3
+  local n=$# i=0 c pids=() t=2
+  [ "$n" -gt 1 ] && t=1  # 2 wrk threads in all (3 with three instances)
+  log "cluster $cfg (run $r): $n x wrk -t$t, $CONNS connections in all, -d$DUR"
+  cpu_sample "$DUR" "$cfg" "$RAW/cpu_cluster_${cfg}_r$r.txt"
+  pids+=("$CPU_PID")
+  for p in "$@"; do
+    c=$(( CONNS / n + (i < CONNS % n ? 1 : 0) )); i=$((i + 1))
+    wrk -t$t -c$c -d"$DUR" --latency -s "$ROOT/bench/sign.lua" "http://127.0.0.1:$p/v1/keysets/es256/sign" -- "$tok" \
+      > "$RAW/wrk_cluster_${cfg}_r${r}_i$i.txt" 2>&1 &
+    pids+=($!)
+  done
+  wait "${pids[@]}" || true
+  grep -hE 'Requests/sec|Non-2xx|Socket' "$RAW"/wrk_cluster_${cfg}_r${r}_i*.txt >&2 || true
+  grep -h 'group=' "$RAW/cpu_cluster_${cfg}_r$r.txt" | grep -v 'cores=0.000' >&2 || true
+  sleep 1
+}
+cl_idle() {  # label: CPU of the running instances with no load (3 s): an idle instance should use ~none
+  cpu_sample 4s "$1" "$RAW/cpu_cluster_$1_r1.txt"; wait "$CPU_PID" || true
+  grep -h 'group=keymgr' "$RAW/cpu_cluster_$1_r1.txt" >&2 || true
+}
+
+# One keymgr on SQLite (the baseline): its own token and data.
+SQ=$CL/sqlite; SQPORT=$CPORT
+"$ROOT/scripts/init-softhsm.sh" "$SQ" keymgr >/dev/null
+cl_config "$SQ" "$SQPORT" "$SQ"
+cl_env "$SQ" "$SQ" ""
+"${CL_ENV[@]}" "$KM" token create --name bench-admin --role admin --out "$SQ/admin.token" 2>>"$CL/cli.log"
+cl_start sqlite_1 "$SQ" "$SQPORT"; SQPID=$CL_PID
+SQADMIN=$(cat "$SQ/admin.token")
+cl_api "$SQPORT" POST /v1/keysets "$SQADMIN" "{\"name\":\"es256\",\"issuer\":\"http://127.0.0.1:$SQPORT/es256\",\"alg\":\"ES256\"}" >/dev/null
+# Through the API: a CLI write to a SQLite ledger while its server runs breaks the server's next append (see above).
+SQISSUER=$(cl_api "$SQPORT" POST /v1/tokens "$SQADMIN" '{"name":"bench-issuer","role":"issuer","keysets":["es256"]}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+cl_wait_sign "$SQPORT" "$SQISSUER"
+cl_measure sqlite1 1 "$SQISSUER" "$SQPORT"
+cl_stop "$SQPID"
+
+# Three keymgr on the PostgreSQL database, one SoftHSM2 token directory, each its port and instance_id.
+PGH=$CL/pg-hsm
+"$ROOT/scripts/init-softhsm.sh" "$PGH" keymgr >/dev/null
+PGPORTS=(); PGPIDS=()
+for i in 1 2 3; do PGPORTS+=($((CPORT + i))); cl_config "$CL/pg$i" "$((CPORT + i))" "$PGH" "bench-$i"; done
+cl_env "$CL/pg1" "$PGH" "$PGURL"
+"${CL_ENV[@]}" "$KM" token create --name bench-admin --role admin --out "$CL/admin.token" 2>>"$CL/cli.log"
+# One after the other: an instance that enumerates SoftHSM2's file token while another process
+# writes it can miss the token (tests/e2e/cluster_test.py); the first one leads.
+for i in 1 2 3; do
+  cl_env "$CL/pg$i" "$PGH" "$PGURL"
+  cl_start "pg_$i" "$CL/pg$i" "${PGPORTS[$((i - 1))]}"; PGPIDS+=("$CL_PID")
+done
+PGADMIN=$(cat "$CL/admin.token")
+cl_api "${PGPORTS[0]}" POST /v1/keysets "$PGADMIN" \
+  "{\"name\":\"es256\",\"issuer\":\"http://127.0.0.1:${PGPORTS[0]}/es256\",\"alg\":\"ES256\"}" >/dev/null
+# The CLI against the shared database while the instances run (PostgreSQL: every write is a transaction of its own).
+cl_env "$CL/pg1" "$PGH" "$PGURL"
+"${CL_ENV[@]}" "$KM" token create --name bench-issuer --role issuer --keyset es256 --out "$CL/issuer.token" 2>>"$CL/cli.log"
+PGISSUER=$(cat "$CL/issuer.token")
+t0=$(date +%s%N)
+for i in 1 2 3; do
+  cl_wait_sign "${PGPORTS[$((i - 1))]}" "$PGISSUER"
+  log "pg_$i signs es256 (created through pg_1, then the issuer token by the CLI; $(( ($(date +%s%N) - t0) / 1000000 )) ms after the token)"
+done
+sleep 1
+cl_idle idle3
+cl_measure pg3 1 "$PGISSUER" "${PGPORTS[@]}"
+for i in 1 2 3; do
+  curl -sS "http://127.0.0.1:${PGPORTS[$((i - 1))]}/metrics" 2>/dev/null | grep -E '^keymgr_leader ' |
+    sed "s/^/METRIC instance=pg_$i /" >> "$RAW/cluster_startup.txt" || true
+done
+cl_stop "${PGPIDS[2]}"
+cl_measure pg2 1 "$PGISSUER" "${PGPORTS[0]}" "${PGPORTS[1]}"
+cl_stop "${PGPIDS[1]}"
+cl_measure pg1 1 "$PGISSUER" "${PGPORTS[0]}"
+cl_stop "${PGPIDS[0]}"
+
+# The SQLite baseline again (the machine is shared: a drift shows as a gap between its two runs).
+cl_env "$SQ" "$SQ" ""
+cl_start sqlite_1_r2 "$SQ" "$SQPORT"; SQPID=$CL_PID
+cl_wait_sign "$SQPORT" "$SQISSUER"
+cl_measure sqlite1 2 "$SQISSUER" "$SQPORT"
+cl_stop "$SQPID"
+
+# Durable appends into PostgreSQL: through the store (group commit) vs pgbench, each in a database of
+# its own, each pair run back to back (the disk's fsync latency drifts with the neighbours' writes).
+# Raw: one row per transaction into a plain table with the intake's columns (ledger_pending, ~300
+# bytes a row like ledger_bench's entries; primary key only: the intake also has 3 partial indexes).
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE bench_ledger" -c "CREATE DATABASE bench_raw"
+"${PSQL[@]}" -d bench_raw -c "CREATE TABLE ledger_raw(id BIGSERIAL PRIMARY KEY, ts_ms BIGINT NOT NULL, kind TEXT NOT NULL,
+  event TEXT NOT NULL, keyset TEXT NOT NULL, kid TEXT NOT NULL, alg TEXT NOT NULL, actor TEXT NOT NULL,
+  actor_addr TEXT NOT NULL, jti TEXT NOT NULL, sub TEXT NOT NULL, aud TEXT NOT NULL, iat BIGINT NOT NULL,
+  exp BIGINT NOT NULL, token_sha256 TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL)"
+cat > "$CL/insert.sql" <<'SQL'
+\set n random(1, 1000000000)
+INSERT INTO ledger_raw(ts_ms, kind, event, keyset, kid, alg, actor, actor_addr, jti, sub, aud, iat, exp,
+  token_sha256, outcome, reason, detail)
+VALUES (1795000000000 + :n, 'sign', 'sign', 'keyset-' || (:n % 10), md5(:n::text) || 'AbCdEfGhIjK', 'ES256',
+  'svc-' || (:n % 20), '10.0.' || (:n % 256) || '.' || (:n % 253), substr(md5((:n + 1)::text), 1, 22),
+  'user-' || (100000 + :n % 10000), 'https://api' || (:n % 5) || '.example.com', 1795000000 + :n % 1000,
+  1795000900 + :n % 1000, md5((:n + 2)::text) || md5((:n + 3)::text), 'ok', '', '{}');
+SQL
+# CLSECS, not APPSECS: pgbench's 64 backends take ~2 s to connect here, and their first transactions load caches.
+for t in 1 64; do
+  log "durable appends into PostgreSQL through the store: ledger_bench --url --threads $t (${CLSECS}s)"
+  [ "$t" = 64 ] && cpu_sample "${CLSECS}s" append64 "$RAW/cpu_cluster_append64_r1.txt"
+  "$BUILD/db/ledger_bench" --url "${PGURL/\/keymgr_test\?/\/bench_ledger?}" --threads "$t" --append-secs "$CLSECS" \
+    >> "$RAW/cluster_ledger_pg.txt" 2>> "$RAW/cluster_ledger_pg.err" || log "ledger_bench --url failed"
+  wait
+  grep "^RESULT append backend=postgresql threads=$t " "$RAW/cluster_ledger_pg.txt" >&2 || true
+  log "raw PostgreSQL: pgbench -c$t, one-row INSERT per transaction (${CLSECS}s)"
+  [ "$t" = 64 ] && cpu_sample "${CLSECS}s" pgbench64 "$RAW/cpu_cluster_pgbench64_r1.txt"
+  "$PGBIN/pgbench" -n -M prepared -f "$CL/insert.sql" -c "$t" -j "$(( t > 1 ? 2 : 1 ))" -T "$CLSECS" \
+    -h "$PGDIR" -U postgres bench_raw > "$RAW/pgbench_c$t.txt" 2>&1 || log "pgbench -c$t failed"
+  wait
+  grep -E '^tps|^latency average|failed' "$RAW/pgbench_c$t.txt" >&2 || true
+done
+echo "pg_raw_row_bytes=$("${PSQL[@]}" -d bench_raw -tAc 'SELECT round(avg(pg_column_size(r.*))) FROM ledger_raw r')" >> "$RAW/meta.txt"
+echo "pg_intake_row_bytes=$("${PSQL[@]}" -d bench_ledger -tAc 'SELECT round(avg(pg_column_size(r.*))) FROM ledger_pending r')" >> "$RAW/meta.txt"
+if [ "${BENCH_KEEP:-0}" != 1 ]; then "$ROOT/scripts/pg.sh" stop "$PGDIR"; PGDIR=""; fi
 
 fi
 # ------------------------------------------------------------------ report
