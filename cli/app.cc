@@ -124,6 +124,11 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   Leadership* lead = app->leadership_.get();
   app->scheduler_->set_fence_source([lead] { return lead->fence(); });
   app->scheduler_->set_on_stale([lead](const Status& st) { lead->report_refusal(st); });
+  // Leading now: repair what the previous leader (or a dead incarnation) left half-done at once.
+  Scheduler* sched = app->scheduler_.get();
+  app->leadership_->set_on_change([sched](bool leader) {
+    if (leader) sched->wake();
+  });
   app->log_->set_fence_source([lead] { return lead->fence(); }, [lead](const Status& st) { lead->report_refusal(st); });
   if (leader) {
     if (Status st = app->log_->ensure_keys(); !st.ok()) spdlog::error("ledger log: audit key unavailable: {}", st.to_string());

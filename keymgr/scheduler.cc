@@ -73,7 +73,22 @@ TickReport Scheduler::tick_due() {
   std::lock_guard tl(tick_mu_);
   std::optional<db::Fence> fence;
   if (!pass_fence(&fence)) return {};
+  if (!reconciled_) {
+    // A new term (or a repair still pending): repair before advancing, as tick() does, rather
+    // than waiting for the next full sweep.
+    auto r = keys_.reconcile(fence ? &*fence : nullptr);
+    reconciled_ = r.ok() && r->done;
+    if (!r.ok()) note(r.status());
+  }
   return advance_each(keys_.due_keysets(keys_.clock().now()), fence);
+}
+
+void Scheduler::wake() {
+  {
+    std::lock_guard l(mu_);
+    changed_ = true;
+  }
+  cv_.notify_all();
 }
 
 TimePoint Scheduler::next_wake(TimePoint now) const {

@@ -61,6 +61,9 @@ class Scheduler {
   void set_fence_source(std::function<std::optional<db::Fence>()> fence) { fence_ = std::move(fence); }
   // Called with every write refused because the fence was stale (Leadership::report_refusal).
   void set_on_stale(std::function<void(const Status&)> fn) { on_stale_ = std::move(fn); }
+  // Makes the loop run a pass now (e.g. this instance just became leader: repair at once rather
+  // than at the next due event or sweep). Any thread.
+  void wake();
   void start();
   void stop();
 
