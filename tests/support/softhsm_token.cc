@@ -1,6 +1,8 @@
 #include "tests/support/softhsm_token.h"
 
 #include <stdlib.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,24 +37,25 @@ void remove_tree(const std::string& dir) {
 
 int run_process(const std::vector<std::string>& argv, std::string* output) {
   if (argv.empty()) return -1;
+  // posix_spawnp, not fork + exec: a forked child of a multithreaded test that allocates before
+  // exec (building argv) can deadlock on an allocator lock another thread held at fork time (seen
+  // under ASan: the child never reached exec and the test hung on the pipe until its timeout).
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   int fds[2];
-  if (::pipe(fds) != 0) return -1;
-  pid_t pid = ::fork();
-  if (pid < 0) {
+  if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);  // dup2 clears FD_CLOEXEC on the copies
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
     ::close(fds[0]);
     ::close(fds[1]);
     return -1;
-  }
-  if (pid == 0) {
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
   }
   ::close(fds[1]);
   std::string out;
