@@ -56,6 +56,7 @@ class NoHsm final : public hsm::Hsm {
   Result<Bytes> sign(std::string_view, Algorithm, std::string_view) override { return refuse(); }
   Status destroy_key(std::string_view) override { return refuse(); }
   Status health() override { return refuse(); }
+  Status refresh_view() override { return refuse(); }
 
  private:
   static Status refuse() { return Unavailable("audit verify does not use the HSM", "hsm_unavailable"); }

@@ -76,6 +76,9 @@ class DeadlineHsmImpl final : public DeadlineHsm {
   Status health() override {
     return call<Status>("health", call_timeout_, [](Hsm& h) { return h.health(); });
   }
+  Status refresh_view() override {
+    return call<Status>("refresh_view", admin_timeout_, [](Hsm& h) { return h.refresh_view(); });
+  }
 
   DeadlineStats deadline_stats() const override {
     std::lock_guard l(mu_);

@@ -57,6 +57,14 @@ class Hsm {
 
   // OK when the token is reachable and the session pool is logged in.
   virtual Status health() = 0;
+
+  // Makes the calls that follow see every key other processes have generated or destroyed in the
+  // token so far. Some modules keep a per-process object index that can lag behind other
+  // processes' writes (SoftHSM2 2.6.1's file store, also behind p11-kit remoting); keymgr calls
+  // this before it concludes that a key is gone. sign() and destroy_key() already do it by
+  // themselves before they answer key_not_found. May pause other calls for a moment; never waits
+  // behind a hung call (kUnavailable/"hsm_unavailable" instead).
+  virtual Status refresh_view() = 0;
 };
 
 }  // namespace keymgr::hsm

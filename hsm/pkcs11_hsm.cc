@@ -1,6 +1,8 @@
 #include "hsm/pkcs11_hsm.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <cstring>
 #include <mutex>
@@ -88,7 +90,16 @@ class Pkcs11HsmImpl final : public Pkcs11Hsm {
   Result<Bytes> sign(std::string_view id_hex, Algorithm alg, std::string_view signing_input) override;
   Status destroy_key(std::string_view id_hex) override;
   Status health() override;
-  PoolStats pool_stats() const override { return pool_->stats(); }
+  Status refresh_view() override { return refresh(module_->generation(), std::chrono::milliseconds(0)); }
+  PoolStats pool_stats() const override {
+    PoolStats st = pool_->stats();
+    st.view_refreshes = view_refreshes_.load();
+    return st;
+  }
+
+  // A key_not_found re-reads the token at most this often (a flood of requests for a key that
+  // really is gone must not keep resetting the library under everyone else's signatures).
+  static constexpr std::chrono::milliseconds kNotFoundRefreshInterval{1000};
 
  private:
   // Runs f(session, rv) on a borrowed session while inside the module; f stores the CK_RV of a
@@ -103,6 +114,30 @@ class Pkcs11HsmImpl final : public Pkcs11Hsm {
   Result<Algorithm> key_algorithm(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_RV& rv);
   Result<Bytes> read_public(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, Algorithm alg, CK_RV& rv);
   Result<Bytes> sign_once(CK_SESSION_HANDLE s, const CachedKey& key, Algorithm alg, const Bytes& data, CK_RV& rv);
+  // C_Finalize + C_Initialize so that the module re-reads the token's objects, unless the library
+  // was re-initialised since `seen` (then the view is already fresh).
+  Status refresh(uint64_t seen, std::chrono::milliseconds min_interval) {
+    if (module_->generation() != seen) return Status::Ok();
+    Status st = module_->reinitialize(seen, p11::Module::kMaxDrainWait, min_interval);
+    if (st.ok()) view_refreshes_.fetch_add(1);
+    return st;
+  }
+  // Runs `once`; when it answers key_not_found, refreshes the view (rate-limited) and runs it again.
+  template <typename F>
+  auto looking_twice(F&& once) -> decltype(once()) {
+    const uint64_t seen = module_->generation();
+    auto r = once();
+    const Status& st = status_of(r);
+    if (st.ok() || st.reason() != "key_not_found") return r;
+    if (!refresh(seen, kNotFoundRefreshInterval).ok()) return r;
+    return once();
+  }
+  static const Status& status_of(const Status& s) { return s; }
+  template <typename T>
+  static const Status& status_of(const Result<T>& r) {
+    static const Status kOk;
+    return r.ok() ? kOk : r.status();
+  }
   void forget(const std::string& id_norm) {
     std::lock_guard l(cache_mu_);
     cache_.erase(id_norm);
@@ -116,6 +151,7 @@ class Pkcs11HsmImpl final : public Pkcs11Hsm {
 
   std::mutex cache_mu_;
   std::unordered_map<std::string, CachedKey> cache_;  // private key handles by id; guarded by cache_mu_
+  std::atomic<uint64_t> view_refreshes_{0};
 };
 
 template <typename F>
@@ -438,7 +474,7 @@ Result<Bytes> Pkcs11HsmImpl::sign(std::string_view id_hex, Algorithm alg, std::s
   if (alg == Algorithm::kES384) data = sha384(signing_input);
   else if (is_ecdsa(alg) || (is_pss(alg) && !pss_combined_)) data = sha256(signing_input);
   else data = to_bytes(signing_input);
-  return run([&](CK_SESSION_HANDLE s, CK_RV& rv) -> Result<Bytes> {
+  auto in_token = [&](CK_SESSION_HANDLE s, CK_RV& rv) -> Result<Bytes> {
     for (bool refresh : {false, true}) {
       ASSIGN_OR_RETURN(CachedKey k, private_key(s, id_norm, id, refresh, rv));
       if (k.alg != alg) {
@@ -456,14 +492,15 @@ Result<Bytes> Pkcs11HsmImpl::sign(std::string_view id_hex, Algorithm alg, std::s
       return sig;
     }
     return Internal("unreachable", "hsm_error");
-  });
+  };
+  return looking_twice([&] { return run(in_token); });
 }
 
 Status Pkcs11HsmImpl::destroy_key(std::string_view id_hex) {
   ASSIGN_OR_RETURN(Bytes id, parse_id(id_hex));
   const std::string id_norm = hex_encode(id);
   forget(id_norm);
-  return run([&](CK_SESSION_HANDLE s, CK_RV& rv) -> Status {
+  auto in_token = [&](CK_SESSION_HANDLE s, CK_RV& rv) -> Status {
     std::vector<CK_OBJECT_HANDLE> victims;
     // Private half first: once it is gone the key can no longer sign, whatever happens next.
     for (CK_OBJECT_CLASS cls : {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY}) {
@@ -480,7 +517,8 @@ Status Pkcs11HsmImpl::destroy_key(std::string_view id_hex) {
     rv = CKR_OK;
     forget(id_norm);
     return Status::Ok();
-  });
+  };
+  return looking_twice([&] { return run(in_token); });
 }
 
 Status Pkcs11HsmImpl::health() {

@@ -12,6 +12,12 @@
 //   kUnavailable/"hsm_unavailable" when the library or token does not answer.
 //   generate_key: kAlreadyExists/"key_exists", kInvalidArgument/"invalid_key_id".
 //   sign: kInvalidArgument/"algorithm_mismatch" when `alg` is not the key's algorithm.
+//
+// Other processes' keys: a module may keep a per-process object index that lags behind another
+// process's writes (SoftHSM2 2.6.1 does, directly and through p11-kit remoting, until C_Finalize).
+// Before sign() or destroy_key() answers key_not_found it re-initialises the library once, to
+// re-read the token (at most once per kNotFoundRefreshInterval, never behind a hung call), and
+// looks again; refresh_view() does the same on request.
 // Messages never contain the PIN.
 //
 // Thread-safety: everything is thread-safe; `pool_size` signatures can run at once.
@@ -49,6 +55,8 @@ struct PoolStats {
   int leased = 0;                // lent to callers right now
   uint64_t replaced = 0;         // sessions discarded (lost) since start
   uint64_t reinitializations = 0;  // C_Finalize + C_Initialize of the library (process-wide)
+  uint64_t view_refreshes = 0;     // of them, to re-read the token's objects (key_not_found, refresh_view)
+  uint64_t drain_timeouts = 0;     // re-initialisations given up: a call in progress did not finish
 };
 
 // The concrete type behind open_pkcs11_hsm(), for introspection (dynamic_cast to it).

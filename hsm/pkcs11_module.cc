@@ -113,14 +113,44 @@ Module::~Module() {
   ::dlclose(dl_);
 }
 
-Status Module::reinitialize(uint64_t seen_generation) {
-  std::unique_lock lock(life_mu_);
+std::shared_lock<std::shared_timed_mutex> Module::enter() const {
+  if (draining_.load(std::memory_order_acquire)) {
+    std::unique_lock g(gate_mu_);
+    gate_cv_.wait(g, [&] { return !draining_.load(std::memory_order_relaxed); });
+  }
+  return std::shared_lock(life_mu_);
+}
+
+Status Module::reinitialize(uint64_t seen_generation, std::chrono::milliseconds max_wait,
+                            std::chrono::milliseconds min_interval) {
+  std::lock_guard one(reinit_mu_);
   if (generation_.load() != seen_generation) return Status::Ok();  // someone else already did
   const auto now = std::chrono::steady_clock::now();
-  if (reinit_count_.load() > 0 && now - last_reinit_ < kMinReinitInterval) {
+  if (reinit_count_.load() > 0 && now - last_reinit_ < min_interval) {
     return Unavailable("PKCS#11 library still failing after a re-initialisation", "hsm_unavailable");
   }
   last_reinit_ = now;
+  auto open_gate = [&] {
+    {
+      std::lock_guard g(gate_mu_);
+      draining_.store(false, std::memory_order_release);
+    }
+    gate_cv_.notify_all();
+  };
+  {
+    std::lock_guard g(gate_mu_);
+    draining_.store(true, std::memory_order_release);
+  }
+  std::unique_lock lock(life_mu_, std::defer_lock);
+  if (!lock.try_lock_for(max_wait)) {
+    open_gate();
+    drain_timeouts_.fetch_add(1);
+    return Unavailable("PKCS#11 library not re-initialised: calls in progress did not finish within " +
+                           std::to_string(max_wait.count()) + " ms",
+                       "hsm_unavailable");
+  }
+  // Held exclusively: callers that pass the gate from here on wait on the lock itself.
+  open_gate();
   fl_->C_Finalize(nullptr);  // result ignored: a broken library may say anything here
   generation_.fetch_add(1, std::memory_order_acq_rel);
   reinit_count_.fetch_add(1);

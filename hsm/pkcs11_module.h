@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -54,18 +55,28 @@ class Module {
 
   // Every call into the library is made while holding this (shared): reinitialize() takes it
   // exclusively so that no call runs across C_Finalize. Never call reinitialize() while holding it.
-  std::shared_lock<std::shared_mutex> enter() const { return std::shared_lock(life_mu_); }
+  // While a re-initialisation is draining the calls in progress, new callers wait here (at most
+  // that re-initialisation's bounded wait plus C_Finalize + C_Initialize).
+  std::shared_lock<std::shared_timed_mutex> enter() const;
 
   // Bumped whenever C_Finalize ran: every session and object handle of an older generation is
   // invalid and must not be closed or used (the numbers may now name someone else's objects).
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   // C_Finalize + C_Initialize, unless someone already did it since `seen_generation`. At most
-  // one attempt per kMinReinitInterval: while the device stays away, callers fail fast with
-  // hsm_unavailable instead of resetting the library on every call.
+  // one attempt per `min_interval` (kMinReinitInterval by default): while the device stays away,
+  // callers fail fast with hsm_unavailable instead of resetting the library on every call.
+  //
+  // Never blocks behind a hung call: new calls are held at enter() while the calls in progress
+  // finish; if they have not finished within `max_wait` (a module call that hangs), nothing is
+  // re-initialised, the held calls go on, and the result is kUnavailable/"hsm_unavailable".
   static constexpr std::chrono::milliseconds kMinReinitInterval{250};
-  Status reinitialize(uint64_t seen_generation);
+  static constexpr std::chrono::milliseconds kMaxDrainWait{1000};
+  Status reinitialize(uint64_t seen_generation, std::chrono::milliseconds max_wait = kMaxDrainWait,
+                      std::chrono::milliseconds min_interval = kMinReinitInterval);
   uint64_t reinit_count() const { return reinit_count_.load(); }
+  // Re-initialisations given up because calls in progress did not finish within max_wait.
+  uint64_t drain_timeouts() const { return drain_timeouts_.load(); }
 
   // Login bookkeeping shared by every pool in the process on the same token (login state in
   // PKCS#11 is per application and token, not per session): the last user to leave logs out.
@@ -81,10 +92,17 @@ class Module {
   void* const dl_;
   CK_FUNCTION_LIST* const fl_;
   bool finalize_;  // false if someone else in the process had initialized the library
-  mutable std::shared_mutex life_mu_;
+  mutable std::shared_timed_mutex life_mu_;
+  // The gate of enter() while a re-initialisation drains (without it, a steady stream of readers
+  // could keep the exclusive lock out for good: glibc's rwlock prefers readers).
+  mutable std::mutex gate_mu_;
+  mutable std::condition_variable gate_cv_;
+  std::atomic<bool> draining_{false};  // written under gate_mu_
+  std::mutex reinit_mu_;               // one re-initialisation attempt at a time
+  std::atomic<uint64_t> drain_timeouts_{0};
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> reinit_count_{0};
-  std::chrono::steady_clock::time_point last_reinit_{};  // guarded by life_mu_ (exclusive)
+  std::chrono::steady_clock::time_point last_reinit_{};  // guarded by reinit_mu_
   std::mutex login_mu_;
   std::map<CK_SLOT_ID, int> login_users_;  // guarded by login_mu_
   int refs_ = 0;                           // guarded by the registry mutex

@@ -139,8 +139,13 @@ Result<std::unique_ptr<Session>> SessionPool::open_session() {
       }
       Status st;
       if (refind) {
-        // Slot ids may change across C_Finalize/C_Initialize: look the token up again.
+        // Slot ids may change across C_Finalize/C_Initialize: look the token up again. A token that
+        // is not there now (a p11-kit client initialised while its server was away lists no
+        // slots) is an outage, not a configuration error: re-initialise again later.
         st = find_slot();
+        if (st.code() == ErrorCode::kInvalidArgument) {
+          st = Unavailable(st.message() + " (after a re-initialisation)", "hsm_unavailable");
+        }
         std::lock_guard l(mu_);
         slot = slot_;
       }
@@ -241,6 +246,7 @@ PoolStats SessionPool::stats() const {
   st.leased = leased_;
   st.replaced = replaced_;
   st.reinitializations = module_->reinit_count();
+  st.drain_timeouts = module_->drain_timeouts();
   return st;
 }
 

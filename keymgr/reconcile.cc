@@ -1,6 +1,8 @@
 // KeyService::reconcile: repairs what a crash or an outside hand left half-done between the store
 // and the HSM (unfinished generations, orphan HSM objects, keys whose HSM object vanished).
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -60,6 +62,26 @@ Result<ReconcileReport> KeyService::reconcile(const db::Fence* fence) {
   if (!hsm_keys.ok()) {
     spdlog::error("reconcile: HSM unreachable, repair postponed: {}", hsm_keys.status().to_string());
     return rep;  // done = false
+  }
+  {
+    // A module's view of the token can lag behind other processes' writes (hsm.h, refresh_view):
+    // before a key is recorded as missing or an unfinished generation is judged by whether its
+    // object exists, look again with a fresh view. Rare: only when a row names an unlisted key.
+    ASSIGN_OR_RETURN(auto rows, store_.list_keys(std::nullopt));
+    std::set<std::string> listed;
+    for (const auto& k : *hsm_keys) listed.insert(k.id);
+    const bool unlisted = std::any_of(rows.begin(), rows.end(), [&](const db::KeyRecord& r) {
+      return r.state != key_state_name(KeyState::kDestroyed) && listed.count(r.hsm_id) == 0;
+    });
+    if (unlisted) {
+      Status fresh = hsm_.refresh_view();
+      if (fresh.ok()) hsm_keys = hsm_.list_keys(kKeyLabelPrefix);
+      if (!fresh.ok() || !hsm_keys.ok()) {
+        spdlog::error("reconcile: HSM view could not be refreshed, repair postponed: {}",
+                      (fresh.ok() ? hsm_keys.status() : fresh).to_string());
+        return rep;  // done = false: the scheduler reconciles again
+      }
+    }
   }
   std::map<std::string, bool> in_hsm;
   for (const auto& k : *hsm_keys) in_hsm[k.id] = false;

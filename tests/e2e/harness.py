@@ -97,8 +97,11 @@ class P11KitServer:
             os.unlink(self.socket)
         env = dict(os.environ, SOFTHSM2_CONF=os.path.join(self.hsm_dir, "softhsm2.conf"))
         log = open(os.path.join(self.hsm_dir, "p11kit.log"), "a")
+        # Its own process group: p11-kit server forks one child (one SoftHSM2) per client
+        # connection, and those children would go on serving their clients after the server died.
         self.proc = subprocess.Popen(["p11-kit", "server", "-f", "-n", self.socket, "--provider", SOFTHSM,
-                                      f"pkcs11:token={self.label}"], env=env, stdout=log, stderr=log)
+                                      f"pkcs11:token={self.label}"], env=env, stdout=log, stderr=log,
+                                     start_new_session=True)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -109,8 +112,12 @@ class P11KitServer:
         raise RuntimeError("p11-kit server did not create its socket")
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+        """Takes the HSM away: the server and every per-connection child it forked, at once."""
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait()
         self.proc = None
 

@@ -242,6 +242,20 @@ TEST_P(HsmConformance, UnknownKeyIsNotFound) {
   EXPECT_NE(st.message().find("02"), std::string::npos) << "the message names the id: " << st.message();
 }
 
+TEST_P(HsmConformance, RefreshViewKeepsEveryKeyListedAndSigning) {
+  ASSERT_TRUE(hsm().generate_key(Algorithm::kES256, "0a", "web-a").ok());
+  ASSERT_TRUE(hsm().generate_key(Algorithm::kES384, "0b", "web-b").ok());
+  ASSERT_TRUE(hsm().refresh_view().ok());
+  auto keys = hsm().list_keys("web-");
+  ASSERT_TRUE(keys.ok()) << keys.status().to_string();
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].id, "0a");
+  EXPECT_EQ((*keys)[1].id, "0b");
+  EXPECT_TRUE(hsm().sign("0a", Algorithm::kES256, "x.y").ok());
+  EXPECT_TRUE(hsm().sign("0b", Algorithm::kES384, "x.y").ok());
+  EXPECT_TRUE(hsm().health().ok());
+}
+
 TEST_P(HsmConformance, ListByLabelPrefixSortedByLabelThenId) {
   // Made in an order that is neither label nor id order.
   struct Made {

@@ -7,7 +7,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -375,6 +377,30 @@ TEST_F(Pkcs11FaultTest, UnreachableTokenFailsClosed) {
   EXPECT_TRUE(hsm_->sign("d4", Algorithm::kES256, "a.b").ok());
 }
 
+// A p11-kit client re-initialised while its server is still away lists no slot at all. That is an
+// outage, not a configuration error: the library is re-initialised again (rate-limited) until the
+// token is back, and then signing resumes by itself.
+TEST_F(Pkcs11FaultTest, ATokenMissingAfterAReinitialisationIsRetriedUntilItIsBack) {
+  OpenWithFaults(/*pool_size=*/1);
+  ASSERT_TRUE(hsm_->generate_key(Algorithm::kES256, "d5", "k").ok());
+  faults_.fail_next(P11Call::kSign, CKR_DEVICE_ERROR);
+  faults_.fail_next(P11Call::kOpenSession, CKR_DEVICE_ERROR);
+  faults_.fail_next(P11Call::kGetSlotList, kNoSlots, 1000);
+  EXPECT_EQ(reason(hsm_->sign("d5", Algorithm::kES256, "a.b").status()), "hsm_unavailable");
+  auto away = hsm_->sign("d5", Algorithm::kES256, "a.b");
+  EXPECT_EQ(reason(away.status()), "hsm_unavailable") << away.status().to_string();
+  EXPECT_EQ(concrete().pool_stats().reinitializations, 1u);
+  std::this_thread::sleep_for(hsm::p11::Module::kMinReinitInterval + std::chrono::milliseconds(50));
+  away = hsm_->sign("d5", Algorithm::kES256, "a.b");
+  EXPECT_EQ(reason(away.status()), "hsm_unavailable") << away.status().to_string();
+  EXPECT_EQ(concrete().pool_stats().reinitializations, 2u) << "no slot after a re-initialisation must re-initialise again";
+  faults_.fail_next(P11Call::kGetSlotList, CKR_OK, 0);  // the server is back
+  std::this_thread::sleep_for(hsm::p11::Module::kMinReinitInterval + std::chrono::milliseconds(50));
+  auto sig = hsm_->sign("d5", Algorithm::kES256, "a.b");
+  ASSERT_TRUE(sig.ok()) << sig.status().to_string();
+  EXPECT_TRUE(hsm_->health().ok());
+}
+
 TEST_F(Pkcs11FaultTest, HalfWayKeyGenerationLeavesNoObject) {
   OpenWithFaults();
   // The key pair is made, then reading its public half fails.
@@ -391,6 +417,125 @@ TEST_F(Pkcs11FaultTest, HalfWayKeyGenerationLeavesNoObject) {
   faults_.fail_next(P11Call::kGenerateKeyPair, CKR_DEVICE_MEMORY);
   EXPECT_FALSE(hsm_->generate_key(Algorithm::kES256, "ba1f", "half").ok());
   EXPECT_TRUE(hsm_->generate_key(Algorithm::kES256, "ba1f", "whole").ok());  // id free again
+}
+
+// ---- another process's keys, through SoftHSM2 2.6.1's lagging object index ----
+//
+// Each process keeps its own index of the token's objects and re-reads it when the token's shared
+// generation counter moved. A process that writes right after another process's write counts that
+// write as its own and stays blind to the other's object until a third write (or C_Finalize). Two
+// keymgr instances on one token (directly or through p11-kit) meet this: the tests below make the
+// interleaving happen on purpose, with pkcs11-tool as the other process.
+
+class CrossProcessTest : public Pkcs11FaultTest {
+ protected:
+  // Another process generates an ES256 key pair with CKA_ID `id` in the token.
+  void other_process_generates(const std::string& id) {
+    std::string out;
+    const int rc = run_process({"pkcs11-tool", "--module", token_->module_path(), "--token-label", token_->label(),
+                                "--login", "--pin", token_->pin(), "--keypairgen", "--key-type", "EC:prime256v1",
+                                "--id", id, "--label", "keymgr:other:" + id},
+                               &out);
+    ASSERT_EQ(rc, 0) << out;
+  }
+  // Makes this process blind to `id`: the other process writes it between this process's lookup
+  // and its own write (generate_key of `mine`).
+  void lag_behind(const std::string& id, const std::string& mine) {
+    faults_.run_before(P11Call::kGenerateKeyPair, [this, id] { other_process_generates(id); });
+    ASSERT_TRUE(hsm_->generate_key(Algorithm::kES256, mine, "keymgr:mine:" + mine).ok());
+  }
+  bool listed(const std::string& id) {
+    auto keys = hsm_->list_keys("");
+    EXPECT_TRUE(keys.ok()) << keys.status().to_string();
+    if (!keys.ok()) return false;
+    return std::any_of(keys->begin(), keys->end(), [&](const hsm::KeyInfo& k) { return k.id == id; });
+  }
+};
+
+TEST_F(CrossProcessTest, AKeyAnotherProcessGeneratedSignsThoughTheIndexLagged) {
+  OpenWithFaults();
+  ASSERT_TRUE(hsm_->generate_key(Algorithm::kES256, "e100", "keymgr:mine:e100").ok());
+  lag_behind("e200", "e101");
+  // The condition this test is about: this process does not see e200 (SoftHSM2 2.6.1).
+  ASSERT_FALSE(listed("e200")) << "the module no longer lags: this test would not exercise the refresh";
+  const uint64_t refreshes = concrete().pool_stats().view_refreshes;
+  auto sig = hsm_->sign("e200", Algorithm::kES256, "a.b");
+  ASSERT_TRUE(sig.ok()) << sig.status().to_string();
+  EXPECT_EQ(concrete().pool_stats().view_refreshes, refreshes + 1);
+  auto key = find_hsm_key(*hsm_, "e200");
+  ASSERT_TRUE(key.ok()) << key.status().to_string();
+  EXPECT_TRUE(hsm::verify_jws_signature(key->public_key, Algorithm::kES256, "a.b", *sig).ok());
+  // This process's own keys still sign after the re-initialisation.
+  EXPECT_TRUE(hsm_->sign("e101", Algorithm::kES256, "a.b").ok());
+  EXPECT_TRUE(hsm_->sign("e100", Algorithm::kES256, "a.b").ok());
+}
+
+TEST_F(CrossProcessTest, AKeyAnotherProcessGeneratedIsDestroyedThoughTheIndexLagged) {
+  OpenWithFaults();
+  lag_behind("f200", "f101");
+  ASSERT_FALSE(listed("f200"));
+  ASSERT_TRUE(hsm_->destroy_key("f200").ok());
+  RawSession raw(*token_);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_TRUE(raw.find(CKO_PRIVATE_KEY, "f200").empty());
+  EXPECT_TRUE(raw.find(CKO_PUBLIC_KEY, "f200").empty());
+}
+
+TEST_F(CrossProcessTest, RefreshViewListsWhatTheLaggingIndexMissed) {
+  OpenWithFaults();
+  lag_behind("a200", "a101");
+  ASSERT_FALSE(listed("a200"));
+  ASSERT_TRUE(hsm_->refresh_view().ok());
+  EXPECT_TRUE(listed("a200"));
+  EXPECT_TRUE(listed("a101"));
+}
+
+TEST_F(CrossProcessTest, AKeyThatIsReallyGoneRefreshesAtMostOncePerInterval) {
+  OpenWithFaults();
+  ASSERT_TRUE(hsm_->generate_key(Algorithm::kES256, "b100", "k").ok());
+  const uint64_t refreshes = concrete().pool_stats().view_refreshes;
+  for (int i = 0; i < 5; ++i) {
+    auto sig = hsm_->sign("dead", Algorithm::kES256, "a.b");
+    ASSERT_FALSE(sig.ok());
+    EXPECT_EQ(sig.status().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(reason(sig.status()), "key_not_found");
+  }
+  // One re-initialisation for the burst (hsm::Pkcs11Hsm's kNotFoundRefreshInterval is 1 s; five
+  // failing lookups take far less on any machine that runs this suite).
+  EXPECT_EQ(concrete().pool_stats().view_refreshes, refreshes + 1);
+  EXPECT_TRUE(hsm_->sign("b100", Algorithm::kES256, "a.b").ok());
+}
+
+// A re-initialisation never waits behind a hung call: it gives up after its bounded drain, the
+// calls it held back go on, and once the module answers again it succeeds.
+TEST_F(CrossProcessTest, RefreshGivesUpOnAHungCallAndEveryoneElseGoesOn) {
+  OpenWithFaults();
+  ASSERT_TRUE(hsm_->generate_key(Algorithm::kES256, "c100", "k").ok());
+  faults_.hang(P11Call::kSign);
+  std::thread stuck([&] { EXPECT_TRUE(hsm_->sign("c100", Algorithm::kES256, "a.b").ok()); });
+  for (int i = 0; i < 2000 && faults_.hung() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(faults_.hung(), 1);
+  std::atomic<bool> refreshed{false};
+  Status refresh;
+  std::thread refresher([&] {
+    refresh = hsm_->refresh_view();
+    refreshed = true;
+  });
+  // A call made while the refresh drains is held, then goes on when the refresh gives up.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto listed_meanwhile = hsm_->list_keys("");
+  refresher.join();
+  EXPECT_TRUE(refreshed);
+  EXPECT_EQ(refresh.code(), ErrorCode::kUnavailable) << refresh.to_string();
+  EXPECT_EQ(reason(refresh), "hsm_unavailable");
+  EXPECT_TRUE(listed_meanwhile.ok()) << listed_meanwhile.status().to_string();
+  EXPECT_EQ(concrete().pool_stats().drain_timeouts, 1u);
+  EXPECT_EQ(concrete().pool_stats().reinitializations, 0u);
+  faults_.release_hangs();
+  stuck.join();
+  ASSERT_TRUE(hsm_->refresh_view().ok());
+  EXPECT_EQ(concrete().pool_stats().reinitializations, 1u);
+  EXPECT_TRUE(hsm_->sign("c100", Algorithm::kES256, "a.b").ok());
 }
 
 }  // namespace

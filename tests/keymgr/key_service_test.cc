@@ -408,6 +408,50 @@ TEST_P(KeyServiceTest, RestartRepairsHalfDoneGenerationOrphansAndMissingKeys) {
   EXPECT_EQ(ledger("key_missing").size(), 1u);
 }
 
+// A module whose object index lags behind other processes' writes (SoftHSM2 2.6.1) leaves a key
+// another instance generated out of this instance's listing: reconcile must look again with a
+// fresh view before it records a live key as destroyed (on the real token: pkcs11_hsm_test.cc).
+TEST_P(KeyServiceTest, ReconcileRefreshesALaggingHsmViewBeforeRecordingAKeyMissing) {
+  if (GetParam() != Backend::kFake) GTEST_SKIP() << "the lagging view is a FakeHsm switch";
+  env->create("web");
+  const std::string hsm_id = env->keys->find_keyset("web")->active_key()->hsm_id;
+  env->fake->hide_until_refresh(hsm_id);
+  auto listed = env->hsm->list_keys("");
+  ASSERT_TRUE(listed.ok());
+  for (const auto& k : *listed) ASSERT_NE(k.id, hsm_id) << "the switch did not hide the key";
+  const uint64_t refreshes = env->fake->refresh_calls();
+  auto rep = env->keys->reconcile();
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  EXPECT_EQ(rep->missing_marked, 0);
+  EXPECT_TRUE(rep->done);
+  EXPECT_EQ(env->fake->refresh_calls(), refreshes + 1);
+  ASSERT_NE(env->keys->find_keyset("web")->active_key(), nullptr);
+  EXPECT_TRUE(env->sign("web").ok());
+  EXPECT_TRUE(ledger("key_missing").empty());
+  // Nothing unlisted: no refresh (a re-initialisation pauses every other HSM call).
+  rep = env->keys->reconcile();
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(env->fake->refresh_calls(), refreshes + 1);
+  // A view that cannot be refreshed postpones the repair instead of guessing.
+  env->fake->hide_until_refresh(hsm_id);
+  env->fake->fail_next_refresh(1);
+  rep = env->keys->reconcile();
+  ASSERT_TRUE(rep.ok());
+  EXPECT_FALSE(rep->done);
+  EXPECT_EQ(rep->missing_marked, 0);
+  EXPECT_TRUE(ledger("key_missing").empty());
+  rep = env->keys->reconcile();  // the next pass refreshes and finds it
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->done);
+  EXPECT_EQ(rep->missing_marked, 0);
+  // Really gone: still recorded as destroyed after the fresh look.
+  ASSERT_TRUE(env->hsm->destroy_key(hsm_id).ok());
+  rep = env->keys->reconcile();
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->missing_marked, 1);
+  EXPECT_EQ(ledger("key_missing").size(), 1u);
+}
+
 TEST_P(KeyServiceTest, StateSurvivesRestart) {
   auto ks = env->create("web", Algorithm::kES256, short_policy());
   auto t = env->sign("web");

@@ -143,6 +143,7 @@ Result<std::vector<hsm::KeyInfo>> FakeHsm::list_keys(std::string_view label_pref
   if (unavailable_) return unavailable_status();
   std::vector<hsm::KeyInfo> out;
   for (const auto& [id, key] : keys_) {
+    if (hidden_.count(id) != 0) continue;
     if (key->info.label.rfind(label_prefix, 0) == 0) out.push_back(key->info);
   }
   std::sort(out.begin(), out.end(), [](const hsm::KeyInfo& a, const hsm::KeyInfo& b) {
@@ -163,6 +164,7 @@ Result<Bytes> FakeHsm::sign(std::string_view id_hex, Algorithm alg, std::string_
       --fail_sign_;
       return fail_sign_status_;
     }
+    if (hidden_.count(id_norm) != 0) hidden_.clear();  // missed by the stale view: refreshed, as PKCS#11 does
     auto it = keys_.find(id_norm);
     if (it == keys_.end()) return NotFound("no private key with id " + id_norm + " in the token", "key_not_found");
     key = it->second;
@@ -209,8 +211,33 @@ Status FakeHsm::destroy_key(std::string_view id_hex) {
   const std::string id_norm = hex_encode(id);
   std::lock_guard l(mu_);
   if (unavailable_) return unavailable_status();
+  if (hidden_.count(id_norm) != 0) hidden_.clear();
   if (keys_.erase(id_norm) == 0) return NotFound("no key with id " + id_norm + " in the token", "key_not_found");
   return Status::Ok();
+}
+
+Status FakeHsm::refresh_view() {
+  ++refresh_calls_;
+  std::lock_guard l(mu_);
+  if (unavailable_) return unavailable_status();
+  if (fail_refresh_ > 0) {
+    --fail_refresh_;
+    return Unavailable("PKCS#11 library not re-initialised: calls in progress did not finish (injected)",
+                       "hsm_unavailable");
+  }
+  hidden_.clear();
+  return Status::Ok();
+}
+
+void FakeHsm::fail_next_refresh(int n) {
+  std::lock_guard l(mu_);
+  fail_refresh_ = n;
+}
+
+void FakeHsm::hide_until_refresh(std::string_view id_hex) {
+  auto id = parse_id(id_hex);
+  std::lock_guard l(mu_);
+  if (id.ok()) hidden_.insert(hex_encode(*id));
 }
 
 Status FakeHsm::health() {

@@ -16,6 +16,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -38,6 +41,13 @@ class FakeHsm : public hsm::Hsm {
                                                          "hsm_unavailable"));
   // Restrict what the "module" offers (like p11-kit remoting without EdDSA).
   void set_supported_algorithms(std::vector<Algorithm> algs);
+  // A lagging object index (SoftHSM2 across processes): while stale, list_keys() leaves out the
+  // keys hidden here; sign() and destroy_key() refresh first, as the PKCS#11 Hsm does, and so
+  // does refresh_view() (which counts its calls).
+  void hide_until_refresh(std::string_view id_hex);
+  // The next n refresh_view() calls fail with hsm_unavailable (the view stays stale).
+  void fail_next_refresh(int n);
+  uint64_t refresh_calls() const { return refresh_calls_.load(); }
 
   // --- introspection --------------------------------------------------------------------------
   uint64_t sign_calls() const { return sign_calls_.load(); }          // every sign() call
@@ -52,6 +62,7 @@ class FakeHsm : public hsm::Hsm {
   Result<Bytes> sign(std::string_view id_hex, Algorithm alg, std::string_view signing_input) override;
   Status destroy_key(std::string_view id_hex) override;
   Status health() override;
+  Status refresh_view() override;
 
  private:
   struct Key;
@@ -65,7 +76,9 @@ class FakeHsm : public hsm::Hsm {
   Status fail_sign_status_;                     // guarded by mu_
   std::vector<Algorithm> supported_;            // guarded by mu_
   std::map<std::string, std::shared_ptr<Key>> keys_;  // by normalized hex id; guarded by mu_
-  std::atomic<uint64_t> sign_calls_{0}, successful_signs_{0}, generate_calls_{0};
+  int fail_refresh_ = 0;                        // guarded by mu_
+  std::set<std::string> hidden_;                // stale view: ids list_keys leaves out; guarded by mu_
+  std::atomic<uint64_t> sign_calls_{0}, successful_signs_{0}, generate_calls_{0}, refresh_calls_{0};
 };
 
 }  // namespace keymgr::testing

@@ -17,7 +17,12 @@ CK_RV guarded(P11Call call, F&& real_call) {
 }
 
 CK_RV tr_get_slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR n) {
-  return guarded(P11Call::kGetSlotList, [&](CK_FUNCTION_LIST* f) { return f->C_GetSlotList(present, list, n); });
+  CK_RV rv = guarded(P11Call::kGetSlotList, [&](CK_FUNCTION_LIST* f) { return f->C_GetSlotList(present, list, n); });
+  if (rv == kNoSlots) {
+    *n = 0;
+    return CKR_OK;
+  }
+  return rv;
 }
 CK_RV tr_open_session(CK_SLOT_ID slot, CK_FLAGS flags, void* app, CK_NOTIFY notify, CK_SESSION_HANDLE_PTR s) {
   return guarded(P11Call::kOpenSession,
@@ -118,12 +123,24 @@ CK_RV Pkcs11FaultInjector::before(P11Call call) {
     released_.wait(l, [&] { return !hang_[i]; });
     --hung_;
   }
+  if (run_before_[i]) {
+    auto fn = std::move(run_before_[i]);
+    run_before_[i] = nullptr;
+    l.unlock();
+    fn();
+    l.lock();
+  }
   Arm& a = arms_[i];
   if (a.times > 0 && !a.after) {
     --a.times;
     return a.rv;
   }
   return CKR_OK;
+}
+
+void Pkcs11FaultInjector::run_before(P11Call call, std::function<void()> fn) {
+  std::lock_guard l(mu_);
+  run_before_[static_cast<size_t>(call)] = std::move(fn);
 }
 
 void Pkcs11FaultInjector::after(P11Call call, CK_RV rv) {

@@ -35,6 +35,10 @@ enum class P11Call {
   kCount_,
 };
 
+// Armed on kGetSlotList: the call succeeds with no slot at all (a p11-kit client initialised while
+// its server was away).
+inline constexpr CK_RV kNoSlots = CKR_VENDOR_DEFINED | 0x51075;
+
 class Pkcs11FaultInjector {
  public:
   Pkcs11FaultInjector();
@@ -59,6 +63,9 @@ class Pkcs11FaultInjector {
   void release_hangs();
   // Calls blocked in a hang right now.
   int hung() const;
+  // Runs `fn` once, just before the next call of `call` reaches the library (e.g. another process
+  // writing to the token between a lookup and a write).
+  void run_before(P11Call call, std::function<void()> fn);
 
   // The library's own table (null until hook() ran).
   CK_FUNCTION_LIST* real() const { return real_; }
@@ -79,6 +86,7 @@ class Pkcs11FaultInjector {
   std::array<Arm, kN> arms_{};   // guarded by mu_
   std::array<int, kN> calls_{};  // guarded by mu_
   std::array<bool, kN> hang_{};  // guarded by mu_
+  std::array<std::function<void()>, kN> run_before_{};  // guarded by mu_
   int hung_ = 0;                 // guarded by mu_
   std::condition_variable released_;
   CK_FUNCTION_LIST* real_ = nullptr;
