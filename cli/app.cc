@@ -198,6 +198,24 @@ void App::register_metrics() {
     metrics_.gauge("keymgr_hsm_calls_overdue", "HSM calls still inside the module past their deadline", [d] {
       return std::vector<std::pair<std::string, double>>{{"", static_cast<double>(d->deadline_stats().overdue)}};
     });
+    if (const auto* p = dynamic_cast<const hsm::Pkcs11Hsm*>(&d->inner())) {
+      metrics_.gauge("keymgr_hsm_reinitializations",
+                     "C_Finalize + C_Initialize of the PKCS#11 library since start, by cause (view: re-read the "
+                     "token's objects before answering key_not_found or recording a key missing; other: the "
+                     "library said it was broken, e.g. a p11-kit server that went away)",
+                     [p] {
+                       const auto s = p->pool_stats();
+                       const double view = static_cast<double>(std::min(s.view_refreshes, s.reinitializations));
+                       return std::vector<std::pair<std::string, double>>{
+                           {"cause=\"view\"", view}, {"cause=\"other\"", static_cast<double>(s.reinitializations) - view}};
+                     });
+      metrics_.gauge("keymgr_hsm_reinit_drain_timeouts",
+                     "PKCS#11 re-initialisations given up because a call in progress did not finish within 1 s",
+                     [p] {
+                       return std::vector<std::pair<std::string, double>>{
+                           {"", static_cast<double>(p->pool_stats().drain_timeouts)}};
+                     });
+    }
   }
   if (const api::PublicListener* pl = server_ ? server_->public_listener() : nullptr) {
     metrics_.gauge("keymgr_public_requests", "Requests answered by the public listener since start, by outcome", [pl] {

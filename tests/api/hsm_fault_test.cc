@@ -124,6 +124,8 @@ TEST_F(HsmFaultApiTest, HungModuleAnswers503HsmTimeoutWithinTheDeadlineAndRecove
   ASSERT_TRUE(m);
   EXPECT_NE(m->body.find("keymgr_hsm_calls_overdue"), std::string::npos);
   EXPECT_NE(m->body.find("keymgr_hsm_timeouts"), std::string::npos);
+  EXPECT_NE(m->body.find("keymgr_hsm_reinitializations{cause=\"view\"} 0"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("keymgr_hsm_reinit_drain_timeouts 0"), std::string::npos);
 
   faults_.release_hangs();
   // The late signatures were dropped: nothing was recorded as issued while the module hung.

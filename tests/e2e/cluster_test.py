@@ -196,14 +196,10 @@ def log_lines(km, pattern=r"\b(warn|warning|error|critical)\b|leadership|stale|r
 
 PG_URL = [None]
 PG_DIR = [None]
-PG_SH = os.path.join(source_dir, "scripts/pg.sh")
 
 
 def pg_sh(cmd, d):
-    r = subprocess.run([PG_SH, cmd, d], capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        raise RuntimeError(f"scripts/pg.sh {cmd} {d} failed ({r.returncode}): {r.stderr.strip()}")
-    return r.stdout.strip()
+    return pgtest.pg_sh(source_dir, cmd, d)
 
 
 def pg_waits():
@@ -1010,6 +1006,14 @@ def main(insts, url):
     else:
         expect(False, f"ledger not integrated within 60 s: {why}; keymgr_leader {leaders(insts)}")
     measure("ledger integrated (no seq 0) after the last sign", time.monotonic() - t0)
+    reinit = {}
+    for n, km in insts.items():
+        m = metrics(km)
+        reinit[n] = {c: metric(m, f'keymgr_hsm_reinitializations{{cause="{c}"}}') for c in ("view", "other")}
+        expect(reinit[n]["view"] is not None, f"{n}: no keymgr_hsm_reinitializations in /metrics")
+    measure("HSM re-initialisations per instance since its last start (view refreshes / other)",
+            ", ".join(f"{n} {v['view']:.0f}/{v['other']:.0f}" for n, v in reinit.items()
+                      if v["view"] is not None and v["other"] is not None), fmt="{}")
     signs = [e for e in entries if e["kind"] == "sign" and e["outcome"] == "ok"]
     by_jti = {}
     for e in signs:

@@ -33,7 +33,6 @@ import pgtest  # noqa: E402
 from harness import Keymgr  # noqa: E402
 
 binary, source_dir = sys.argv[1], sys.argv[2]
-PG_SH = os.path.join(source_dir, "scripts/pg.sh")
 LEDGER_CONFIG = {"ledger": 'checkpoint_interval = "1s"\nintegrate_max_delay = "1s"\n'}
 failures = []
 notes = []  # findings worth reporting even when they pass
@@ -370,10 +369,7 @@ def have_server_binaries():
 
 
 def pg_sh(cmd, d):
-    r = subprocess.run([PG_SH, cmd, d], capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        raise RuntimeError(f"scripts/pg.sh {cmd} {d} failed ({r.returncode}): {r.stderr.strip()}")
-    return r.stdout.strip()
+    return pgtest.pg_sh(source_dir, cmd, d)
 
 
 def outage_under_load(km, issuer, pgdir, threads=4):

@@ -75,3 +75,13 @@ def fresh_schema_url():
         psql(base, "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS %s CASCADE" % name)
 
     return url, drop
+
+
+def pg_sh(source_dir, cmd, d):
+    """Runs `scripts/pg.sh CMD DIR` (start / stop / pause / resume a private cluster); returns its
+    stdout (for start: the cluster's URL). Raises RuntimeError with pg.sh's stderr on failure."""
+    script = os.path.join(source_dir, "scripts/pg.sh")
+    r = subprocess.run([script, cmd, d], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"scripts/pg.sh {cmd} {d} failed ({r.returncode}): {r.stderr.strip()}")
+    return r.stdout.strip()
