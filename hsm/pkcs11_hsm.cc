@@ -191,13 +191,16 @@ Status Pkcs11HsmImpl::load_mechanisms() {
   const CK_SLOT_ID slot = pool_->slot();
   CK_ULONG n = 0;
   if (CK_RV rv = p11_->C_GetMechanismList(slot, nullptr, &n); rv != CKR_OK) return p11::ck_error("C_GetMechanismList", rv);
-  std::vector<CK_MECHANISM_TYPE> mechs(n);
+  // One spare element: p11-kit 0.24's client, when it drops mechanisms it cannot forward (EdDSA,
+  // SHA256-RSA-PKCS-PSS), memmove()s one element past the end of the list (mechanism_list_purge;
+  // AddressSanitizer caught it reading past our buffer). The count passed in stays n.
+  std::vector<CK_MECHANISM_TYPE> mechs(n + 1);
   if (n > 0) {
     if (CK_RV rv = p11_->C_GetMechanismList(slot, mechs.data(), &n); rv != CKR_OK) {
       return p11::ck_error("C_GetMechanismList", rv);
     }
-    mechs.resize(n);
   }
+  mechs.resize(n);
   auto info = [&](CK_MECHANISM_TYPE m) -> std::optional<CK_MECHANISM_INFO> {
     if (std::find(mechs.begin(), mechs.end(), m) == mechs.end()) return std::nullopt;
     CK_MECHANISM_INFO mi{};
