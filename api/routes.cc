@@ -43,17 +43,14 @@ std::string openapi_path(std::string p) {
   return p;
 }
 
-// Each registered pattern with its method, as httplib matches them (regex_match on the path).
-using RoutePatterns = std::vector<std::pair<std::string, std::regex>>;
-
 // The value of an Allow header for `path`: the methods of every route whose pattern matches it
 // (GET routes also answer HEAD), sorted; "" when no route has this path.
-std::string allowed_methods(const RoutePatterns& patterns, const std::string& path) {
+std::string allowed_methods(const std::vector<Route>& table, const std::string& path) {
   std::set<std::string> methods;
-  for (const auto& [method, re] : patterns) {
-    if (!std::regex_match(path, re)) continue;
-    methods.insert(method);
-    if (method == "GET") methods.insert("HEAD");
+  for (const auto& r : table) {
+    if (!std::regex_match(path, r.pattern)) continue;
+    methods.insert(r.method);
+    if (r.method == "GET") methods.insert("HEAD");
   }
   std::string out;
   for (const auto& m : methods) out += (out.empty() ? "" : ", ") + m;
@@ -148,29 +145,30 @@ httplib::Server::Handler Wrap::operator()(Access access, Handler fn) const {
   };
 }
 
-void Routes::add(const std::string& m, const std::string& p) {
+void Routes::add(const std::string& m, const std::string& p, httplib::Server::Handler h) {
   catalog.push_back({m, openapi_path(p)});
-  patterns.emplace_back(m, std::regex(p));
+  table.push_back({m, std::regex(p), std::move(h)});
 }
 
-void install_fallback(httplib::Server& http, std::shared_ptr<const RoutePatterns> patterns) {
-  http.set_error_handler([patterns](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    if (res.status == 404) {
-      if (const std::string allow = allowed_methods(*patterns, req.path); !allow.empty()) {
-        const Status st = method_not_allowed(req.method, allow);
-        res.status = http_status(st);
-        res.set_header("Allow", allow);
-        res.set_content(error_body(st), "application/json");
-        return;
-      }
+void dispatch(const std::vector<Route>& table, httplib::Request& req, httplib::Response& res) {
+  const std::string& method = req.method == "HEAD" ? std::string("GET") : req.method;
+  for (const auto& r : table) {
+    if (r.method == method && std::regex_match(req.path, req.matches, r.pattern)) {
+      r.handler(req, res);
+      return;
     }
-    Status st = res.status == 404   ? NotFound("no such route", "route_not_found")
-                : res.status == 413 ? ResourceExhausted("request body too large", "payload_too_large")
-                : res.status == 400 ? InvalidArgument("malformed request", "bad_request")
-                                    : Status(ErrorCode::kInvalidArgument, "http_" + std::to_string(res.status), "request refused");
+  }
+  req.matches = {};
+  if (const std::string allow = allowed_methods(table, req.path); !allow.empty()) {
+    const Status st = method_not_allowed(req.method, allow);
+    res.status = http_status(st);
+    res.set_header("Allow", allow);
     res.set_content(error_body(st), "application/json");
-  });
+    return;
+  }
+  const Status st = NotFound("no such route", "route_not_found");
+  res.status = http_status(st);
+  res.set_content(error_body(st), "application/json");
 }
 
 }  // namespace keymgr::api::detail

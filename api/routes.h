@@ -63,25 +63,30 @@ class Wrap {
   Metrics* metrics_;
 };
 
-// Each registered pattern with its method, as httplib matches them (regex_match on the path).
-using RoutePatterns = std::vector<std::pair<std::string, std::regex>>;
-
-// Registers routes on the server and records them for Server::routes() and for the Allow header.
-// httplib tries routes of one method in registration order.
-struct Routes {
-  httplib::Server& s;
-  std::vector<RouteInfo>& catalog;
-  RoutePatterns& patterns;
-  void add(const std::string& m, const std::string& p);
-  void Get(const std::string& p, httplib::Server::Handler h) { add("GET", p), s.Get(p, std::move(h)); }
-  void Post(const std::string& p, httplib::Server::Handler h) { add("POST", p), s.Post(p, std::move(h)); }
-  void Patch(const std::string& p, httplib::Server::Handler h) { add("PATCH", p), s.Patch(p, std::move(h)); }
-  void Delete(const std::string& p, httplib::Server::Handler h) { add("DELETE", p), s.Delete(p, std::move(h)); }
+// One registered route: method, the pattern its path must match in full (std::regex_match; the
+// groups land in Request::matches), and its handler.
+struct Route {
+  std::string method;
+  std::regex pattern;
+  httplib::Server::Handler handler;
 };
 
-// Anything no route took: a JSON 404, or a 405 with Allow for a known path with another method
-// (httplib itself answers both with 404); 413 and 400 from httplib get a JSON body too.
-void install_fallback(httplib::Server& http, std::shared_ptr<const RoutePatterns> patterns);
+// Registers routes in the table and the catalog (Server::routes()). Routes of one method are
+// tried in registration order.
+struct Routes {
+  std::vector<Route>& table;
+  std::vector<RouteInfo>& catalog;
+  void add(const std::string& m, const std::string& p, httplib::Server::Handler h);
+  void Get(const std::string& p, httplib::Server::Handler h) { add("GET", p, std::move(h)); }
+  void Post(const std::string& p, httplib::Server::Handler h) { add("POST", p, std::move(h)); }
+  void Patch(const std::string& p, httplib::Server::Handler h) { add("PATCH", p, std::move(h)); }
+  void Delete(const std::string& p, httplib::Server::Handler h) { add("DELETE", p, std::move(h)); }
+};
+
+// Runs the first route whose method and pattern match (HEAD runs the GET route; the transport
+// drops the body). Anything no route takes: a JSON 405 with Allow for a known path with another
+// method, else a JSON 404.
+void dispatch(const std::vector<Route>& table, httplib::Request& req, httplib::Response& res);
 
 // ---- the route groups, in the order Server installs them
 // routes_public.cc: /healthz, /readyz, /metrics, JWKS and discovery documents.

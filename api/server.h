@@ -1,5 +1,7 @@
-// The HTTP face of keymgr (cpp-httplib): public JWKS/discovery/health/metrics, token signing and
-// verification, operations and audit, behind bearer API tokens with roles.
+// The HTTP face of keymgr: public JWKS/discovery/health/metrics, token signing and verification,
+// operations and audit, behind bearer API tokens with roles. The main listener's transport is
+// api/http_server.h (event loop + bounded worker pool); the optional public listener is
+// api/public_listener.h.
 //
 // Routes (api/routes_*.cc) translate HTTP to one call of a keymgr service and back; api/ never
 // touches the store or the HSM. Every error goes through api/error_mapping.h. JWKS and discovery
@@ -13,6 +15,7 @@
 #include <string>
 
 #include "api/auth.h"
+#include "api/http_server.h"
 #include "api/public_listener.h"
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -23,21 +26,20 @@
 #include "keymgr/readiness.h"
 #include "keymgr/token_service.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace keymgr::api {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;             // 0: pick a free port (see port())
-  int threads = 32;  // HTTP worker threads; a keep-alive connection holds one while it is open
+  int threads = 32;     // workers running requests that may block (HSM, ledger, database)
+  int io_threads = 2;   // event-loop threads: connections, parsing, TLS, public documents
+  // Requests waiting for a worker beyond which new ones are answered 503 `overloaded` with
+  // Retry-After at once, and the longest a request may wait before it is answered so unrun.
+  int queue_max = 1024;
+  int queue_timeout_ms = 5000;
+  int max_connections = 10000;
+  int idle_timeout_s = 30;  // keep-alive connections idle this long are closed
   size_t max_body_bytes = 64 * 1024;
-  // Requests per keep-alive connection before it is closed: cpp-httplib lends a thread to a
-  // connection for its whole life, so connections beyond `threads` wait; closing after 100 lets
-  // them in (without it, wrk -c64 against 32 threads saw timeouts).
-  int keep_alive_max_count = 100;
   // TLS (optional): certificate + key in PEM; with client_ca set, clients must present a
   // certificate signed by it (mutual TLS) in addition to their bearer token.
   std::string tls_cert;
@@ -69,6 +71,10 @@ struct RouteInfo {
   std::string path;
 };
 
+namespace detail {
+struct Route;
+}
+
 class Server {
  public:
   Server(ServerOptions opts, Services services);
@@ -82,6 +88,8 @@ class Server {
   // The public listener's port, or -1 when it is off.
   int public_port() const { return public_ ? public_->port() : -1; }
   const PublicListener* public_listener() const { return public_.get(); }
+  // The main listener's counters (connections, overload refusals, queue depth).
+  HttpServerStats http_stats() const { return http_->stats(); }
   // Serves until stop(). REQUIRES: bind() succeeded.
   void serve();
   void stop();
@@ -97,7 +105,8 @@ class Server {
   ServerOptions opts_;
   Services s_;
   std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<httplib::Server> http_;
+  std::vector<detail::Route> table_;  // filled before http_ serves; read-only afterwards
+  std::unique_ptr<HttpServer> http_;
   std::unique_ptr<PublicListener> public_;
   int port_ = 0;
   std::vector<RouteInfo> routes_;

@@ -59,7 +59,8 @@ Status get_duration(const toml::table& t, std::string_view section, std::string_
 
 const std::set<std::string>& known_keys(const std::string& section) {
   static const std::map<std::string, std::set<std::string>> kKnown = {
-      {"server", {"listen", "port", "threads", "max_body_bytes", "tls_cert", "tls_key", "client_ca", "public_listen",
+      {"server", {"listen", "port", "threads", "io_threads", "queue_max", "queue_timeout_ms", "max_connections",
+                  "idle_timeout_s", "max_body_bytes", "tls_cert", "tls_key", "client_ca", "public_listen",
                   "public_port", "public_threads"}},
       {"hsm", {"module", "token_label", "token_serial", "pin_file", "pool_size", "call_timeout_ms", "admin_timeout_ms"}},
       {"database", {"path", "url", "cache_mib"}},
@@ -156,6 +157,11 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   RETURN_IF_ERROR(get(t, "server", "listen", c.server.host, src));
   RETURN_IF_ERROR(get(t, "server", "port", c.server.port, src));
   RETURN_IF_ERROR(get(t, "server", "threads", c.server.threads, src));
+  RETURN_IF_ERROR(get(t, "server", "io_threads", c.server.io_threads, src));
+  RETURN_IF_ERROR(get(t, "server", "queue_max", c.server.queue_max, src));
+  RETURN_IF_ERROR(get(t, "server", "queue_timeout_ms", c.server.queue_timeout_ms, src));
+  RETURN_IF_ERROR(get(t, "server", "max_connections", c.server.max_connections, src));
+  RETURN_IF_ERROR(get(t, "server", "idle_timeout_s", c.server.idle_timeout_s, src));
   RETURN_IF_ERROR(get(t, "server", "public_listen", c.server.public_host, src));
   RETURN_IF_ERROR(get(t, "server", "public_port", c.server.public_port, src));
   RETURN_IF_ERROR(get(t, "server", "public_threads", c.server.public_threads, src));
@@ -197,6 +203,16 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   RETURN_IF_ERROR(get(t, "bootstrap", "alg", c.bootstrap_alg, src));
   if (c.server.port > 65535) return bad(src, "server.port must be 0..65535");
   if (c.server.public_port > 65535) return bad(src, "server.public_port must be 0..65535");
+  if (c.server.threads < 2 || c.server.threads > 1024) return bad(src, "server.threads must be 2..1024");
+  if (c.server.io_threads < 1 || c.server.io_threads > 64) return bad(src, "server.io_threads must be 1..64");
+  if (c.server.queue_max < 1 || c.server.queue_max > 1000000) return bad(src, "server.queue_max must be 1..1000000");
+  if (c.server.queue_timeout_ms < 1 || c.server.queue_timeout_ms > 600000) {
+    return bad(src, "server.queue_timeout_ms must be 1..600000");
+  }
+  if (c.server.max_connections < 1 || c.server.max_connections > 1000000) {
+    return bad(src, "server.max_connections must be 1..1000000");
+  }
+  if (c.server.idle_timeout_s < 1 || c.server.idle_timeout_s > 3600) return bad(src, "server.idle_timeout_s must be 1..3600");
   if (c.server.public_threads < 1 || c.server.public_threads > 64) return bad(src, "server.public_threads must be 1..64");
   if (c.hsm_pool_size < 1 || c.hsm_pool_size > 256) return bad(src, "hsm.pool_size must be 1..256");
   if (c.db_cache_mib < 2 || c.db_cache_mib > 65536) return bad(src, "database.cache_mib must be 2..65536");

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config ninja-build
   libssl-dev openssl libsqlite3-dev sqlite3
-  libcpp-httplib-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
+  libcpp-httplib-dev libboost1.81-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libp11-kit-dev p11-kit softhsm2 opensc
   postgresql-15 libpq-dev
   libgtest-dev libgmock-dev clang libclang-rt-14-dev

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "tests/api/app_env.h"
+#include "tests/support/raw_client.h"
 
 namespace keymgr::testing {
 namespace {
@@ -103,49 +104,6 @@ TEST(RequestHeadParser, DecodesTargetPaths) {
 }
 
 // ---- the listener in a real keymgr ----
-
-// A raw TCP client: writes bytes, reads until the server closes or `until` is seen.
-class RawClient {
- public:
-  explicit RawClient(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  ~RawClient() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool connected() const { return connected_; }
-  void send(const std::string& s) { ASSERT_EQ(::send(fd_, s.data(), s.size(), MSG_NOSIGNAL), static_cast<ssize_t>(s.size())); }
-  void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
-  // Reads until EOF (returns true) or until `count` occurrences of `marker`, or the timeout.
-  bool read(std::string& out, std::chrono::milliseconds timeout = 5s, const std::string& marker = "",
-            int count = 0) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    char buf[65536];
-    while (std::chrono::steady_clock::now() < end) {
-      if (!marker.empty() && occurrences(out, marker) >= count) return false;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      const ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
-      if (r <= 0) return true;
-      out.append(buf, static_cast<size_t>(r));
-    }
-    return false;
-  }
-  static int occurrences(const std::string& s, const std::string& m) {
-    int n = 0;
-    for (size_t p = s.find(m); p != std::string::npos; p = s.find(m, p + 1)) ++n;
-    return n;
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-};
 
 class PublicListenerTest : public ::testing::Test {
  protected:
