@@ -19,6 +19,11 @@
       machine (group=machine; of= the number of CPUs). With --keymgr also "CPU ... group=keymgr:PID"
       per pid. A process's CPU before its first sample is not counted (processes started during
       the window are undercounted by < 1 s of CPU).
+  bench_helper.py peertoken PORT
+      peer section (issue 14): one client-credentials token from oidc-provider on 127.0.0.1:PORT
+      (bench/peer/oidc-provider/server.js's client and resource); prints "PEER_TOKEN ok=0|1 http=...
+      alg=... typ=... ..." (ok: HTTP 200 and an access_token that is a JWS with alg ES256, typ at+jwt)
+      and the decoded header and payload; exits 1 unless ok.
   bench_helper.py report RAW_DIR OUT_JSON OUT_MD
       parses the raw outputs of a run and writes the JSON and markdown summaries.
 """
@@ -207,6 +212,36 @@ def cmd_cpu(argv):
     return 0
 
 
+def cmd_peertoken(argv):
+    import base64
+    import urllib.parse
+    port = int(argv[0])
+    body = urllib.parse.urlencode({"grant_type": "client_credentials", "resource": "https://api.example.com",
+                                   "scope": "api:read"})
+    auth = base64.b64encode(b"bench-client:bench-secret").decode()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("POST", "/token", body, {"Authorization": "Basic " + auth,
+                                       "Content-Type": "application/x-www-form-urlencoded"})
+    r = c.getresponse()
+    data = r.read().decode(errors="replace")
+    dec = lambda x: json.loads(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
+    try:
+        tok = json.loads(data)["access_token"]
+        parts = tok.split(".")
+        h, p = dec(parts[0]), dec(parts[1])
+    except (ValueError, KeyError, IndexError, TypeError) as e:
+        print(f"PEER_TOKEN ok=0 http={r.status} error={type(e).__name__}")
+        print(data[:500])
+        return 1
+    ok = r.status == 200 and len(parts) == 3 and h.get("alg") == "ES256" and h.get("typ") == "at+jwt"
+    print(f"PEER_TOKEN ok={int(ok)} http={r.status} alg={h.get('alg')} typ={h.get('typ')} kid={h.get('kid')} "
+          f"bytes={len(tok)} aud={p.get('aud')} scope={p.get('scope')} ttl_s={p.get('exp', 0) - p.get('iat', 0)}")
+    print("header", json.dumps(h))
+    print("payload", json.dumps(p))
+    print("response", json.dumps({k: v for k, v in json.loads(data).items() if k != "access_token"}))
+    return 0 if ok else 1
+
+
 # ---------------------------------------------------------------- report
 
 def kv(line):
@@ -288,7 +323,8 @@ def cmd_report(argv):
         if "=" in l:
             k, v = l.rstrip("\n").split("=", 1)
             meta[k] = v
-    res = {"meta": meta, "signing": {}, "jwks": {}, "ledger": {}, "tree": {}, "scale": {}, "cluster": {}, "goals": {}}
+    res = {"meta": meta, "signing": {}, "peer": {}, "jwks": {}, "ledger": {}, "tree": {}, "scale": {}, "cluster": {},
+           "goals": {}}
     rows = []  # (section, figure, value, baseline, ratio, goal, met)
 
     # 1. signing
@@ -351,6 +387,51 @@ def cmd_report(argv):
             rows.append(("sign", "server CPU µs per ES256 token, log integrator on (all pairs; user + system)",
                          fmt(us["on"], 1), f"integrator idle {fmt(us['idle'], 1)}", cr, "≤ 1.05x",
                          res["goals"]["sign_cpu_with_integrator<=1.05x"]))
+
+    # 1c. peer (issue 14): oidc-provider minting ES256 JWT access tokens (client credentials), its
+    # cluster of workers, the same wrk settings; keymgr's ES256 sign figure (same raw dir) against it.
+    pw = {c: parse_wrk(os.path.join(raw, f"wrk_peer_c{c}.txt")) for c in ("64", "512")}
+    if any(pw.values()):
+        ver, node, nw = meta.get("peer_oidc_provider", "?"), meta.get("peer_node", "?"), meta.get("peer_workers", "?")
+        pr = {"oidc_provider": ver, "node": node, "workers": nw}
+        tl = results_lines(os.path.join(raw, "peer_token.txt"), "PEER_TOKEN")
+        if tl:
+            pr["token_check"] = {k: v for k, v in tl[-1].items() if k != "_"}
+        srv = results_lines(os.path.join(raw, "peer_server.log"), "PEER")
+        wk = [l for l in srv if l["_"] == "worker"]
+        if wk:
+            pr["client_credentials_issued"] = sum(int(l.get("client_credentials_issued", 0)) for l in wk)
+            pr["client_credentials_saved"] = sum(int(l.get("client_credentials_saved", 0)) for l in wk)
+        for c, w in pw.items():
+            if not w:
+                continue
+            chk = results_lines(os.path.join(raw, f"wrk_peer_c{c}.txt"), "PEER_CHECK")
+            bad = int(chk[-1].get("bad", 0)) if chk else None
+            # token.lua's "bad" (not 200, or no ES256 at+jwt access_token) includes wrk's non-2xx.
+            failed = max(w["non2xx"], bad or 0)
+            errors = w["errors"] - w["non2xx"] + failed
+            secs = w["requests"] / w["req_per_s"] if w["req_per_s"] else None
+            tps = (w["requests"] - failed) / secs if secs else None
+            pr["c" + c] = {"wrk": w, "checked_bad": bad, "errors": errors, "tokens_per_s": tps}
+            rows.append(("peer", f"oidc-provider {ver} (Node {node}) ES256 JWT access tokens/s, {nw} workers, {c} clients "
+                         "(p50 / p99 ms; errors)",
+                         f"{fmt(tps)} ({fmt(w['p50_ms'], 1)} / {fmt(w['p99_ms'], 1)}; {errors})", "", None, "reported", None))
+        if "client_credentials_issued" in pr:
+            tc = pr.get("token_check", {})
+            rows.append(("peer", f"oidc-provider: access tokens stored / issued during the section (incl. the {meta.get('peer_warmup', '?')} warm-up; in-memory adapter; "
+                         f"sample token alg {tc.get('alg', '?')}, typ {tc.get('typ', '?')}, {tc.get('bytes', '?')} bytes)",
+                         f"{fmt(pr['client_credentials_saved'])} / {fmt(pr['client_credentials_issued'])}",
+                         "", None, "", None))
+        km = (res["signing"].get("ES256") or {}).get("tokens_per_s")
+        p64 = (pr.get("c64") or {}).get("tokens_per_s")
+        if km is not None and os.path.exists(os.path.join(raw, "wrk_sign_ES256.txt")):
+            r = ratio(km, p64)
+            pr["keymgr_es256_ratio_c64"] = r
+            met = r >= 2 if r is not None else None
+            res["goals"]["sign_es256_vs_oidc_provider>=2x"] = met
+            rows.append(("peer", "keymgr ES256 tokens/s vs oidc-provider (64 clients)", fmt(km),
+                         f"oidc-provider {ver}, {nw} workers {fmt(p64)}", r, "≥ 2x", met))
+        res["peer"] = pr
 
     # 2. JWKS
     # The goal is measured on the public listener (server.public_port), the endpoint verifiers are
@@ -689,7 +770,8 @@ def cmd_report(argv):
 
 
 if __name__ == "__main__":
-    cmds = {"create": cmd_create, "startup": cmd_startup, "cpu": cmd_cpu, "report": cmd_report}
+    cmds = {"create": cmd_create, "startup": cmd_startup, "cpu": cmd_cpu, "peertoken": cmd_peertoken,
+            "report": cmd_report}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         print(__doc__)
         sys.exit(2)

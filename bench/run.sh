@@ -12,6 +12,17 @@
 #   1. signing: raw SoftHSM2 C_Sign, token key, 2 threads (p11bench, own token) for P-256/RSA-2048/
 #      Ed25519; then keymgr end to end: wrk -t2 -c64 POST /v1/keysets/{ES256,RS256,EdDSA}/sign
 #      (bench/sign.lua; every token is in the durable ledger before it is returned);
+#   1b. peer (issue 14): oidc-provider (bench/peer/oidc-provider: version pinned by its package-lock.json,
+#      `npm ci` only if node_modules is missing; needs Node >= 20.19) as a node:cluster of 2 workers on
+#      127.0.0.1:BENCH_PEER_PORT, one in-memory ES256 key shared by both, client-credentials grant,
+#      JWT access tokens (resource indicator https://api.example.com, ES256, typ at+jwt), default in-memory
+#      adapter (JWT access tokens are not stored); one token checked (header decoded), a warm-up for Node's JIT
+#      (BENCH_PEER_WARMUP, 15 s; smoke 2 s),
+#      then wrk -t2 -c64 and -c512 POST /token (bench/peer/oidc-provider/token.lua: Basic auth; a response
+#      that is not 200 with an ES256 at+jwt access_token counts as an error); the server's whole process
+#      group is stopped afterwards. Versions (oidc-provider, node) go to meta.txt; with the sign section in
+#      the same raw dir the report compares keymgr's ES256 tokens/s with it (goal ≥ 2x). Needs no keymgr
+#      build: BENCH_SECTIONS=peer runs without build-bench;
 #   2. JWKS: wrk -t2 -c64 and -c512 against {issuer path}/.well-known/jwks.json on keymgr's public
 #      listener (server.public_port) and on its main listener (cpp-httplib), and against nginx
 #      (config as in perf-baseline/bench_http.sh, own prefix, port BENCH_NGINX_PORT) serving the
@@ -50,7 +61,10 @@
 #   BENCH_WORK=DIR         scratch dir (default mktemp under /tmp: the root disk, as in PERF.md)
 #   BENCH_KEEP=1           keep the scratch dir
 #   BENCH_SKIP_BUILD=1     reuse build-bench as is (its commit is in build-bench/.bench-commit)
-#   BENCH_SECTIONS="sign signlog jwks ledger scale cluster"   run only some sections
+#   BENCH_SECTIONS="sign peer signlog jwks ledger scale cluster"   run only some sections
+#   BENCH_PEER_PORT=18483     peer section: oidc-provider's port
+#   BENCH_PEER_WORKERS=2      peer section: oidc-provider cluster workers
+#   BENCH_PEER_WARMUP=15s     peer section: wrk -c64 warm-up before the measured runs (smoke 2s)
 #   BENCH_CLUSTER_PORT=18490  cluster section: SQLite instance on it, PostgreSQL instances on +1..+3
 #   BENCH_CLUSTER_CONNS=64    cluster section: wrk connections in all, split between the instances
 #   BENCH_PG_FSYNC=on         cluster section: fsync of the PostgreSQL cluster ("off" = scripts/pg.sh's test setting)
@@ -76,14 +90,16 @@ PPORT=${BENCH_PUBLIC_PORT:-18482}  # keymgr's public listener (server.public_por
 WORK=${BENCH_WORK:-$(mktemp -d /tmp/km-bench.XXXXXX)}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RAW=${BENCH_RAW_DIR:-$ROOT/bench/results/raw-$STAMP}
-SECTIONS=" ${BENCH_SECTIONS:-sign signlog jwks ledger scale cluster} "
+SECTIONS=" ${BENCH_SECTIONS:-sign peer signlog jwks ledger scale cluster} "
 want() { [[ "$SECTIONS" == *" $1 "* ]]; }
+need_km() { local s; for s in sign signlog jwks ledger scale cluster; do want "$s" && return 0; done; return 1; }  # peer does not
 mkdir -p "$RAW" "$WORK"
 ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 log() { printf '[bench %s load %s] %s\n' "$(date +%H:%M:%S)" "$(cut -d' ' -f1 /proc/loadavg)" "$*" >&2; }
 
-SPID=""; NGPID_FILE="$WORK/nginx/nginx.pid"; SAMPLER=""; CL_PIDS=(); PGDIR=""
+SPID=""; NGPID_FILE="$WORK/nginx/nginx.pid"; SAMPLER=""; CL_PIDS=(); PGDIR=""; PEER_PGID=""
 cleanup() {
+  [ -n "$PEER_PGID" ] && kill -TERM -- "-$PEER_PGID" 2>/dev/null || true
   [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null || true
   [ -n "$SPID" ] && kill "$SPID" 2>/dev/null || true
   for p in "${CL_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -108,7 +124,7 @@ if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get install -y "${need[@]}" >/dev/null
 fi
-if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+if need_km && [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   log "building Release into $BUILD"
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKEYMGR_TESTS=OFF >/dev/null
   cmake --build "$BUILD" -j2 >/dev/null
@@ -116,11 +132,12 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   { git -C "$ROOT" rev-parse --short HEAD; git -C "$ROOT" status --porcelain -- . ':!bench' | grep -q . && echo "+local-changes"; } \
     2>/dev/null | paste -sd' ' > "$BUILD/.bench-commit" || true
 fi
-if [ "${BENCH_SKIP_BUILD:-0}" = 1 ] && [ "$(cut -d' ' -f1 "$BUILD/.bench-commit" 2>/dev/null)" != "$(git -C "$ROOT" rev-parse --short HEAD)" ]; then
+if need_km && [ "${BENCH_SKIP_BUILD:-0}" = 1 ] && [ "$(cut -d' ' -f1 "$BUILD/.bench-commit" 2>/dev/null)" != "$(git -C "$ROOT" rev-parse --short HEAD)" ]; then
   log "WARNING: build-bench is not built from HEAD; tick_bench (HEAD headers + old libs) may misbehave"
 fi
 KM=$BUILD/cli/keymgr
 BIN=$WORK/bin; mkdir -p "$BIN"
+if need_km; then
 # Same flags/defines as the CMake Release build (spdlog/fmt as shared libs): a mismatch aborts at exit.
 g++ -O3 -DNDEBUG -std=c++20 -DFMT_SHARED -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL -DSPDLOG_SHARED_LIB \
   -I"$ROOT" -I/usr/include/p11-kit-1 -o "$BIN/tick_bench" "$ROOT/bench/tick_bench.cc" \
@@ -129,6 +146,7 @@ g++ -O3 -DNDEBUG -std=c++20 -DFMT_SHARED -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTE
   -lsqlite3 -lpq -lssl -lcrypto -lspdlog -lfmt -ldl -lpthread
 gcc -O2 -I/usr/include/p11-kit-1 -o "$BIN/p11bench" "$BASE/p11bench.c" -ldl -lpthread
 gcc -O2 -Wno-deprecated-declarations -o "$BIN/sqlitebench" "$BASE/sqlitebench.c" -lsqlite3 -lcrypto
+fi
 
 H="python3 $ROOT/bench/bench_helper.py"
 {
@@ -137,7 +155,8 @@ H="python3 $ROOT/bench/bench_helper.py"
   echo "nproc=$(nproc)"
   echo "mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
   echo "kernel=$(uname -r)"
-  echo "commit=$(cat "$BUILD/.bench-commit" 2>/dev/null || echo "unknown (built before run.sh stamped builds)")"
+  if need_km; then echo "commit=$(cat "$BUILD/.bench-commit" 2>/dev/null || echo "unknown (built before run.sh stamped builds)")"
+  else echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) (no keymgr build used)"; fi
   echo "mode=$MODE"
   echo "sections=$(echo $SECTIONS)"
   echo "keysets=$KEYSETS"
@@ -153,7 +172,10 @@ H="python3 $ROOT/bench/bench_helper.py"
 
 # ------------------------------------------------------------------ keymgr instance
 DATA=$WORK/data
+if need_km; then
 "$ROOT/scripts/init-softhsm.sh" "$DATA" keymgr >/dev/null
+fi
+mkdir -p "$DATA"
 cat > "$DATA/keymgr.toml" <<TOML
 # bench/run.sh: production defaults except the port and paths.
 [server]
@@ -204,6 +226,7 @@ api() {  # method path token [body]
     ${4:+--data "$4"} "http://127.0.0.1:$PORT$2"
 }
 
+if need_km; then
 "$KM" token create --name bench-admin --role admin --out "$DATA/admin.token" 2>/dev/null
 start_server; log "keymgr up in ${STARTUP_MS} ms (pid $SPID)"
 ADMIN=$(cat "$DATA/admin.token")
@@ -216,6 +239,7 @@ ISSUER=$(api POST /v1/tokens "$ADMIN" '{"name":"bench-issuer","role":"issuer","k
 api POST /v1/keysets/es256/sign "$ISSUER" '{"claims":{"sub":"u"},"ttl":300}' >/dev/null
 sleep 1
 want sign || want jwks && echo "RSS what=idle_small kb=$(rss_kb "$SPID")" >> "$RAW/scale.txt"
+fi
 
 # ------------------------------------------------------------------ 1. signing
 if want sign; then
@@ -236,6 +260,69 @@ for alg in ES256 RS256 EdDSA; do
   sleep 1
 done
 
+fi
+# ------------------------------------------------------------------ 1b. peer: oidc-provider (issue 14)
+# Right after the sign section (the same sitting; keymgr's server stays up, idle, for the JWKS section).
+if want peer; then
+PEER=$ROOT/bench/peer/oidc-provider
+PEERPORT=${BENCH_PEER_PORT:-18483}
+PEERW=${BENCH_PEER_WORKERS:-2}
+PEERWARM=${BENCH_PEER_WARMUP:-$([ "$SMOKE" = 1 ] && echo 2s || echo 15s)}
+peer_stop() {  # SIGTERM to the whole process group (primary + workers), SIGKILL after 10 s
+  [ -n "$PEER_PGID" ] || return 0
+  kill -TERM -- "-$PEER_PGID" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 -- "-$PEER_PGID" 2>/dev/null || break; sleep 0.1; done
+  kill -0 -- "-$PEER_PGID" 2>/dev/null && { log "peer: process group $PEER_PGID still there after 10 s: SIGKILL"; kill -KILL -- "-$PEER_PGID" 2>/dev/null || true; }
+  wait "$PEER_PID" 2>/dev/null || true
+  PEER_PGID=""
+}
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  log "peer: node/npm not found (oidc-provider 9 needs Node >= 20.19); section skipped"
+elif [ ! -d "$PEER/node_modules/oidc-provider" ] && ! (cd "$PEER" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >&2); then
+  log "peer: npm ci failed in $PEER; section skipped"
+else
+  {
+    echo "peer_oidc_provider=$(node -p 'require(process.argv[1]).version' "$PEER/node_modules/oidc-provider/package.json")"
+    echo "peer_node=$(node --version)"
+    echo "peer_workers=$PEERW"
+    echo "peer_warmup=$PEERWARM"
+  } >> "$RAW/meta.txt"
+  log "peer: oidc-provider $(sed -n 's/^peer_oidc_provider=//p' "$RAW/meta.txt" | tail -1) on node $(node --version), $PEERW workers, port $PEERPORT"
+  # setsid: its own process group (primary + workers), stopped as a whole.
+  PEER_PORT=$PEERPORT PEER_WORKERS=$PEERW setsid node "$PEER/server.js" > "$RAW/peer_server.log" 2>&1 &
+  PEER_PID=$!; PEER_PGID=$PEER_PID
+  for _ in $(seq 1 600); do
+    grep -q '^PEER ready' "$RAW/peer_server.log" 2>/dev/null && break
+    kill -0 "$PEER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! grep -q '^PEER ready' "$RAW/peer_server.log"; then
+    log "peer: oidc-provider did not start (see $RAW/peer_server.log)"; tail -5 "$RAW/peer_server.log" >&2 || true
+    peer_stop
+  else
+    PEER_PGID=$(ps -o pgid= -p "$(sed -n 's/^PEER ready.* pid=\([0-9]*\).*/\1/p' "$RAW/peer_server.log")" | tr -d ' ' || true)
+    PEER_PGID=${PEER_PGID:-$PEER_PID}
+    # One token by hand: HTTP 200, an access_token that is a JWT with alg ES256 and typ at+jwt.
+    $H peertoken "$PEERPORT" > "$RAW/peer_token.txt" 2>&1 || true
+    head -1 "$RAW/peer_token.txt" >&2
+    curl -sS "http://127.0.0.1:$PEERPORT/jwks" >> "$RAW/peer_token.txt" 2>&1 || true
+    # Node's JIT: from a cold start tokens/s climbs for ~10 s under load (on this machine ~600/s in the
+    # first 2 s, ~1,500-2,300 in the next seconds, steady ~3,000 after ~8-10 s); a short warm-up understates the peer.
+    log "peer: warm-up, wrk -t2 -c64 -d$PEERWARM"
+    wrk -t2 -c64 -d"$PEERWARM" -s "$PEER/token.lua" "http://127.0.0.1:$PEERPORT/token" > "$RAW/peer_warmup.txt" 2>&1 || true
+    sleep 1
+    for c in 64 512; do
+      log "peer: oidc-provider POST /token, wrk -t2 -c$c -d$DUR"
+      wrk -t2 -c"$c" -d"$DUR" --latency -s "$PEER/token.lua" "http://127.0.0.1:$PEERPORT/token" \
+        > "$RAW/wrk_peer_c$c.txt" 2>&1 || true
+      grep -E 'Requests/sec|Non-2xx|Socket|    99%|PEER_CHECK' "$RAW/wrk_peer_c$c.txt" >&2 || true
+      sleep 1
+    done
+    pg=$PEER_PGID; peer_stop
+    grep '^PEER worker' "$RAW/peer_server.log" >&2 || true
+    if pgrep -g "$pg" >/dev/null 2>&1; then log "peer: WARNING: processes of group $pg still running: $(pgrep -g "$pg" | paste -sd' ')"; fi
+  fi
+fi
 fi
 # ------------------------------------------------------------------ 2. JWKS
 if want jwks; then

@@ -76,16 +76,16 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   app->leadership_ = std::make_unique<Leadership>(*app->store_, lo, &app->metrics_);
   // One attempt now: a lone instance leads from its first moment (start-up repair, bootstrap).
   const bool leader = app->leadership_->step();
-  const std::optional<db::Fence> fence = app->leadership_->fence();
   spdlog::info("instance {}: {}", app->leadership_->holder(), leader ? "leader" : "follower (another instance leads)");
   app->keys_ = std::make_unique<KeyService>(*app->hsm_, *app->store_, *app->clock_, &app->metrics_);
   app->keys_->set_instance_id(app->leadership_->holder());  // owner of this process's intents
-  auto rep = app->keys_->load(/*repair=*/leader, fence ? &*fence : nullptr);
+  // Serve as soon as the keysets are loaded from the database. The repair against the HSM
+  // (reconcile: unfinished generations, orphan objects, missing keys) lists every object of the
+  // token, seconds with a large file-backed SoftHSM2 token; it runs as the scheduler's first tick,
+  // in the background. It gates nothing: every signature uses its key in the HSM anyway, and a
+  // key the HSM lacks fails closed (503) until the repair records it.
+  auto rep = app->keys_->load(/*repair=*/false);
   if (!rep.ok()) return rep.status().with_context("loading keysets");
-  if (rep->done) {
-    spdlog::info("start-up repair: {} unfinished generations removed, {} orphan HSM keys destroyed, {} missing keys recorded",
-                 rep->intents_removed, rep->orphans_destroyed, rep->missing_marked);
-  }
   app->tokens_ = std::make_unique<TokenService>(*app->keys_, *app->hsm_, *app->store_, &app->metrics_);
   app->audit_ = std::make_unique<AuditService>(*app->hsm_, *app->store_, *app->clock_);
   (void)app->audit_->ensure_key();  // the legacy hash-chain checkpoint key, if this database had one
@@ -120,7 +120,6 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   app->watcher_ = std::make_unique<ChangeWatcher>(*app->keys_, std::chrono::milliseconds(cfg.change_poll_ms),
                                                   &app->metrics_, dynamic_cast<db::ChangeFeed*>(app->store_.get()));
   app->scheduler_ = std::make_unique<Scheduler>(*app->keys_, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scheduler_interval));
-  if (rep->done) app->scheduler_->mark_reconciled();
   Leadership* lead = app->leadership_.get();
   app->scheduler_->set_fence_source([lead] { return lead->fence(); });
   app->scheduler_->set_on_stale([lead](const Status& st) { lead->report_refusal(st); });

@@ -55,15 +55,23 @@ TickReport Scheduler::advance_each(const std::vector<std::string>& names, const 
   return rep;
 }
 
+void Scheduler::reconcile(const std::optional<db::Fence>& fence) {
+  const auto start = std::chrono::steady_clock::now();
+  auto r = keys_.reconcile(fence ? &*fence : nullptr);
+  reconciled_ = r.ok() && r->done;
+  if (!r.ok()) return note(r.status());
+  if (r->done) {
+    spdlog::info("reconcile done in {} ms: {} unfinished generations removed, {} orphan HSM keys destroyed, {} missing keys recorded",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count(),
+                 r->intents_removed, r->orphans_destroyed, r->missing_marked);
+  }
+}
+
 TickReport Scheduler::tick() {
   std::lock_guard tl(tick_mu_);
   std::optional<db::Fence> fence;
   if (!pass_fence(&fence)) return {};
-  if (!reconciled_) {
-    auto r = keys_.reconcile(fence ? &*fence : nullptr);
-    reconciled_ = r.ok() && r->done;
-    if (!r.ok()) note(r.status());
-  }
+  if (!reconciled_) reconcile(fence);
   std::vector<std::string> names;
   for (const auto& ks : keys_.keysets()) names.push_back(ks->name);
   return advance_each(names, fence);
@@ -73,13 +81,9 @@ TickReport Scheduler::tick_due() {
   std::lock_guard tl(tick_mu_);
   std::optional<db::Fence> fence;
   if (!pass_fence(&fence)) return {};
-  if (!reconciled_) {
-    // A new term (or a repair still pending): repair before advancing, as tick() does, rather
-    // than waiting for the next full sweep.
-    auto r = keys_.reconcile(fence ? &*fence : nullptr);
-    reconciled_ = r.ok() && r->done;
-    if (!r.ok()) note(r.status());
-  }
+  // A new term (or a repair still pending): repair before advancing, as tick() does, rather
+  // than waiting for the next full sweep.
+  if (!reconciled_) reconcile(fence);
   return advance_each(keys_.due_keysets(keys_.clock().now()), fence);
 }
 

@@ -73,6 +73,8 @@ class Scheduler {
   // The fence for this pass: nullopt without a fence source; false when this instance does not lead.
   bool pass_fence(std::optional<db::Fence>* fence);
   void note(const Status& st);
+  // Runs reconcile with the fence (REQUIRES tick_mu_) and records whether it finished.
+  void reconcile(const std::optional<db::Fence>& fence);
 
   KeyService& keys_;
   std::chrono::milliseconds interval_;
