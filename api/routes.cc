@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <set>
@@ -55,6 +56,16 @@ std::string allowed_methods(const std::vector<Route>& table, const std::string& 
   std::string out;
   for (const auto& m : methods) out += (out.empty() ? "" : ", ") + m;
   return out;
+}
+
+// `code="200"`, built once per status rather than per request.
+const std::string& code_label(int status) {
+  static const std::vector<std::string> labels = [] {
+    std::vector<std::string> v;
+    for (int c = 0; c < 600; ++c) v.push_back("code=\"" + std::to_string(c) + "\"");
+    return v;
+  }();
+  return labels[static_cast<size_t>(std::clamp(status, 0, 599))];
 }
 
 }  // namespace
@@ -139,9 +150,7 @@ httplib::Server::Handler Wrap::operator()(Access access, Handler fn) const {
     res.status = reply.status;
     for (auto& [k, v] : reply.headers) res.set_header(k, v);
     if (reply.status != 304) res.set_content(reply.body, reply.content_type.c_str());
-    if (metrics) {
-      metrics->inc("keymgr_http_requests_total", "code=\"" + std::to_string(reply.status) + "\"");
-    }
+    if (metrics) metrics->inc("keymgr_http_requests_total", code_label(reply.status));
   };
 }
 

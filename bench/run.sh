@@ -10,7 +10,7 @@
 #      (+ ledger_bench), bench/tick_bench.cc (g++ against build-bench's static libraries) and the
 #      baselines /work/shared/perf-baseline/{p11bench.c,sqlitebench.c};
 #   1. signing: raw SoftHSM2 C_Sign, token key, 2 threads (p11bench, own token) for P-256/RSA-2048/
-#      Ed25519; then keymgr end to end: wrk -t2 -c64 POST /v1/keysets/{ES256,RS256,EdDSA}/sign
+#      Ed25519; then keymgr end to end: wrk -t2 -c64 and -c512 POST /v1/keysets/{ES256,RS256,EdDSA}/sign
 #      (bench/sign.lua; every token is in the durable ledger before it is returned);
 #   1b. peer (issue 14): oidc-provider (bench/peer/oidc-provider: version pinned by its package-lock.json,
 #      `npm ci` only if node_modules is missing; needs Node >= 20.19) as a node:cluster of 2 workers on
@@ -24,7 +24,7 @@
 #      the same raw dir the report compares keymgr's ES256 tokens/s with it (goal ≥ 2x). Needs no keymgr
 #      build: BENCH_SECTIONS=peer runs without build-bench;
 #   2. JWKS: wrk -t2 -c64 and -c512 against {issuer path}/.well-known/jwks.json on keymgr's public
-#      listener (server.public_port) and on its main listener (cpp-httplib), and against nginx
+#      listener (server.public_port) and on its main listener (event loop), and against nginx
 #      (config as in perf-baseline/bench_http.sh, own prefix, port BENCH_NGINX_PORT) serving the
 #      same bytes as a static file;
 #   2b. signlog: ES256 signing with the transparency-log integrator idle (ledger.integrate_max_delay
@@ -253,11 +253,14 @@ grep '^RESULT' "$RAW/p11bench.txt" >&2 || true
 start_sampler "$WORK/rss_load_small"
 for alg in ES256 RS256 EdDSA; do
   ks=$(tr 'A-Z' 'a-z' <<<"$alg")
-  log "sign $alg: wrk -t2 -c64 -d$DUR"
-  wrk -t2 -c64 -d"$DUR" --latency -s "$ROOT/bench/sign.lua" "http://127.0.0.1:$PORT/v1/keysets/$ks/sign" -- "$ISSUER" \
-    > "$RAW/wrk_sign_$alg.txt" 2>&1 || true
-  grep -E 'Requests/sec|Non-2xx|Socket' "$RAW/wrk_sign_$alg.txt" >&2 || true
-  sleep 1
+  for c in 64 512; do  # issue 14: tail latency with many keep-alive clients (wrk_sign_<alg>.txt is 64)
+    out="$RAW/wrk_sign_$alg.txt"; [ "$c" = 64 ] || out="$RAW/wrk_sign_${alg}_c$c.txt"
+    log "sign $alg: wrk -t2 -c$c -d$DUR"
+    wrk -t2 -c"$c" -d"$DUR" --latency -s "$ROOT/bench/sign.lua" "http://127.0.0.1:$PORT/v1/keysets/$ks/sign" -- "$ISSUER" \
+      > "$out" 2>&1 || true
+    grep -E 'Requests/sec|Non-2xx|Socket' "$out" >&2 || true
+    sleep 1
+  done
 done
 
 fi
