@@ -98,7 +98,60 @@ httplib::Response error_response(const Status& st) {
   return res;
 }
 
+// The Request the handlers see, from a parsed message (its body is moved out). kInvalidArgument/
+// "bad_request" for a target that is not origin-form or holds a malformed escape or a NUL.
+Status to_request(http::request<http::string_body>& msg, httplib::Request& req) {
+  req.method = std::string(msg.method_string());
+  const std::string_view target(msg.target().data(), msg.target().size());
+  req.target = std::string(target);
+  req.version = msg.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
+  for (const auto& f : msg) req.headers.emplace(std::string(f.name_string()), std::string(f.value()));
+  req.body = std::move(msg.body());
+  auto path = decode_target_path(target);
+  if (!path) return InvalidArgument("malformed request target", "bad_request");
+  req.path = std::move(*path);
+  if (const size_t q = target.find('?'); q != std::string_view::npos) {
+    std::string query(target.substr(q + 1));
+    if (const size_t h = query.find('#'); h != std::string::npos) query.resize(h);
+    httplib::detail::parse_query_text(query, req.params);
+  }
+  return Status::Ok();
+}
+
+Status header_too_large(size_t max_head) {
+  return ResourceExhausted("request head larger than " + std::to_string(max_head / 1024) + " KiB", "header_too_large");
+}
+Status payload_too_large() { return ResourceExhausted("request body too large", "payload_too_large"); }
+Status malformed() { return InvalidArgument("malformed request", "bad_request"); }
+
 }  // namespace
+
+Status parse_http_request(std::string_view bytes, size_t max_head, size_t max_body, httplib::Request& out,
+                          size_t& consumed) {
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(max_head, UINT32_MAX)));
+  parser.body_limit(max_body);
+  parser.eager(true);
+  consumed = 0;
+  while (!parser.is_done()) {
+    beast::error_code ec;
+    const size_t n = parser.put(net::buffer(bytes.data() + consumed, bytes.size() - consumed), ec);
+    consumed += n;
+    if (ec == http::error::need_more) {
+      if (consumed >= bytes.size() || n == 0) return Unavailable("incomplete request", "incomplete");
+      continue;
+    }
+    if (ec == http::error::header_limit) return header_too_large(max_head);
+    if (ec == http::error::body_limit) return payload_too_large();
+    if (ec) return malformed();
+    if (parser.is_header_done()) {
+      if (const auto len = parser.content_length(); len && *len > max_body) return payload_too_large();
+    }
+    if (n == 0 && !parser.is_done()) return Unavailable("incomplete request", "incomplete");
+  }
+  auto msg = parser.release();
+  return to_request(msg, out);
+}
 
 class HttpServer::Impl {
  public:
@@ -203,7 +256,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session<St
     if (ec) return on_read_error(ec);
     auto& msg = parser_->get();
     if (const auto len = parser_->content_length(); len && *len > server_.opts_.max_body_bytes) {
-      return fail(ResourceExhausted("request body too large", "payload_too_large"));
+      return fail(payload_too_large());
     }
     if (parser_->is_done()) return on_request();
     lowest().expires_after(std::chrono::seconds(server_.opts_.io_timeout_s));
@@ -234,16 +287,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session<St
         ec == http::error::partial_message) {
       return close();
     }
-    if (ec == http::error::header_limit) {
-      return fail(ResourceExhausted("request head larger than " + std::to_string(server_.opts_.max_head_bytes / 1024) +
-                                        " KiB",
-                                    "header_too_large"),
-                  431);
-    }
-    if (ec == http::error::body_limit) return fail(ResourceExhausted("request body too large", "payload_too_large"));
-    if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
-      return fail(InvalidArgument("malformed request", "bad_request"));
-    }
+    if (ec == http::error::header_limit) return fail(header_too_large(server_.opts_.max_head_bytes), 431);
+    if (ec == http::error::body_limit) return fail(payload_too_large());
+    if (ec.category() == http::make_error_code(http::error::bad_target).category()) return fail(malformed());
     close();
   }
 
@@ -263,22 +309,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session<St
     http10_ = msg.version() == 10;
     head_only_ = msg.method() == http::verb::head;
     auto req = std::make_shared<httplib::Request>();
-    req->method = std::string(msg.method_string());
-    const std::string_view target(msg.target().data(), msg.target().size());
-    req->target = std::string(target);
-    req->version = msg.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
-    for (const auto& f : msg) req->headers.emplace(std::string(f.name_string()), std::string(f.value()));
-    req->body = std::move(msg.body());
     req->remote_addr = remote_addr_;
     req->remote_port = remote_port_;
-    auto path = decode_target_path(target);
-    if (!path) return fail(InvalidArgument("malformed request target", "bad_request"));
-    req->path = std::move(*path);
-    if (const size_t q = target.find('?'); q != std::string_view::npos) {
-      std::string query(target.substr(q + 1));
-      if (const size_t h = query.find('#'); h != std::string::npos) query.resize(h);
-      httplib::detail::parse_query_text(query, req->params);
-    }
+    if (Status st = to_request(msg, *req); !st.ok()) return fail(st);
     if (server_.is_inline_ && server_.is_inline_(*req)) {
       httplib::Response res;
       server_.handler_(*req, res);

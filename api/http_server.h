@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -66,6 +67,14 @@ struct HttpServerStats {
   int64_t open_connections = 0;
   int64_t queued = 0;         // waiting for a worker now
 };
+
+// The main listener's request parsing on a buffer, exactly as a connection does it (Beast's parser
+// with these limits, then the conversion to the Request the handlers see: the decoded path, the
+// query parameters, headers, body): for fuzzing and tests. `consumed` receives the bytes the
+// request took. Errors: kUnavailable/"incomplete" (more bytes needed); the listener's refusals:
+// "header_too_large" (431), "payload_too_large" (413), "bad_request" (400).
+Status parse_http_request(std::string_view bytes, size_t max_head, size_t max_body, httplib::Request& out,
+                          size_t& consumed);
 
 class HttpServer {
  public:

@@ -356,6 +356,13 @@ def cmd_report(argv):
                          f"{fmt(p99, 1)} ({fmt(wc['ok_per_s'])}; {fmt(wc['p50_ms'], 1)}; {wc['errors']})",
                          "", None, "≤ 25 ms, 0 errors" if alg == "ES256" else "", okp))
 
+    wv = parse_wrk(os.path.join(raw, "wrk_verify_ES256.txt"))
+    if wv:
+        res["signing"]["verify_ES256"] = wv
+        rows.append(("sign", "ES256 verifications/s, 64 clients (p50 / p99 ms; errors)",
+                     f"{fmt(wv['ok_per_s'])} ({fmt(wv['p50_ms'], 1)} / {fmt(wv['p99_ms'], 1)}; {wv['errors']})",
+                     "", None, "reported", None))
+
     # 1b. signing with the transparency-log integrator idle vs on (issue 12: "within 5 % of before")
     sl = {"idle": [], "on": []}
     for f in sorted(os.listdir(raw)):

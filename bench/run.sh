@@ -11,7 +11,8 @@
 #      baselines /work/shared/perf-baseline/{p11bench.c,sqlitebench.c};
 #   1. signing: raw SoftHSM2 C_Sign, token key, 2 threads (p11bench, own token) for P-256/RSA-2048/
 #      Ed25519; then keymgr end to end: wrk -t2 -c64 and -c512 POST /v1/keysets/{ES256,RS256,EdDSA}/sign
-#      (bench/sign.lua; every token is in the durable ledger before it is returned);
+#      (bench/sign.lua; every token is in the durable ledger before it is returned); then
+#      wrk -t2 -c64 POST /v1/keysets/es256/verify of one token (bench/verify.lua; every check);
 #   1b. peer (issue 14): oidc-provider (bench/peer/oidc-provider: version pinned by its package-lock.json,
 #      `npm ci` only if node_modules is missing; needs Node >= 20.19) as a node:cluster of 2 workers on
 #      127.0.0.1:BENCH_PEER_PORT, one in-memory ES256 key shared by both, client-credentials grant,
@@ -262,6 +263,13 @@ for alg in ES256 RS256 EdDSA; do
     sleep 1
   done
 done
+# Verification of one ES256 token (signature, scope, key state, provenance in the ledger), 64 clients.
+JWT=$(api POST /v1/keysets/es256/sign "$ISSUER" '{"claims":{"sub":"u"},"ttl":3600}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+log "verify ES256: wrk -t2 -c64 -d$DUR"
+wrk -t2 -c64 -d"$DUR" --latency -s "$ROOT/bench/verify.lua" "http://127.0.0.1:$PORT/v1/keysets/es256/verify" -- "$ISSUER" "$JWT" \
+  > "$RAW/wrk_verify_ES256.txt" 2>&1 || true
+grep -E 'Requests/sec|Non-2xx|Socket' "$RAW/wrk_verify_ES256.txt" >&2 || true
 
 fi
 # ------------------------------------------------------------------ 1b. peer: oidc-provider (issue 14)

@@ -1,5 +1,6 @@
 #include "tests/fuzz/fuzz_entries.h"
 
+#include <httplib.h>
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
@@ -11,6 +12,7 @@
 #include <string_view>
 
 #include "api/auth.h"
+#include "api/http_server.h"
 #include "api/public_listener.h"
 #include "cli/config.h"
 #include "common/clock.h"
@@ -313,6 +315,28 @@ int fuzz_auth(const uint8_t* data, size_t size) {
   return 0;
 }
 
+int fuzz_mainhttp(const uint8_t* data, size_t size) {
+  std::string_view buf = as_view(data, size);
+  constexpr size_t kMaxHead = 2048, kMaxBody = 1024;
+  for (int n = 0; n < 64 && !buf.empty(); ++n) {
+    httplib::Request req;
+    size_t used = 0;
+    const Status st = api::parse_http_request(buf, kMaxHead, kMaxBody, req, used);
+    if (!st.ok()) {
+      static const std::set<std::string> kReasons = {"incomplete", "header_too_large", "payload_too_large", "bad_request"};
+      KM_FUZZ_CHECK(kReasons.count(std::string(st.reason())) == 1, "a refusal is one of the listener's reasons");
+      break;
+    }
+    KM_FUZZ_CHECK(used > 0 && used <= buf.size(), "a request lies within the input");
+    KM_FUZZ_CHECK(!req.method.empty(), "a method");
+    KM_FUZZ_CHECK(!req.path.empty() && req.path.front() == '/', "an origin-form path");
+    KM_FUZZ_CHECK(req.path.find('\0') == std::string::npos, "decoded paths hold no NUL");
+    KM_FUZZ_CHECK(req.body.size() <= kMaxBody, "the body is within the limit");
+    buf.remove_prefix(used);
+  }
+  return 0;
+}
+
 int fuzz_http(const uint8_t* data, size_t size) {
   TokenEnv& env = token_env();
   std::string_view buf = as_view(data, size);
@@ -442,7 +466,7 @@ const std::vector<Target>& targets() {
       {"json", fuzz_json},     {"claims", fuzz_claims}, {"verify", fuzz_verify}, {"base64url", fuzz_base64url},
       {"jwk", fuzz_jwk},       {"policy", fuzz_policy}, {"config", fuzz_config}, {"auth", fuzz_auth},
       {"http", fuzz_http},     {"note", fuzz_note},     {"checkpoint", fuzz_checkpoint}, {"tlogproof", fuzz_tlogproof},
-      {"ledgerenc", fuzz_ledgerenc}, {"dburl", fuzz_dburl},
+      {"ledgerenc", fuzz_ledgerenc}, {"dburl", fuzz_dburl}, {"mainhttp", fuzz_mainhttp},
   };
   return kTargets;
 }

@@ -61,6 +61,11 @@ int fuzz_auth(const uint8_t* data, size_t size);
 // respond() against a FakeHsm KeyService; responses are well-formed HTTP/1.1 whose Content-Length
 // matches, a request with a body always closes the connection, and a served JWKS is the keyset's.
 int fuzz_http(const uint8_t* data, size_t size);
+// The main listener's request parsing (api::parse_http_request: Beast's parser with the listener's
+// limits, then the conversion to the handlers' Request) over pipelined bytes: every accepted
+// request has a method, a decoded path starting with '/' and holding no NUL, a body within the
+// limit and lies within the input; every refusal is one of the listener's reasons.
+int fuzz_mainhttp(const uint8_t* data, size_t size);
 
 // Transparency-log formats (fuzz_tlog_entries.cc, km_tlog only):
 // parse_note (+ parse_signature_lines, parse_verifier_key on the same bytes): accepted inputs
