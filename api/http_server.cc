@@ -160,7 +160,8 @@ class HttpServer::Impl {
         handler_(std::move(handler)),
         is_inline_(std::move(is_inline)),
         metrics_(metrics),
-        acceptor_(net::make_strand(ioc_)),
+        loops_(make_loops(opts_.io_threads)),
+        acceptor_(loops_.front()->ioc),
         pool_(std::max(1, opts_.workers), static_cast<size_t>(std::max(1, opts_.queue_max))) {}
 
   ~Impl() { stop(); }
@@ -188,7 +189,7 @@ class HttpServer::Impl {
   void do_accept();
 
   // Declaration order matters for destruction: the pool (already stopped) and the acceptor go
-  // first, then the io_context, whose pending handlers own the sessions, which use what is above it.
+  // first, then the io_contexts, whose pending handlers own the sessions, which use what is above.
   const HttpServerOptions opts_;
   const Handler handler_;
   const InlinePredicate is_inline_;
@@ -201,10 +202,21 @@ class HttpServer::Impl {
   std::atomic<uint64_t> connections_{0}, requests_{0}, overloaded_{0}, expired_{0}, refused_{0};
   std::atomic<int64_t> open_{0};
   std::atomic<int64_t> in_flight_{0};  // requests handed to a worker whose answer is not yet written
-  net::io_context ioc_{std::max(1, opts_.io_threads)};
-  // Keeps run() going while no operation is pending (a worker may still post an answer).
-  net::executor_work_guard<net::io_context::executor_type> work_{ioc_.get_executor()};
-  tcp::acceptor acceptor_;
+  // One io_context per event-loop thread (like the public listener's epoll per thread): a
+  // connection lives on one loop, so its handlers need no strand and no loop wakes another.
+  struct Loop {
+    net::io_context ioc{1};
+    // Keeps run() going while no operation is pending (a worker may still post an answer).
+    net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
+  };
+  static std::vector<std::unique_ptr<Loop>> make_loops(int n) {
+    std::vector<std::unique_ptr<Loop>> v;
+    for (int i = 0; i < std::max(1, n); ++i) v.push_back(std::make_unique<Loop>());
+    return v;
+  }
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::atomic<size_t> next_loop_{0};
+  tcp::acceptor acceptor_;  // on loops_[0]
   WorkerPool pool_;
 
   template <class Stream>
@@ -212,8 +224,8 @@ class HttpServer::Impl {
 };
 
 // One connection: read a request, answer it (inline or through the pool), write, repeat while
-// keep-alive. Every socket operation runs on the connection's strand; a worker hands its answer
-// back with a post to that strand.
+// keep-alive. Every socket operation runs on the connection's loop (one thread); a worker hands its
+// answer back with a post to that loop.
 template <class Stream>
 class HttpServer::Impl::Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
@@ -386,7 +398,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session<St
   }
 
   // A streamed answer (chunked transfer coding), produced by the content provider on this worker
-  // thread; each piece is written by the connection's strand while the worker waits for it.
+  // thread; each piece is written by the connection's loop while the worker waits for it.
   void stream_from_worker(httplib::Response& res) {
     // HTTP/1.0 has no chunked coding: the body ends when the connection closes.
     const bool chunked = !http10_;
@@ -510,7 +522,8 @@ Status HttpServer::Impl::bind() {
 }
 
 void HttpServer::Impl::do_accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+  Loop& loop = *loops_[next_loop_++ % loops_.size()];
+  acceptor_.async_accept(loop.ioc.get_executor(), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
       if (ec == net::error::no_descriptors || ec == net::error::no_buffer_space || ec == net::error::no_memory) {
@@ -533,13 +546,16 @@ void HttpServer::Impl::do_accept() {
     const auto remote = socket.remote_endpoint(ignored);
     std::string addr = ignored ? std::string() : remote.address().to_string();
     const int port = ignored ? -1 : remote.port();
+    // The socket belongs to its loop; the session starts there.
+    const auto ex = socket.get_executor();
     if (tls_) {
-      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-          *this, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *tls_), std::move(addr), port)
-          ->start();
+      auto session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+          *this, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *tls_), std::move(addr), port);
+      net::post(ex, [session] { session->start(); });
     } else {
-      std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), std::move(addr), port)
-          ->start();
+      auto session = std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)),
+                                                                  std::move(addr), port);
+      net::post(ex, [session] { session->start(); });
     }
     do_accept();
   });
@@ -549,10 +565,10 @@ void HttpServer::Impl::serve() {
   if (stopping_) return;
   net::post(acceptor_.get_executor(), [this] { do_accept(); });
   std::vector<std::thread> others;
-  for (int i = 1; i < std::max(1, opts_.io_threads); ++i) {
-    others.emplace_back([this] { ioc_.run(); });
+  for (size_t i = 1; i < loops_.size(); ++i) {
+    others.emplace_back([this, i] { loops_[i]->ioc.run(); });
   }
-  ioc_.run();
+  loops_.front()->ioc.run();
   for (auto& t : others) t.join();
 }
 
@@ -567,11 +583,13 @@ void HttpServer::Impl::stop() {
   });
   // Running requests finish and their answers are written while the loop still runs.
   pool_.stop();
-  for (int i = 0; i < 100 && in_flight_.load() > 0 && !ioc_.stopped(); ++i) {
+  for (int i = 0; i < 100 && in_flight_.load() > 0 && !loops_.front()->ioc.stopped(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  work_.reset();
-  ioc_.stop();
+  for (auto& l : loops_) {
+    l->work.reset();
+    l->ioc.stop();
+  }
 }
 
 HttpServer::HttpServer(HttpServerOptions opts, Handler handler, InlinePredicate is_inline, Metrics* metrics)
