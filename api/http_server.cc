@@ -299,18 +299,17 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session<St
         ec == http::error::partial_message) {
       return close();
     }
-    if (ec == http::error::header_limit) return fail(header_too_large(server_.opts_.max_head_bytes), 431);
+    if (ec == http::error::header_limit) return fail(header_too_large(server_.opts_.max_head_bytes));
     if (ec == http::error::body_limit) return fail(payload_too_large());
     if (ec.category() == http::make_error_code(http::error::bad_target).category()) return fail(malformed());
     close();
   }
 
   // Answers a transport-level error and closes the connection.
-  void fail(const Status& st, int status_override = 0) {
+  void fail(const Status& st) {
     keep_alive_ = false;
     head_only_ = false;
     httplib::Response res = error_response(st);
-    if (status_override != 0) res.status = status_override;
     write(std::move(res));
   }
 

@@ -160,7 +160,8 @@ void Routes::add(const std::string& m, const std::string& p, httplib::Server::Ha
 }
 
 void dispatch(const std::vector<Route>& table, httplib::Request& req, httplib::Response& res) {
-  const std::string& method = req.method == "HEAD" ? std::string("GET") : req.method;
+  static const std::string kGet = "GET";
+  const std::string& method = req.method == "HEAD" ? kGet : req.method;
   for (const auto& r : table) {
     if (r.method == method && std::regex_match(req.path, req.matches, r.pattern)) {
       r.handler(req, res);

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/metrics.h"
 #include "tests/support/raw_client.h"
 
 namespace keymgr::testing {
@@ -80,7 +81,7 @@ class HttpServerTest : public ::testing::Test {
                               .dump(),
                           "application/json");
         },
-        [](const httplib::Request& req) { return req.path == "/healthz"; });
+        [](const httplib::Request& req) { return req.path == "/healthz"; }, &metrics_);
     ASSERT_TRUE(server_->bind().ok());
     port_ = server_->port();
     thread_ = std::thread([this] { server_->serve(); });
@@ -97,6 +98,7 @@ class HttpServerTest : public ::testing::Test {
   }
 
   Gate gate_;
+  Metrics metrics_;
   std::unique_ptr<api::HttpServer> server_;
   std::thread thread_;
   int port_ = 0;
@@ -154,6 +156,8 @@ TEST_F(HttpServerTest, AFullQueueIsAnImmediate503WithRetryAfterAndInlineRequests
   EXPECT_EQ(r->get_header_value("Retry-After"), "1");
   EXPECT_EQ(json::parse(r->body)["error"], "overloaded") << r->body;
   EXPECT_EQ(server_->stats().overloaded, 1u);
+  EXPECT_NE(metrics_.render().find("keymgr_http_overload_total{reason=\"queue_full\"} 1"), std::string::npos)
+      << metrics_.render();
   // Health is answered on the event loop while every worker is busy.
   auto h = client().Get("/healthz");
   ASSERT_TRUE(h);
@@ -188,6 +192,8 @@ TEST_F(HttpServerTest, ARequestThatWaitedTooLongIsAnswered503WithoutRunning) {
   EXPECT_EQ(retry_after, "1");
   EXPECT_EQ(json::parse(body)["error"], "overloaded") << body;
   EXPECT_EQ(server_->stats().expired, 1u);
+  EXPECT_NE(metrics_.render().find("keymgr_http_overload_total{reason=\"queue_timeout\"} 1"), std::string::npos)
+      << metrics_.render();
 }
 
 TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrderOnOneConnection) {
