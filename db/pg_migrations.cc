@@ -144,6 +144,18 @@ CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch BIGINT NO
   expires_at_ms BIGINT NOT NULL);
 ALTER TABLE keysets ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
 )sql",
+      // 3: alerts raised by keymgr's detectors and their delivery outbox (keymgr/monitor.h).
+      R"sql(
+CREATE TABLE alerts(id TEXT PRIMARY KEY, ts_ms BIGINT NOT NULL, last_seen_ms BIGINT NOT NULL,
+  occurrences BIGINT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL, keyset TEXT NOT NULL,
+  kid TEXT NOT NULL, summary TEXT NOT NULL, evidence TEXT NOT NULL, acked_at_ms BIGINT,
+  acked_by TEXT NOT NULL DEFAULT '', ack_reason TEXT NOT NULL DEFAULT '');
+CREATE INDEX alerts_by_ts ON alerts(ts_ms, id);
+CREATE TABLE alert_deliveries(alert_id TEXT NOT NULL REFERENCES alerts(id), sink TEXT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0, next_attempt_ms BIGINT NOT NULL, last_error TEXT NOT NULL DEFAULT '',
+  delivered_at_ms BIGINT, PRIMARY KEY(alert_id, sink));
+CREATE INDEX alert_deliveries_due ON alert_deliveries(next_attempt_ms) WHERE delivered_at_ms IS NULL;
+)sql",
   };
   return kMigrations;
 }

@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/encoding.h"
+#include "db/alert_cursor.h"
 #include "db/group_commit.h"
 #include "db/lease.h"
 #include "db/ledger_chain.h"
@@ -472,6 +473,19 @@ class PgStore final : public Store, public CommitStatsSource, public ChangeFeed 
   Result<ApiTokenRecord> get_api_token(std::string_view id) override;
   Result<std::vector<ApiTokenRecord>> list_api_tokens() override;
   Status revoke_api_token(std::string_view id, int64_t at, const LedgerEntry& event) override;
+
+  Result<bool> raise_alert(const AlertRecord& a, const LedgerEntry& evidence,
+                           const std::vector<std::string>& sinks) override;
+  Result<AlertRecord> get_alert(std::string_view id) override;
+  Result<AlertPage> list_alerts(const AlertQuery& q) override;
+  Status ack_alert(std::string_view id, std::string_view by, std::string_view reason, int64_t at_ms,
+                   const LedgerEntry& event) override;
+  Result<std::vector<std::pair<AlertDelivery, AlertRecord>>> claim_alert_deliveries(int64_t now_ms, int64_t claim_ms,
+                                                                                    int limit) override;
+  Status finish_alert_delivery(std::string_view alert_id, std::string_view sink, bool delivered, int64_t at_ms,
+                               int64_t retry_at_ms, std::string_view error) override;
+  Result<std::vector<AlertDelivery>> list_alert_deliveries(std::string_view alert_id) override;
+  Result<AlertStats> alert_stats() override;
 
   Result<Lease> acquire_lease(std::string_view name, std::string_view holder, int64_t ttl_ms) override;
   Status release_lease(std::string_view name, std::string_view holder, int64_t epoch) override;
@@ -1363,6 +1377,201 @@ Result<std::vector<std::string>> PgStore::wait_for_changes(std::chrono::millisec
     drain();
   }
   return out;
+}
+
+// ---- alerts ----
+
+constexpr char kAlertColumns[] =
+    "id, ts_ms, last_seen_ms, occurrences, kind, severity, keyset, kid, summary, evidence, acked_at_ms, acked_by, "
+    "ack_reason";
+
+AlertRecord read_alert(const Rows& rows, int i, int first = 0) {
+  AlertRecord a;
+  a.id = rows.text(i, first + 0);
+  a.ts_ms = rows.int64(i, first + 1);
+  a.last_seen_ms = rows.int64(i, first + 2);
+  a.occurrences = rows.int64(i, first + 3);
+  a.kind = rows.text(i, first + 4);
+  a.severity = rows.text(i, first + 5);
+  a.keyset = rows.text(i, first + 6);
+  a.kid = rows.text(i, first + 7);
+  a.summary = rows.text(i, first + 8);
+  a.evidence = rows.text(i, first + 9);
+  a.acked_at_ms = rows.opt_int64(i, first + 10);
+  a.acked_by = rows.text(i, first + 11);
+  a.ack_reason = rows.text(i, first + 12);
+  return a;
+}
+
+Result<bool> PgStore::raise_alert(const AlertRecord& a, const LedgerEntry& evidence,
+                                  const std::vector<std::string>& sinks) {
+  bool created = false;
+  RETURN_IF_ERROR(write_txn("raise alert", {&evidence}, [&](Connection& c) -> Status {
+    // One statement, so two instances raising the same alert at once both succeed: one inserts,
+    // the other counts an occurrence (xmax = 0 only for the inserted row version).
+    Params p;
+    p.add(a.id).add(a.ts_ms).add(a.kind).add(a.severity).add(a.keyset).add(a.kid).add(a.summary).add(a.evidence);
+    ASSIGN_OR_RETURN(auto rows, c.query(std::string("INSERT INTO alerts(") + kAlertColumns +
+                                            ") VALUES($1,$2,$2,1,$3,$4,$5,$6,$7,$8,NULL,'','') "
+                                            "ON CONFLICT(id) DO UPDATE SET occurrences = alerts.occurrences + 1, "
+                                            "last_seen_ms = GREATEST(alerts.last_seen_ms, EXCLUDED.last_seen_ms) "
+                                            "RETURNING (xmax = 0)",
+                                        p, "insert alert", kLedgerUnavailable));
+    created = !rows.empty() && rows.int64(0, 0) != 0;
+    if (!created) return Status::Ok();
+    for (const auto& sink : sinks) {
+      RETURN_IF_ERROR(c.query("INSERT INTO alert_deliveries(alert_id, sink, next_attempt_ms) VALUES($1,$2,$3)",
+                              Params().add(a.id).add(sink).add(a.ts_ms), "queue alert delivery", kLedgerUnavailable)
+                          .status());
+    }
+    return Status::Ok();
+  }));
+  return created;
+}
+
+Result<AlertRecord> PgStore::get_alert(std::string_view id) {
+  auto c = acquire();
+  RETURN_IF_ERROR(c->ensure_connected(kDatabaseUnavailable));
+  ASSIGN_OR_RETURN(auto rows, c->query(std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE id = $1",
+                                       Params().add(id), "get alert"));
+  if (rows.empty()) return NotFound("no alert with id '" + std::string(id) + "'", "alert_not_found");
+  return read_alert(rows, 0);
+}
+
+Result<AlertPage> PgStore::list_alerts(const AlertQuery& in) {
+  const int limit = std::clamp(in.limit, 1, 1000);
+  std::string sql = std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE true";
+  Params p;
+  int n = 0;
+  auto next = [&] { return "$" + std::to_string(++n); };
+  auto text_eq = [&](const char* col, const std::optional<std::string>& v) {
+    if (!v) return;
+    sql += std::string(" AND ") + col + " = " + next();
+    p.add(*v);
+  };
+  text_eq("keyset", in.keyset);
+  text_eq("kind", in.kind);
+  text_eq("severity", in.severity);
+  if (in.acknowledged) sql += *in.acknowledged ? " AND acked_at_ms IS NOT NULL" : " AND acked_at_ms IS NULL";
+  if (in.from_ms) {
+    sql += " AND ts_ms >= " + next();
+    p.add(*in.from_ms);
+  }
+  if (in.before) {
+    ASSIGN_OR_RETURN(auto cur, parse_alert_cursor(*in.before));
+    const std::string ts = next();
+    const std::string id = next();
+    sql += " AND (ts_ms < " + ts + " OR (ts_ms = " + ts + " AND id < " + id + "))";
+    p.add(cur.first).add(cur.second);
+  }
+  sql += " ORDER BY ts_ms DESC, id DESC LIMIT " + next();
+  p.add(static_cast<int64_t>(limit) + 1);
+  auto c = acquire();
+  RETURN_IF_ERROR(c->ensure_connected(kDatabaseUnavailable));
+  ASSIGN_OR_RETURN(auto rows, c->query(sql, p, "list alerts"));
+  AlertPage page;
+  for (int i = 0; i < rows.size(); ++i) page.alerts.push_back(read_alert(rows, i));
+  if (page.alerts.size() > static_cast<size_t>(limit)) {
+    page.alerts.resize(static_cast<size_t>(limit));
+    page.next_cursor = alert_cursor(page.alerts.back());
+  }
+  return page;
+}
+
+Status PgStore::ack_alert(std::string_view id, std::string_view by, std::string_view reason, int64_t at_ms,
+                          const LedgerEntry& event) {
+  return write_txn("acknowledge alert", {&event}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(auto rows, c.query("SELECT acked_at_ms FROM alerts WHERE id = $1 FOR UPDATE", Params().add(id),
+                                        "read alert", kLedgerUnavailable));
+    if (rows.empty()) return NotFound("no alert with id '" + std::string(id) + "'", "alert_not_found");
+    if (!rows.is_null(0, 0)) return FailedPrecondition("the alert is already acknowledged", "already_acknowledged");
+    return c.query("UPDATE alerts SET acked_at_ms = $1, acked_by = $2, ack_reason = $3 WHERE id = $4",
+                   Params().add(at_ms).add(by).add(reason).add(id), "acknowledge alert", kLedgerUnavailable)
+        .status();
+  });
+}
+
+Result<std::vector<std::pair<AlertDelivery, AlertRecord>>> PgStore::claim_alert_deliveries(int64_t now_ms,
+                                                                                           int64_t claim_ms,
+                                                                                           int limit) {
+  std::vector<std::pair<AlertDelivery, AlertRecord>> out;
+  RETURN_IF_ERROR(write_txn("claim alert deliveries", {}, [&](Connection& c) -> Status {
+    out.clear();
+    // SKIP LOCKED: two dispatchers claiming at once take different rows instead of waiting.
+    ASSIGN_OR_RETURN(auto rows,
+                     c.query(std::string("WITH due AS (SELECT alert_id, sink FROM alert_deliveries "
+                                         "WHERE delivered_at_ms IS NULL AND next_attempt_ms <= $1 "
+                                         "ORDER BY next_attempt_ms, alert_id, sink LIMIT $3 FOR UPDATE SKIP LOCKED), "
+                                         "claimed AS (UPDATE alert_deliveries d SET attempts = d.attempts + 1, "
+                                         "next_attempt_ms = $1 + $2 FROM due WHERE d.alert_id = due.alert_id AND "
+                                         "d.sink = due.sink RETURNING d.alert_id, d.sink, d.attempts, "
+                                         "d.next_attempt_ms, d.last_error) "
+                                         "SELECT claimed.alert_id, claimed.sink, claimed.attempts, "
+                                         "claimed.next_attempt_ms, claimed.last_error, ") +
+                                 "a.id, a.ts_ms, a.last_seen_ms, a.occurrences, a.kind, a.severity, a.keyset, "
+                                 "a.kid, a.summary, a.evidence, a.acked_at_ms, a.acked_by, a.ack_reason "
+                                 "FROM claimed JOIN alerts a ON a.id = claimed.alert_id "
+                                 "ORDER BY a.ts_ms, claimed.alert_id, claimed.sink",
+                             Params().add(now_ms).add(claim_ms).add(static_cast<int64_t>(std::max(limit, 1))),
+                             "claim alert deliveries"));
+    for (int i = 0; i < rows.size(); ++i) {
+      out.emplace_back(AlertDelivery{rows.text(i, 0), rows.text(i, 1), rows.int64(i, 2), rows.int64(i, 3),
+                                     rows.text(i, 4), std::nullopt},
+                       read_alert(rows, i, 5));
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Status PgStore::finish_alert_delivery(std::string_view alert_id, std::string_view sink, bool delivered, int64_t at_ms,
+                                      int64_t retry_at_ms, std::string_view error) {
+  return write_txn("record alert delivery", {}, [&](Connection& c) -> Status {
+    if (delivered) {
+      return c.query("UPDATE alert_deliveries SET delivered_at_ms = $1, last_error = '' "
+                     "WHERE alert_id = $2 AND sink = $3 AND delivered_at_ms IS NULL",
+                     Params().add(at_ms).add(alert_id).add(sink), "mark alert delivered")
+          .status();
+    }
+    return c.query("UPDATE alert_deliveries SET next_attempt_ms = $1, last_error = $2 "
+                   "WHERE alert_id = $3 AND sink = $4 AND delivered_at_ms IS NULL",
+                   Params().add(retry_at_ms).add(error).add(alert_id).add(sink), "record failed delivery")
+        .status();
+  });
+}
+
+Result<std::vector<AlertDelivery>> PgStore::list_alert_deliveries(std::string_view alert_id) {
+  auto c = acquire();
+  RETURN_IF_ERROR(c->ensure_connected(kDatabaseUnavailable));
+  ASSIGN_OR_RETURN(auto rows, c->query("SELECT alert_id, sink, attempts, next_attempt_ms, last_error, delivered_at_ms "
+                                       "FROM alert_deliveries WHERE alert_id = $1 ORDER BY sink",
+                                       Params().add(alert_id), "list alert deliveries"));
+  std::vector<AlertDelivery> out;
+  for (int i = 0; i < rows.size(); ++i) {
+    out.push_back(AlertDelivery{rows.text(i, 0), rows.text(i, 1), rows.int64(i, 2), rows.int64(i, 3),
+                                rows.text(i, 4), rows.opt_int64(i, 5)});
+  }
+  return out;
+}
+
+Result<AlertStats> PgStore::alert_stats() {
+  auto c = acquire();
+  RETURN_IF_ERROR(c->ensure_connected(kDatabaseUnavailable));
+  AlertStats st;
+  ASSIGN_OR_RETURN(auto open, c->query("SELECT severity, count(*) FROM alerts WHERE acked_at_ms IS NULL GROUP BY severity",
+                                       "count open alerts"));
+  for (int i = 0; i < open.size(); ++i) {
+    const std::string sev = open.text(i, 0);
+    (sev == "critical" ? st.open_critical : sev == "warning" ? st.open_warning : st.open_info) += open.int64(i, 1);
+  }
+  ASSIGN_OR_RETURN(auto pend, c->query("SELECT count(*), min(a.ts_ms) FROM alert_deliveries d JOIN alerts a "
+                                       "ON a.id = d.alert_id WHERE d.delivered_at_ms IS NULL",
+                                       "count pending deliveries"));
+  if (!pend.empty()) {
+    st.deliveries_pending = pend.int64(0, 0);
+    st.oldest_pending_ms = pend.opt_int64(0, 1);
+  }
+  return st;
 }
 
 // ---- leases ----

@@ -178,4 +178,50 @@ struct ApiTokenRecord {
   std::optional<int64_t> revoked_at;
 };
 
+// An alert raised by a detector (keymgr/monitor.h). The id is stable for one incident (the
+// detector's de-duplication key, hashed), so a repeat of the incident counts on the same alert and
+// webhook receivers de-duplicate by it.
+struct AlertRecord {
+  std::string id;
+  int64_t ts_ms = 0;          // first raised
+  int64_t last_seen_ms = 0;   // last raised again
+  int64_t occurrences = 1;
+  std::string kind;           // leak_suspected | signing_outside_policy | unknown_kid_probe | ...
+  std::string severity;       // critical | warning | info
+  std::string keyset, kid;
+  std::string summary;        // one human sentence
+  std::string evidence;       // JSON object text
+  std::optional<int64_t> acked_at_ms;
+  std::string acked_by, ack_reason;
+};
+
+struct AlertQuery {
+  std::optional<std::string> keyset, kind, severity;
+  std::optional<bool> acknowledged;
+  std::optional<int64_t> from_ms;             // ts_ms >= from_ms
+  std::optional<std::string> before;          // cursor: the page's last "<ts_ms>:<id>"
+  int limit = 100;                            // newest first; clamped to 1..1000
+};
+
+struct AlertPage {
+  std::vector<AlertRecord> alerts;
+  std::optional<std::string> next_cursor;
+};
+
+// One pending or done delivery of an alert to one sink (the outbox row).
+struct AlertDelivery {
+  std::string alert_id;
+  std::string sink;
+  int64_t attempts = 0;
+  int64_t next_attempt_ms = 0;
+  std::string last_error;
+  std::optional<int64_t> delivered_at_ms;
+};
+
+struct AlertStats {
+  int64_t open_critical = 0, open_warning = 0, open_info = 0;
+  int64_t deliveries_pending = 0;
+  std::optional<int64_t> oldest_pending_ms;   // ts of the oldest undelivered alert
+};
+
 }  // namespace keymgr::db

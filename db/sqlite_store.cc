@@ -30,6 +30,7 @@
 #include "db/group_commit.h"
 #include "db/lease.h"
 #include "db/ledger_chain.h"
+#include "db/alert_cursor.h"
 #include "db/ledger_hash.h"
 #include "db/merkle.h"
 #include "db/migrations.h"
@@ -414,6 +415,19 @@ class SqliteStore final : public Store, public CommitStatsSource {
   Result<ApiTokenRecord> get_api_token(std::string_view id) override;
   Result<std::vector<ApiTokenRecord>> list_api_tokens() override;
   Status revoke_api_token(std::string_view id, int64_t at, const LedgerEntry& event) override;
+
+  Result<bool> raise_alert(const AlertRecord& a, const LedgerEntry& evidence,
+                           const std::vector<std::string>& sinks) override;
+  Result<AlertRecord> get_alert(std::string_view id) override;
+  Result<AlertPage> list_alerts(const AlertQuery& q) override;
+  Status ack_alert(std::string_view id, std::string_view by, std::string_view reason, int64_t at_ms,
+                   const LedgerEntry& event) override;
+  Result<std::vector<std::pair<AlertDelivery, AlertRecord>>> claim_alert_deliveries(int64_t now_ms, int64_t claim_ms,
+                                                                                    int limit) override;
+  Status finish_alert_delivery(std::string_view alert_id, std::string_view sink, bool delivered, int64_t at_ms,
+                               int64_t retry_at_ms, std::string_view error) override;
+  Result<std::vector<AlertDelivery>> list_alert_deliveries(std::string_view alert_id) override;
+  Result<AlertStats> alert_stats() override;
 
   Result<Lease> acquire_lease(std::string_view name, std::string_view holder, int64_t ttl_ms) override;
   Status release_lease(std::string_view name, std::string_view holder, int64_t epoch) override;
@@ -1300,6 +1314,212 @@ Status SqliteStore::revoke_api_token(std::string_view id, int64_t at, const Ledg
     if (sqlite3_changes(c.handle()) == 0) return NotFound("api token not found or already revoked", "token_not_found");
     return Status::Ok();
   });
+}
+
+// ---- alerts ----
+
+constexpr char kAlertColumns[] =
+    "id, ts_ms, last_seen_ms, occurrences, kind, severity, keyset, kid, summary, evidence, acked_at_ms, acked_by, "
+    "ack_reason";
+
+AlertRecord read_alert(const Query& q, int first = 0) {
+  AlertRecord a;
+  a.id = q.text(first + 0);
+  a.ts_ms = q.int64(first + 1);
+  a.last_seen_ms = q.int64(first + 2);
+  a.occurrences = q.int64(first + 3);
+  a.kind = q.text(first + 4);
+  a.severity = q.text(first + 5);
+  a.keyset = q.text(first + 6);
+  a.kid = q.text(first + 7);
+  a.summary = q.text(first + 8);
+  a.evidence = q.text(first + 9);
+  a.acked_at_ms = q.opt_int64(first + 10);
+  a.acked_by = q.text(first + 11);
+  a.ack_reason = q.text(first + 12);
+  return a;
+}
+
+Result<bool> SqliteStore::raise_alert(const AlertRecord& a, const LedgerEntry& evidence,
+                                      const std::vector<std::string>& sinks) {
+  bool created = false;
+  RETURN_IF_ERROR(write_txn("raise alert", {&evidence}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(auto bump, c.prepare("UPDATE alerts SET occurrences = occurrences + 1, "
+                                          "last_seen_ms = max(last_seen_ms, ?) WHERE id = ?",
+                                          kLedgerUnavailable));
+    RETURN_IF_ERROR(bump.bind(1, a.ts_ms).bind(2, a.id).run("count alert occurrence"));
+    if (sqlite3_changes(c.handle()) > 0) return Status::Ok();
+    created = true;
+    ASSIGN_OR_RETURN(auto ins, c.prepare(std::string("INSERT INTO alerts(") + kAlertColumns +
+                                             ") VALUES(?,?,?,1,?,?,?,?,?,?,NULL,'','')",
+                                         kLedgerUnavailable));
+    ins.bind(1, a.id).bind(2, a.ts_ms).bind(3, a.ts_ms).bind(4, a.kind).bind(5, a.severity).bind(6, a.keyset);
+    ins.bind(7, a.kid).bind(8, a.summary).bind(9, a.evidence);
+    RETURN_IF_ERROR(ins.run("insert alert"));
+    for (const auto& sink : sinks) {
+      ASSIGN_OR_RETURN(auto d, c.prepare("INSERT INTO alert_deliveries(alert_id, sink, next_attempt_ms) VALUES(?,?,?)",
+                                         kLedgerUnavailable));
+      RETURN_IF_ERROR(d.bind(1, a.id).bind(2, sink).bind(3, a.ts_ms).run("queue alert delivery"));
+    }
+    return Status::Ok();
+  }));
+  return created;
+}
+
+Result<AlertRecord> SqliteStore::get_alert(std::string_view id) {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare(std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE id = ?"));
+  q.bind(1, id);
+  ASSIGN_OR_RETURN(bool row, q.step("get alert"));
+  if (!row) return NotFound("no alert with id '" + std::string(id) + "'", "alert_not_found");
+  return read_alert(q);
+}
+
+Result<AlertPage> SqliteStore::list_alerts(const AlertQuery& in) {
+  const int limit = std::clamp(in.limit, 1, 1000);
+  std::string sql = std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE 1=1";
+  std::vector<std::variant<std::string, int64_t>> binds;
+  auto text_eq = [&](const char* col, const std::optional<std::string>& v) {
+    if (!v) return;
+    sql += std::string(" AND ") + col + " = ?";
+    binds.emplace_back(*v);
+  };
+  text_eq("keyset", in.keyset);
+  text_eq("kind", in.kind);
+  text_eq("severity", in.severity);
+  if (in.acknowledged) sql += *in.acknowledged ? " AND acked_at_ms IS NOT NULL" : " AND acked_at_ms IS NULL";
+  if (in.from_ms) {
+    sql += " AND ts_ms >= ?";
+    binds.emplace_back(*in.from_ms);
+  }
+  if (in.before) {
+    ASSIGN_OR_RETURN(auto cur, parse_alert_cursor(*in.before));
+    sql += " AND (ts_ms < ? OR (ts_ms = ? AND id < ?))";
+    binds.emplace_back(cur.first);
+    binds.emplace_back(cur.first);
+    binds.emplace_back(cur.second);
+  }
+  sql += " ORDER BY ts_ms DESC, id DESC LIMIT ?";
+  binds.emplace_back(static_cast<int64_t>(limit) + 1);
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare(sql));
+  for (size_t i = 0; i < binds.size(); ++i) {
+    if (const auto* t = std::get_if<std::string>(&binds[i])) {
+      q.bind(static_cast<int>(i) + 1, std::string_view(*t));
+    } else {
+      q.bind(static_cast<int>(i) + 1, std::get<int64_t>(binds[i]));
+    }
+  }
+  AlertPage page;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("list alerts"));
+    if (!row) break;
+    page.alerts.push_back(read_alert(q));
+  }
+  if (page.alerts.size() > static_cast<size_t>(limit)) {
+    page.alerts.resize(static_cast<size_t>(limit));
+    page.next_cursor = alert_cursor(page.alerts.back());
+  }
+  return page;
+}
+
+Status SqliteStore::ack_alert(std::string_view id, std::string_view by, std::string_view reason, int64_t at_ms,
+                              const LedgerEntry& event) {
+  return write_txn("acknowledge alert", {&event}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(auto q, c.prepare("SELECT acked_at_ms FROM alerts WHERE id = ?", kLedgerUnavailable));
+    q.bind(1, id);
+    ASSIGN_OR_RETURN(bool row, q.step("read alert"));
+    if (!row) return NotFound("no alert with id '" + std::string(id) + "'", "alert_not_found");
+    if (!q.is_null(0)) return FailedPrecondition("the alert is already acknowledged", "already_acknowledged");
+    ASSIGN_OR_RETURN(auto u, c.prepare("UPDATE alerts SET acked_at_ms = ?, acked_by = ?, ack_reason = ? WHERE id = ?",
+                                       kLedgerUnavailable));
+    return u.bind(1, at_ms).bind(2, by).bind(3, reason).bind(4, id).run("acknowledge alert");
+  });
+}
+
+Result<std::vector<std::pair<AlertDelivery, AlertRecord>>> SqliteStore::claim_alert_deliveries(int64_t now_ms,
+                                                                                               int64_t claim_ms,
+                                                                                               int limit) {
+  std::vector<std::pair<AlertDelivery, AlertRecord>> out;
+  RETURN_IF_ERROR(write_txn("claim alert deliveries", {}, [&](Connection& c) -> Status {
+    out.clear();
+    ASSIGN_OR_RETURN(auto q, c.prepare(std::string("SELECT d.alert_id, d.sink, d.attempts, d.next_attempt_ms, "
+                                                   "d.last_error, ") +
+                                       "a.id, a.ts_ms, a.last_seen_ms, a.occurrences, a.kind, a.severity, a.keyset, "
+                                       "a.kid, a.summary, a.evidence, a.acked_at_ms, a.acked_by, a.ack_reason "
+                                       "FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id "
+                                       "WHERE d.delivered_at_ms IS NULL AND d.next_attempt_ms <= ? "
+                                       "ORDER BY d.next_attempt_ms, d.alert_id, d.sink LIMIT ?"));
+    q.bind(1, now_ms).bind(2, static_cast<int64_t>(std::max(limit, 1)));
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, q.step("read due alert deliveries"));
+      if (!row) break;
+      AlertDelivery d;
+      d.alert_id = q.text(0);
+      d.sink = q.text(1);
+      d.attempts = q.int64(2) + 1;
+      d.next_attempt_ms = now_ms + claim_ms;
+      d.last_error = q.text(4);
+      out.emplace_back(std::move(d), read_alert(q, 5));
+    }
+    q.reset();
+    for (const auto& [d, a] : out) {
+      ASSIGN_OR_RETURN(auto u, c.prepare("UPDATE alert_deliveries SET attempts = attempts + 1, next_attempt_ms = ? "
+                                         "WHERE alert_id = ? AND sink = ?"));
+      RETURN_IF_ERROR(u.bind(1, d.next_attempt_ms).bind(2, d.alert_id).bind(3, d.sink).run("claim alert delivery"));
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Status SqliteStore::finish_alert_delivery(std::string_view alert_id, std::string_view sink, bool delivered,
+                                          int64_t at_ms, int64_t retry_at_ms, std::string_view error) {
+  return write_txn("record alert delivery", {}, [&](Connection& c) -> Status {
+    if (delivered) {
+      ASSIGN_OR_RETURN(auto u, c.prepare("UPDATE alert_deliveries SET delivered_at_ms = ?, last_error = '' "
+                                         "WHERE alert_id = ? AND sink = ? AND delivered_at_ms IS NULL"));
+      return u.bind(1, at_ms).bind(2, alert_id).bind(3, sink).run("mark alert delivered");
+    }
+    ASSIGN_OR_RETURN(auto u, c.prepare("UPDATE alert_deliveries SET next_attempt_ms = ?, last_error = ? "
+                                       "WHERE alert_id = ? AND sink = ? AND delivered_at_ms IS NULL"));
+    return u.bind(1, retry_at_ms).bind(2, error).bind(3, alert_id).bind(4, sink).run("record failed delivery");
+  });
+}
+
+Result<std::vector<AlertDelivery>> SqliteStore::list_alert_deliveries(std::string_view alert_id) {
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare("SELECT alert_id, sink, attempts, next_attempt_ms, last_error, delivered_at_ms "
+                                      "FROM alert_deliveries WHERE alert_id = ? ORDER BY sink"));
+  q.bind(1, alert_id);
+  std::vector<AlertDelivery> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.step("list alert deliveries"));
+    if (!row) return out;
+    out.push_back(AlertDelivery{q.text(0), q.text(1), q.int64(2), q.int64(3), q.text(4), q.opt_int64(5)});
+  }
+}
+
+Result<AlertStats> SqliteStore::alert_stats() {
+  auto r = acquire_reader();
+  AlertStats st;
+  {
+    ASSIGN_OR_RETURN(auto q, r->prepare("SELECT severity, count(*) FROM alerts WHERE acked_at_ms IS NULL GROUP BY severity"));
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, q.step("count open alerts"));
+      if (!row) break;
+      const std::string sev = q.text(0);
+      (sev == "critical" ? st.open_critical : sev == "warning" ? st.open_warning : st.open_info) += q.int64(1);
+    }
+  }
+  ASSIGN_OR_RETURN(auto q, r->prepare("SELECT count(*), min(a.ts_ms) FROM alert_deliveries d JOIN alerts a "
+                                      "ON a.id = d.alert_id WHERE d.delivered_at_ms IS NULL"));
+  ASSIGN_OR_RETURN(bool row, q.step("count pending deliveries"));
+  if (row) {
+    st.deliveries_pending = q.int64(0);
+    st.oldest_pending_ms = q.opt_int64(1);
+  }
+  return st;
 }
 
 // ---- leases ----

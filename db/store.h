@@ -160,6 +160,33 @@ class Store {
   virtual Result<std::vector<ApiTokenRecord>> list_api_tokens() = 0;
   virtual Status revoke_api_token(std::string_view id, int64_t at, const LedgerEntry& event) = 0;
 
+  // ---- alerts and their delivery outbox (AlertRecord, AlertDelivery) ----
+  // In one transaction: appends `evidence` to the ledger and stores the alert with a pending
+  // delivery per sink in `sinks`, or, when an alert with a.id exists, counts the occurrence on it
+  // (occurrences + 1, last_seen_ms = a.ts_ms; no new deliveries). Returns true for a new alert.
+  virtual Result<bool> raise_alert(const AlertRecord& a, const LedgerEntry& evidence,
+                                   const std::vector<std::string>& sinks) = 0;
+  virtual Result<AlertRecord> get_alert(std::string_view id) = 0;  // kNotFound "alert_not_found"
+  // Newest first (ts_ms, then id); next_cursor set only when more match.
+  virtual Result<AlertPage> list_alerts(const AlertQuery& q) = 0;
+  // Sets the acknowledgement and appends `event`, in one transaction. kNotFound "alert_not_found";
+  // kFailedPrecondition "already_acknowledged".
+  virtual Status ack_alert(std::string_view id, std::string_view by, std::string_view reason, int64_t at_ms,
+                           const LedgerEntry& event) = 0;
+  // Claims up to `limit` undelivered deliveries due at now_ms (oldest alert first) for `claim_ms`:
+  // their next_attempt_ms moves to now_ms + claim_ms and attempts grows by one, in one transaction,
+  // so two dispatchers (instances) never hold the same delivery at once and a dispatcher killed
+  // mid-delivery is retried when its claim runs out. Returns them with their alerts.
+  virtual Result<std::vector<std::pair<AlertDelivery, AlertRecord>>> claim_alert_deliveries(int64_t now_ms,
+                                                                                            int64_t claim_ms,
+                                                                                            int limit) = 0;
+  // Records the outcome of a claimed attempt: delivered (delivered_at_ms = at_ms) or failed
+  // (last_error, next_attempt_ms = retry_at_ms).
+  virtual Status finish_alert_delivery(std::string_view alert_id, std::string_view sink, bool delivered,
+                                       int64_t at_ms, int64_t retry_at_ms, std::string_view error) = 0;
+  virtual Result<std::vector<AlertDelivery>> list_alert_deliveries(std::string_view alert_id) = 0;
+  virtual Result<AlertStats> alert_stats() = 0;
+
   // ---- leases and fencing (db/records.h Lease, Fence) ----
   // Grants `name` to `holder` for ttl_ms, by the database's clock (instances' clocks may differ):
   // when it is free, expired, or already held by `holder` (a renewal). The epoch grows whenever the
