@@ -13,6 +13,7 @@ PKGS=(
   python3 python3-jwt python3-cryptography python3-requests
   curl ca-certificates
   golang-go golang-golang-x-mod-dev
+  prometheus   # for promtool only (tests/monitoring: the alerting rules); its server must not run
 )
 # Node.js (for the npm `jose` interop tests): use the machine's own if present (a nodesource
 # nodejs conflicts with Debian's npm package), else Debian's.
@@ -32,7 +33,37 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq || true
+  # Debian's prometheus package starts a server on :9090 and enables it at boot; only promtool is
+  # wanted. While it is installed, a policy-rc.d (if the machine has none) denies starting it;
+  # afterwards the service is disabled and stopped in case something else started it. An
+  # installation that was already there is left alone.
+  new_prometheus=0
+  for p in "${missing[@]}"; do [ "$p" = prometheus ] && new_prometheus=1; done
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [ $new_prometheus = 1 ] && [ ! -e $policy ]; then
+    made_policy=1
+    trap "$SUDO rm -f $policy" EXIT
+    printf '%s\n' '#!/bin/sh' '# scripts/install-deps.sh (keymgr): no Prometheus server while promtool is installed' \
+      'case "$1" in prometheus|prometheus.service) exit 101 ;; esac' 'exit 0' | $SUDO tee $policy >/dev/null
+    $SUDO chmod 755 $policy
+  fi
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [ $new_prometheus = 1 ]; then
+    if [ $made_policy = 1 ]; then
+      $SUDO rm -f $policy
+      trap - EXIT
+    fi
+    if [ -d /run/systemd/system ]; then
+      $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    else
+      $SUDO systemctl disable prometheus.service >/dev/null 2>&1 || true  # offline: the boot link only
+      if [ -x /etc/init.d/prometheus ]; then
+        $SUDO /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+        $SUDO update-rc.d prometheus disable >/dev/null 2>&1 || true
+      fi
+    fi
+  fi
 else
   echo "install-deps: all Debian packages present"
 fi
