@@ -35,7 +35,9 @@ struct Reply {
 Reply json_reply(const json& j, int status = 200);
 
 // Who may call a route (the route x role table of README and tests/api).
-enum class Access { kPublic, kAuthenticated, kOps, kAudit, kSign, kAdmin };
+// kMonitor: reading alerts (admin, ops, auditor); kCheck: bulk token checks (admin, ops, auditor,
+// verifier).
+enum class Access { kPublic, kAuthenticated, kOps, kAudit, kSign, kAdmin, kMonitor, kCheck };
 
 // ---- request parsing; errors are 400s with a reason ("bad_query", "bad_request", ...)
 Result<int64_t> parse_int(const std::string& s, const char* what);
@@ -97,6 +99,8 @@ void add_token_routes(Routes& h, const Wrap& wrap, const Services& s);
 void add_keyset_routes(Routes& h, const Wrap& wrap, const Services& s);
 // routes_audit.cc: checkpoints (public), ledger query and export, chain verification, affected tokens.
 void add_audit_routes(Routes& h, const Wrap& wrap, const Services& s);
+// routes_alerts.cc: alerts (list, read, acknowledge) and the bulk token check.
+void add_alert_routes(Routes& h, const Wrap& wrap, const Services& s);
 // routes_api_tokens.cc: API tokens (admin); revocation through `auth` so it takes effect at once.
 void add_api_token_routes(Routes& h, const Wrap& wrap, const Services& s, Authenticator* auth);
 

@@ -36,10 +36,10 @@ void add_token_routes(Routes& h, const Wrap& wrap, const Services& s) {
          }));
 
   h.Post(R"(/v1/keysets/([a-z0-9_-]+)/verify)",
-         wrap(Access::kAuthenticated, [s](const httplib::Request& req, const Principal*) -> Result<Reply> {
+         wrap(Access::kAuthenticated, [s](const httplib::Request& req, const Principal* p) -> Result<Reply> {
            ASSIGN_OR_RETURN(json body, body_object(req));
            ASSIGN_OR_RETURN(std::string token, opt_string(body, "token", true));
-           ASSIGN_OR_RETURN(VerifyResult v, s.tokens->verify(req.matches[1].str(), token));
+           ASSIGN_OR_RETURN(VerifyResult v, s.tokens->verify(req.matches[1].str(), token, actor_of(p, req), "verify"));
            json checks = json::array();
            json reasons = json::array();
            for (const auto& c : v.checks) {

@@ -78,6 +78,7 @@ void Server::install_routes() {
   detail::add_keyset_routes(h, wrap, s_);
   detail::add_audit_routes(h, wrap, s_);
   detail::add_api_token_routes(h, wrap, s_, auth_.get());
+  detail::add_alert_routes(h, wrap, s_);
 }
 
 }  // namespace keymgr::api

@@ -63,6 +63,7 @@ struct Services {
   ApiTokenService* api_tokens = nullptr;  // also authenticates every non-public request
   ReadinessService* readiness = nullptr;
   Metrics* metrics = nullptr;
+  Monitor* monitor = nullptr;  // alerts; null: the alert routes answer 503
 };
 
 // A registered route, in OpenAPI path form ("/v1/keysets/{name}/sign").

@@ -87,6 +87,20 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   auto rep = app->keys_->load(/*repair=*/false);
   if (!rep.ok()) return rep.status().with_context("loading keysets");
   app->tokens_ = std::make_unique<TokenService>(*app->keys_, *app->hsm_, *app->store_, &app->metrics_);
+  {
+    MonitorOptions mo = cfg.monitor;
+    for (auto& w : mo.webhooks) {
+      auto secret = load_secret(w.secret_file, "", "webhook '" + w.name + "' secret");
+      if (!secret.ok()) return secret.status().with_context("monitor.webhooks");
+      if (secret->empty()) return InvalidArgument("webhook '" + w.name + "': the secret file is empty", "bad_config");
+      w.secret = secret->reveal();
+    }
+    app->monitor_ = std::make_unique<Monitor>(*app->store_, *app->clock_, mo, &app->metrics_);
+    app->alert_dispatcher_ = std::make_unique<AlertDispatcher>(*app->store_, *app->clock_, mo, &app->metrics_);
+    for (auto& w : mo.webhooks) Secret(std::move(w.secret)).wipe();
+    app->monitor_->set_on_new_alert([d = app->alert_dispatcher_.get()] { d->wake(); });
+    app->tokens_->set_monitor(app->monitor_.get());
+  }
   app->audit_ = std::make_unique<AuditService>(*app->hsm_, *app->store_, *app->clock_);
   (void)app->audit_->ensure_key();  // the legacy hash-chain checkpoint key, if this database had one
   app->api_tokens_ = std::make_unique<ApiTokenService>(*app->store_, *app->clock_);
@@ -138,7 +152,8 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
                     .log = app->log_.get(),
                     .api_tokens = app->api_tokens_.get(),
                     .readiness = app->readiness_.get(),
-                    .metrics = &app->metrics_};
+                    .metrics = &app->metrics_,
+                    .monitor = app->monitor_.get()};
   app->server_ = std::make_unique<api::Server>(cfg.server, svc);
   if (api::Authenticator* auth = app->server_->authenticator()) {
     app->watcher_->set_on_token_revoked([auth](const std::string& id) { auth->forget(id); });
@@ -272,6 +287,7 @@ Status App::start() {
   scheduler_->start();
   log_->start();
   if (witnesses_) witnesses_->start();
+  alert_dispatcher_->start();
   serve_thread_ = std::thread([this] { server_->serve(); });
   return Status::Ok();
 }
@@ -293,6 +309,7 @@ void App::stop() {
   if (watcher_) watcher_->stop();
   if (log_) log_->stop();
   if (witnesses_) witnesses_->stop();
+  if (alert_dispatcher_) alert_dispatcher_->stop();
   if (leadership_) leadership_->stop();  // releases the lease: another instance takes over at once
   stop_cv_.notify_all();
 }

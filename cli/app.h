@@ -20,6 +20,8 @@
 #include "keymgr/scheduler.h"
 #include "keymgr/token_service.h"
 #include "keymgr/witness_client.h"
+#include "keymgr/alert_dispatcher.h"
+#include "keymgr/monitor.h"
 
 namespace keymgr::cli {
 
@@ -56,6 +58,8 @@ class App {
   AuditService& audit() { return *audit_; }
   LedgerLog& log() { return *log_; }
   ApiTokenService& api_tokens() { return *api_tokens_; }
+  Monitor& monitor() { return *monitor_; }
+  AlertDispatcher& alert_dispatcher() { return *alert_dispatcher_; }
   Scheduler& scheduler() { return *scheduler_; }
   db::Store& store() { return *store_; }
   hsm::Hsm& hsm() { return *hsm_; }
@@ -82,6 +86,8 @@ class App {
   std::unique_ptr<AuditService> audit_;
   std::unique_ptr<LedgerLog> log_;
   std::unique_ptr<WitnessClient> witnesses_;  // null without [[ledger.witnesses]]; uses log_
+  std::unique_ptr<Monitor> monitor_;           // detectors and alerts (keymgr/monitor.h)
+  std::unique_ptr<AlertDispatcher> alert_dispatcher_;  // webhook delivery of alerts
   std::unique_ptr<ApiTokenService> api_tokens_;
   std::unique_ptr<ReadinessService> readiness_;
   std::unique_ptr<Scheduler> scheduler_;

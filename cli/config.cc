@@ -69,6 +69,7 @@ const std::set<std::string>& known_keys(const std::string& section) {
       {"ledger", {"origin", "integrate_max_delay", "checkpoint_interval", "audit_key_alg", "audit_key_lifetime", "audit_key_overlap",
                   "witnesses", "witness_quorum"}},
       {"log", {"level", "json"}},
+      {"monitor", {"window", "unknown_kid_threshold", "refusal_threshold", "retry_initial_ms", "retry_max", "webhooks"}},
       {"bootstrap", {"keyset", "issuer", "alg"}},
   };
   static const std::set<std::string> kNone;
@@ -124,6 +125,53 @@ Status parse_witnesses(const toml::table& t, WitnessOptions& out, const std::str
       wc.timeout = *d;
     }
     out.witnesses.push_back(std::move(wc));
+  }
+  return Status::Ok();
+}
+
+// [[monitor.webhooks]]: name, url, secret_file, timeout.
+Status parse_webhooks(const toml::table& t, MonitorOptions& out, const std::string& src) {
+  auto node = t["monitor"]["webhooks"];
+  if (!node) return Status::Ok();
+  const toml::array* arr = node.as_array();
+  if (arr == nullptr) return bad(src, "monitor.webhooks must be an array of tables ([[monitor.webhooks]])");
+  if (arr->size() > 16) return bad(src, "monitor.webhooks: at most 16 webhooks");
+  static const std::set<std::string> kKeys = {"name", "url", "secret_file", "timeout"};
+  std::set<std::string> names;
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const std::string where = "monitor.webhooks[" + std::to_string(i) + "]";
+    const toml::table* w = (*arr)[i].as_table();
+    if (w == nullptr) return bad(src, where + " must be a table with name, url and secret_file");
+    for (const auto& [k, v] : *w) {
+      if (!kKeys.count(std::string(k.str()))) return bad(src, "unknown key " + where + "." + std::string(k.str()));
+    }
+    WebhookSink sink;
+    auto name = (*w)["name"].value<std::string>();
+    if (!name || !valid_sink_name(*name)) return bad(src, where + ".name must be 1..64 characters of [a-z0-9_-]");
+    if (!names.insert(*name).second) return bad(src, where + ".name '" + *name + "' is configured twice");
+    sink.name = *name;
+    auto url = (*w)["url"].value<std::string>();
+    if (!url) return bad(src, where + ".url must be a string");
+    if (auto u = parse_webhook_url(*url); !u.ok()) return bad(src, where + ".url: " + u.status().message());
+    sink.url = *url;
+    auto secret_file = (*w)["secret_file"].value<std::string>();
+    if (!secret_file || secret_file->empty()) {
+      return bad(src, where + ".secret_file must name the file holding the HMAC secret (never the secret itself)");
+    }
+    sink.secret_file = *secret_file;
+    if (auto tn = (*w)["timeout"]; tn) {
+      std::optional<std::chrono::seconds> d;
+      if (tn.is_integer()) {
+        d = std::chrono::seconds(*tn.value<int64_t>());
+      } else if (auto ts = tn.value<std::string>()) {
+        if (auto p = parse_duration(*ts); p.ok()) d = *p;
+      }
+      if (!d || *d < std::chrono::seconds(1) || *d > std::chrono::seconds(60)) {
+        return bad(src, where + ".timeout must be a duration of 1s..60s");
+      }
+      sink.timeout = *d;
+    }
+    out.webhooks.push_back(std::move(sink));
   }
   return Status::Ok();
 }
@@ -196,6 +244,30 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   RETURN_IF_ERROR(get_duration(t, "ledger", "audit_key_overlap", c.ledger.audit_key_overlap, src));
   RETURN_IF_ERROR(parse_witnesses(t, c.witnesses, src));
   RETURN_IF_ERROR(get(t, "ledger", "witness_quorum", c.witnesses.quorum, src));
+  RETURN_IF_ERROR(get_duration(t, "monitor", "window", c.monitor.window, src));
+  RETURN_IF_ERROR(get(t, "monitor", "unknown_kid_threshold", c.monitor.unknown_kid_threshold, src));
+  RETURN_IF_ERROR(get(t, "monitor", "refusal_threshold", c.monitor.refusal_threshold, src));
+  {
+    int64_t retry_initial_ms = c.monitor.retry_initial.count();
+    RETURN_IF_ERROR(get(t, "monitor", "retry_initial_ms", retry_initial_ms, src));
+    if (retry_initial_ms < 10 || retry_initial_ms > 600000) return bad(src, "monitor.retry_initial_ms must be 10..600000");
+    c.monitor.retry_initial = std::chrono::milliseconds(retry_initial_ms);
+    std::chrono::seconds retry_max = std::chrono::duration_cast<std::chrono::seconds>(c.monitor.retry_max);
+    RETURN_IF_ERROR(get_duration(t, "monitor", "retry_max", retry_max, src));
+    if (retry_max > std::chrono::hours(24)) return bad(src, "monitor.retry_max must be at most 24h");
+    c.monitor.retry_max = retry_max;
+    if (c.monitor.retry_max < c.monitor.retry_initial) {
+      return bad(src, "monitor.retry_max must not be shorter than monitor.retry_initial_ms");
+    }
+  }
+  if (c.monitor.window > std::chrono::hours(24)) return bad(src, "monitor.window must be at most 24h");
+  if (c.monitor.unknown_kid_threshold < 1 || c.monitor.unknown_kid_threshold > 1000000) {
+    return bad(src, "monitor.unknown_kid_threshold must be 1..1000000");
+  }
+  if (c.monitor.refusal_threshold < 1 || c.monitor.refusal_threshold > 1000000) {
+    return bad(src, "monitor.refusal_threshold must be 1..1000000");
+  }
+  RETURN_IF_ERROR(parse_webhooks(t, c.monitor, src));
   RETURN_IF_ERROR(get(t, "log", "level", c.log.level, src));
   RETURN_IF_ERROR(get(t, "log", "json", c.log.json, src));
   RETURN_IF_ERROR(get(t, "bootstrap", "keyset", c.bootstrap_keyset, src));

@@ -10,6 +10,7 @@
 #include "common/secret.h"
 #include "keymgr/keyset_rules.h"
 #include "keymgr/ledger_log.h"
+#include "keymgr/monitor.h"
 #include "keymgr/policy.h"
 #include "keymgr/witness_client.h"
 
@@ -52,6 +53,9 @@ struct Config {
   // 3 x checkpoint_interval + 2 x the longest witness timeout; retry_interval the checkpoint_interval.
   WitnessOptions witnesses;
   LogOptions log;
+  // [monitor]: detector windows and thresholds, delivery backoff, [[monitor.webhooks]] (name, url,
+  // secret_file, timeout). The webhook secrets are read by App::open from their files.
+  MonitorOptions monitor;
   // A keyset created at start-up when the database has none (empty name: none).
   std::string bootstrap_keyset = "default";
   std::string bootstrap_issuer;  // default: http://<host>:<port>/default

@@ -1,7 +1,10 @@
 #include "common/crypto.h"
 
+#include <cstdlib>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 namespace keymgr {
@@ -39,6 +42,18 @@ Result<Bytes> random_bytes(size_t n) {
   Bytes out(n);
   if (n > 0 && RAND_bytes(out.data(), static_cast<int>(n)) != 1) {
     return Unavailable("CSPRNG failure (RAND_bytes)", "rng_unavailable");
+  }
+  return out;
+}
+
+Bytes hmac_sha256(std::string_view key, std::string_view data) {
+  Bytes out(32);
+  unsigned int len = 0;
+  // One-shot HMAC() cannot fail for SHA-256 with in-memory inputs short of allocation failure.
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+           data.size(), out.data(), &len) == nullptr ||
+      len != out.size()) {
+    std::abort();
   }
   return out;
 }

@@ -1,4 +1,4 @@
-// Host-side cryptographic helpers (OpenSSL): hashing, randomness, constant-time comparison.
+// Host-side cryptographic helpers (OpenSSL): hashing, HMAC, randomness, constant-time comparison.
 // No private key ever passes through here: signing happens in the HSM.
 #pragma once
 
@@ -15,6 +15,9 @@ Bytes sha384(std::string_view data);
 inline Bytes sha256(const Bytes& b) {
   return sha256(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
 }
+
+// HMAC-SHA256 (RFC 2104) of `data` under `key`: webhook signatures (X-Keymgr-Signature).
+Bytes hmac_sha256(std::string_view key, std::string_view data);
 
 // Cryptographically secure random bytes. Fails (never returns weak bytes) if the CSPRNG fails.
 Result<Bytes> random_bytes(size_t n);

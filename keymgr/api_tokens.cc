@@ -26,12 +26,13 @@ std::string_view role_name(Role r) {
     case Role::kOps: return "ops";
     case Role::kIssuer: return "issuer";
     case Role::kAuditor: return "auditor";
+    case Role::kVerifier: return "verifier";
   }
   return "";
 }
 
 std::optional<Role> parse_role(std::string_view s) {
-  for (Role r : {Role::kAdmin, Role::kOps, Role::kIssuer, Role::kAuditor}) {
+  for (Role r : {Role::kAdmin, Role::kOps, Role::kIssuer, Role::kAuditor, Role::kVerifier}) {
     if (role_name(r) == s) return r;
   }
   return std::nullopt;

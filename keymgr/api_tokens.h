@@ -21,7 +21,8 @@ namespace keymgr {
 
 // What a token may do: admin (everything, tokens included), ops (keysets and keys), issuer (sign
 // for the keysets it is bound to), auditor (the ledger).
-enum class Role { kAdmin, kOps, kIssuer, kAuditor };
+// kVerifier: relying parties that verify tokens and bulk-check tokens seen in the wild.
+enum class Role { kAdmin, kOps, kIssuer, kAuditor, kVerifier };
 std::string_view role_name(Role r);
 std::optional<Role> parse_role(std::string_view s);
 

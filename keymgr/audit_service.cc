@@ -66,6 +66,8 @@ json ledger_entry_to_json(const db::LedgerEntry& e) {
     j["iat"] = e.iat;
     j["exp"] = e.exp;
     j["token_sha256"] = e.token_sha256;
+  } else if (!e.token_sha256.empty()) {
+    j["token_sha256"] = e.token_sha256;  // an alert's evidence: the token presented
   }
   if (!e.detail.empty()) {
     json d = json::parse(e.detail, nullptr, false);

@@ -2,6 +2,7 @@
 
 #include <limits>
 #include <optional>
+#include <set>
 
 #include <chrono>
 
@@ -86,6 +87,12 @@ void TokenService::refuse(const SignRequest& req, const std::string& kid, const 
   auto st = store_.append_ledger(std::move(e));
   if (!st.ok()) spdlog::error("ledger: could not record a refused signing: {}", st.status().to_string());
   count(req.keyset, "", outcome);
+  // Refusals by policy (not bad input, not an outage or a race) feed signing_outside_policy.
+  static const std::set<std::string, std::less<>> kPolicy = {"keyset_disabled", "issuer_not_bound", "key_expired",
+                                                             "key_not_yet_active", "no_signing_key"};
+  if (monitor_ != nullptr && kPolicy.count(why.reason()) > 0) {
+    monitor_->signing_refused(req.keyset, kid, why.reason(), req.actor);
+  }
 }
 
 void TokenService::record_refusal(std::string_view keyset, const Actor& actor, std::string_view reason) {
@@ -216,7 +223,8 @@ Result<SignedToken> TokenService::sign(const SignRequest& req) {
   return out;
 }
 
-Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_view token) {
+Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_view token, const Actor& presenter,
+                                          std::string_view source) {
   VerifyResult r;
   auto add = [&](std::string name, bool ok, std::string detail) {
     r.checks.push_back({std::move(name), ok, std::move(detail)});
@@ -281,10 +289,12 @@ Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_v
                       : other   ? "kid belongs to another keyset; keys never verify across keysets"
                                 : "unknown kid");
     add("alg", alg == std::string(jws_alg(ks->alg)), "alg '" + alg + "'");
+    if (monitor_ != nullptr && !kid.empty()) monitor_->unknown_kid(ks->name, kid, presenter);
     return finish();
   }
   add("kid", true, "");
   const bool alg_ok = alg == std::string(jws_alg(key->alg));
+  bool signature_ok = false;
   add("alg", alg_ok, alg_ok ? "" : "alg '" + alg + "' is not the key's algorithm " + std::string(jws_alg(key->alg)));
   if (alg_ok) {
     auto pk = hsm::public_key_from_jwk(key->jwk, key->alg);
@@ -292,6 +302,7 @@ Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_v
       add("signature", false, "key unusable: " + pk.status().message());
     } else {
       Status v = hsm::verify_jws_signature(*pk, key->alg, token.substr(0, d2), *sb);
+      signature_ok = v.ok();
       add("signature", v.ok(), v.ok() ? "" : v.message());
     }
   } else {
@@ -322,8 +333,9 @@ Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_v
   } else {
     add("key_state", true, std::string(key_state_name(key->state)));
   }
+  const std::string token_hash = hex_encode(sha256(token));
   db::LedgerQuery q;
-  q.token_sha256 = hex_encode(sha256(token));
+  q.token_sha256 = token_hash;
   q.kind = "sign";
   q.outcome = "ok";
   q.limit = 1;
@@ -353,6 +365,22 @@ Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_v
     }
     const bool same_key = found->entries.front().kid == kid;
     add("provenance", same_key, same_key ? where : where + ", but recorded for key " + found->entries.front().kid);
+  }
+  if (monitor_ != nullptr && signature_ok) {
+    // A good signature is what makes these alarming: only the key's holder can produce one.
+    std::string why;
+    if (found->entries.empty()) {
+      why = "not_in_ledger";
+    } else if (found->entries.front().kid != kid) {
+      why = "ledger_other_key";
+    } else if (key->state == KeyState::kCompromised) {
+      why = "key_compromised";
+    }
+    if (!why.empty()) {
+      monitor_->token_suspect(SuspectToken{ks->name, kid, token_hash, why, std::string(key_state_name(key->state)),
+                                           std::string(source)},
+                              presenter);
+    }
   }
   auto exp = int_claim("exp");
   // Written so that no claim value, however large, can overflow.

@@ -17,6 +17,7 @@
 
 #include "common/metrics.h"
 #include "keymgr/key_service.h"
+#include "keymgr/monitor.h"
 
 namespace keymgr {
 
@@ -66,7 +67,13 @@ class TokenService {
 
   Result<SignedToken> sign(const SignRequest& req);
   // Verifies `token` as a token of keyset `keyset` (a key of another keyset fails the kid check).
-  Result<VerifyResult> verify(std::string_view keyset, std::string_view token);
+  // With a monitor: a good signature on a token keymgr did not issue (or under a compromised key)
+  // raises leak_suspected, and an unknown kid counts toward unknown_kid_probe; `presenter` and
+  // `source` ("verify", "check") go into the evidence.
+  Result<VerifyResult> verify(std::string_view keyset, std::string_view token, const Actor& presenter = {},
+                              std::string_view source = "verify");
+  // Detectors to feed (keymgr/monitor.h); null: none. Set before serving; not owned.
+  void set_monitor(Monitor* monitor) { monitor_ = monitor; }
   // Records a refusal that happened before sign() could run (e.g. an issuer not bound to the keyset).
   void record_refusal(std::string_view keyset, const Actor& actor, std::string_view reason);
 
@@ -78,6 +85,7 @@ class TokenService {
   hsm::Hsm& hsm_;
   db::Store& store_;
   Metrics* metrics_;
+  Monitor* monitor_ = nullptr;
 };
 
 // Checks the caller's claims: an object, bounded, no reserved claim keymgr sets itself, `iss` (if

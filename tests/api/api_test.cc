@@ -408,15 +408,18 @@ TEST_F(ApiTest, EveryRouteByEveryRole) {
   auto revoked = app_->api_tokens().create("gone", api::Role::kAdmin, {}, "test");
   ASSERT_TRUE(revoked.ok());
   ASSERT_TRUE(app_->api_tokens().revoke(revoked->record.id, "test").ok());
+  const std::string verifier = make_token("rp", api::Role::kVerifier, {});
   const std::map<std::string, std::string> roles = {{"anonymous", ""},  {"admin", admin_},  {"ops", ops_},
                                                     {"issuer_a", iss_a}, {"issuer_b", iss_b}, {"auditor", auditor_},
-                                                    {"revoked", revoked->token}, {"garbage", "km_00_xx"}};
+                                                    {"verifier", verifier}, {"revoked", revoked->token},
+                                                    {"garbage", "km_00_xx"}};
   struct Route {
     std::string method, path, body;
     std::set<std::string> allowed;  // roles that must not get 401/403
   };
-  const std::set<std::string> all = {"anonymous", "admin", "ops", "issuer_a", "issuer_b", "auditor", "revoked", "garbage"};
-  const std::set<std::string> authed = {"admin", "ops", "issuer_a", "issuer_b", "auditor"};
+  const std::set<std::string> all = {"anonymous", "admin",    "ops",     "issuer_a", "issuer_b",
+                                     "auditor",   "verifier", "revoked", "garbage"};
+  const std::set<std::string> authed = {"admin", "ops", "issuer_a", "issuer_b", "auditor", "verifier"};
   const std::vector<Route> routes = {
       {"GET", "/healthz", "", all},
       {"GET", "/readyz", "", all},
@@ -452,6 +455,10 @@ TEST_F(ApiTest, EveryRouteByEveryRole) {
       {"GET", "/v1/tokens", "", {"admin"}},
       {"POST", "/v1/tokens", R"({"name":"n","role":"auditor"})", {"admin"}},
       {"DELETE", "/v1/tokens/0000", "", {"admin"}},
+      {"GET", "/v1/alerts", "", {"admin", "ops", "auditor"}},
+      {"GET", "/v1/alerts/leak_suspected-000000000000000000000000", "", {"admin", "ops", "auditor"}},
+      {"POST", "/v1/alerts/leak_suspected-000000000000000000000000/ack", R"({"reason":"t"})", {"admin", "ops"}},
+      {"POST", "/v1/keysets/a/check", R"({"tokens":[]})", {"admin", "ops", "auditor", "verifier"}},
   };
   // One row per served route (api::Server::routes(); the OpenAPI test ties those to the docs).
   api::Server probe(cli::Config{}.server, api::Services{});
@@ -677,7 +684,8 @@ TEST_F(ApiTest, OpenApiDocumentDescribesExactlyTheServedRoutes) {
   for (const auto& d : documented) {
     const std::string method = d.substr(0, d.find(' '));
     std::string path = d.substr(d.find(' ') + 1);
-    for (auto [from, to] : {std::pair<std::string, std::string>{"{issuer_path}", "web"}, {"{name}", "web"}, {"{kid}", "x"}, {"{id}", "00"}}) {
+    for (auto [from, to] : {std::pair<std::string, std::string>{"{issuer_path}", "web"}, {"{name}", "web"}, {"{kid}", "x"}, {"{id}", "00"},
+                          {"{alert_id}", "leak_suspected-000000000000000000000000"}}) {
       for (size_t pos; (pos = path.find(from)) != std::string::npos;) path.replace(pos, from.size(), to);
     }
     auto r = call(method, path, admin_, "{}");
@@ -698,7 +706,8 @@ TEST_F(ApiTest, OpenApiDocumentDescribesExactlyTheServedRoutes) {
     std::string allow;
     for (const auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
     std::string path = doc_path;
-    for (auto [from, to] : {std::pair<std::string, std::string>{"{issuer_path}", "web"}, {"{name}", "web"}, {"{kid}", "x"}, {"{id}", "00"}}) {
+    for (auto [from, to] : {std::pair<std::string, std::string>{"{issuer_path}", "web"}, {"{name}", "web"}, {"{kid}", "x"}, {"{id}", "00"},
+                          {"{alert_id}", "leak_suspected-000000000000000000000000"}}) {
       for (size_t pos; (pos = path.find(from)) != std::string::npos;) path.replace(pos, from.size(), to);
     }
     auto r = call("PUT", path, admin_, "{}");

@@ -59,6 +59,7 @@ TEST(SqliteSchema, AVersion2LedgerGetsItsMerkleTreeOnUpgrade) {
     RawDb raw(path);
     raw.exec("DROP TABLE tree_cosignatures; DROP TABLE tree_checkpoints; DROP TABLE tree_hashes; DROP TABLE tree_head; "
              "DROP TABLE audit_keys; DROP TABLE leases; ALTER TABLE keysets DROP COLUMN version; "
+             "DROP TABLE alert_deliveries; DROP TABLE alerts; "
              "DELETE FROM schema_migrations WHERE version >= 3");
   }
   auto s = open_or_die(options_for(path));

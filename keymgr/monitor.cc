@@ -1,0 +1,229 @@
+#include "keymgr/monitor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.h"
+#include "common/encoding.h"
+
+namespace keymgr {
+namespace {
+using nlohmann::json;
+
+constexpr int64_t kDayMs = 86'400'000;
+}  // namespace
+
+bool valid_sink_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+Result<WebhookUrl> parse_webhook_url(std::string_view url) {
+  const auto bad = [](const std::string& why) { return InvalidArgument("webhook url: " + why, "bad_webhook"); };
+  if (url.size() > 2048) return bad("longer than 2048 characters");
+  size_t scheme_end;
+  if (url.starts_with("http://")) {
+    scheme_end = 7;
+  } else if (url.starts_with("https://")) {
+    scheme_end = 8;
+  } else {
+    return bad("must start with http:// or https://");
+  }
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '?' || c == '#' ||
+        c == '\\') {
+      return bad("no spaces, control or non-ASCII characters, backslash, query or fragment");
+    }
+  }
+  const size_t slash = url.find('/', scheme_end);
+  WebhookUrl out;
+  out.scheme_host_port = std::string(url.substr(0, slash));
+  const std::string_view authority = std::string_view(out.scheme_host_port).substr(scheme_end);
+  if (authority.empty()) return bad("no host");
+  if (authority.find('@') != std::string_view::npos) return bad("no user info (put the secret in secret_file)");
+  if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos && authority.back() != ']') {
+    const std::string_view port = authority.substr(colon + 1);
+    if (colon == 0) return bad("no host");
+    if (port.empty() || port.size() > 5) return bad("bad port");
+    int v = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9') return bad("bad port");
+      v = v * 10 + (c - '0');
+    }
+    if (v < 1 || v > 65535) return bad("port must be 1..65535");
+  }
+  out.path = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+  return out;
+}
+
+std::string alert_id(std::string_view kind, std::string_view dedup_key) {
+  std::string material(kind);
+  material += '\n';
+  material += dedup_key;
+  return std::string(kind) + "-" + hex_encode(sha256(material)).substr(0, 24);
+}
+
+Monitor::Monitor(db::Store& store, const Clock& clock, MonitorOptions opts, Metrics* metrics)
+    : store_(store), clock_(clock), opts_(std::move(opts)), metrics_(metrics) {
+  for (const auto& w : opts_.webhooks) sinks_.push_back(w.name);
+  if (metrics_ != nullptr) {
+    metrics_->describe("keymgr_alerts_total", "counter", "Alerts raised by keymgr's detectors (new alerts, not repeats)");
+    metrics_->describe("keymgr_alert_raise_failures_total", "counter",
+                       "Detections that could not be written as alerts (database unavailable)");
+  }
+}
+
+Result<bool> Monitor::raise(db::AlertRecord a, const Actor& actor, std::string_view token_sha256) {
+  if (a.ts_ms == 0) a.ts_ms = to_unix_millis(clock_.now());
+  a.last_seen_ms = a.ts_ms;
+  db::LedgerEntry e;
+  e.ts_ms = a.ts_ms;
+  e.kind = "alert";
+  e.event = a.kind;
+  e.keyset = a.keyset;
+  e.kid = a.kid;
+  e.actor = actor.name;
+  e.actor_addr = actor.addr;
+  e.token_sha256 = std::string(token_sha256);
+  e.outcome = a.severity;
+  e.reason = a.id;
+  e.detail = a.evidence;
+  auto created = store_.raise_alert(a, e, sinks_);
+  if (!created.ok()) {
+    spdlog::error("monitor: could not record alert {} ({}, keyset '{}', kid '{}'): {}", a.id, a.kind, a.keyset, a.kid,
+                  created.status().to_string());
+    if (metrics_ != nullptr) metrics_->inc("keymgr_alert_raise_failures_total", "kind=\"" + a.kind + "\"");
+    return created.status();
+  }
+  if (*created) {
+    if (on_new_) on_new_();
+    if (metrics_ != nullptr) {
+      metrics_->inc("keymgr_alerts_total", "kind=\"" + a.kind + "\",severity=\"" + a.severity + "\"");
+    }
+    if (a.severity == "critical") {
+      spdlog::error("ALERT {} [{}] keyset '{}' kid '{}': {}", a.id, a.severity, a.keyset, a.kid, a.summary);
+    } else {
+      spdlog::warn("ALERT {} [{}] keyset '{}' kid '{}': {}", a.id, a.severity, a.keyset, a.kid, a.summary);
+    }
+  }
+  return created;
+}
+
+void Monitor::token_suspect(const SuspectToken& t, const Actor& presenter) {
+  const int64_t now_ms = to_unix_millis(clock_.now());
+  db::AlertRecord a;
+  a.ts_ms = now_ms;
+  a.kind = "leak_suspected";
+  a.severity = "critical";
+  a.keyset = t.keyset;
+  a.kid = t.kid;
+  a.id = alert_id(a.kind, t.keyset + "\n" + t.kid + "\n" + std::to_string(now_ms / kDayMs));
+  static const std::map<std::string, std::string, std::less<>> kWhy = {
+      {"not_in_ledger", "a token with a valid signature by this key is not in the signing ledger: keymgr did not "
+                        "issue it, so the key may be in someone else's hands"},
+      {"ledger_other_key", "a token with a valid signature by this key is recorded in the ledger for another key"},
+      {"key_compromised", "a token with a valid signature by a key marked compromised was presented"},
+      {"key_not_published", "a token with a valid signature by a key that is no longer published was presented"},
+  };
+  auto it = kWhy.find(t.why);
+  a.summary = "key " + t.kid + " of keyset '" + t.keyset + "': " + (it != kWhy.end() ? it->second : t.why);
+  a.evidence = json{{"why", t.why},
+                    {"token_sha256", t.token_sha256},
+                    {"key_state", t.key_state},
+                    {"source", t.source},
+                    {"presented_by", presenter.name},
+                    {"presented_from", presenter.addr}}
+                   .dump();
+  (void)raise(std::move(a), presenter, t.token_sha256);
+}
+
+int64_t Monitor::bump(const std::string& kind, std::string_view keyset, int64_t window_index) {
+  std::lock_guard lk(mu_);
+  Counter& c = counters_[kind + "\n" + std::string(keyset)];
+  if (c.window != window_index) {
+    c.window = window_index;
+    c.count = 0;
+  }
+  return ++c.count;
+}
+
+void Monitor::unknown_kid(std::string_view keyset, std::string_view kid, const Actor& presenter) {
+  const int64_t now_ms = to_unix_millis(clock_.now());
+  const int64_t window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.window).count();
+  const int64_t w = now_ms / window_ms;
+  const int64_t n = bump("unknown_kid_probe", keyset, w);
+  const int64_t threshold = std::max(1, opts_.unknown_kid_threshold);
+  // At the threshold and at each multiple of it: the alert's occurrences grow with the probing
+  // without a ledger entry per request.
+  if (n % threshold != 0) return;
+  db::AlertRecord a;
+  a.ts_ms = now_ms;
+  a.kind = "unknown_kid_probe";
+  a.severity = "warning";
+  a.keyset = std::string(keyset);
+  a.kid = "";
+  a.id = alert_id(a.kind, std::string(keyset) + "\n" + std::to_string(w));
+  a.summary = std::to_string(n) + " verifications for keyset '" + std::string(keyset) + "' named kids it does not have " +
+              "within " + std::to_string(opts_.window.count()) + " s: someone may be probing";
+  a.evidence = json{{"count", n},
+                    {"window_s", opts_.window.count()},
+                    {"window_start_ms", w * window_ms},
+                    {"last_kid", std::string(kid).substr(0, 128)},
+                    {"last_presented_by", presenter.name},
+                    {"last_presented_from", presenter.addr}}
+                   .dump();
+  (void)raise(std::move(a), presenter);
+}
+
+void Monitor::signing_refused(std::string_view keyset, std::string_view kid, std::string_view reason,
+                              const Actor& actor) {
+  const int64_t now_ms = to_unix_millis(clock_.now());
+  const int64_t window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.window).count();
+  const int64_t w = now_ms / window_ms;
+  const int64_t n = bump("signing_outside_policy", keyset, w);
+  const int64_t threshold = std::max(1, opts_.refusal_threshold);
+  if (n % threshold != 0) return;
+  db::AlertRecord a;
+  a.ts_ms = now_ms;
+  a.kind = "signing_outside_policy";
+  a.severity = "warning";
+  a.keyset = std::string(keyset);
+  a.kid = std::string(kid);
+  a.id = alert_id(a.kind, std::string(keyset) + "\n" + std::to_string(w));
+  a.summary = std::to_string(n) + " signing attempts for keyset '" + std::string(keyset) + "' were refused by policy within " +
+              std::to_string(opts_.window.count()) + " s (last: " + std::string(reason) + ")";
+  a.evidence = json{{"count", n},
+                    {"window_s", opts_.window.count()},
+                    {"window_start_ms", w * window_ms},
+                    {"last_reason", std::string(reason)},
+                    {"last_actor", actor.name},
+                    {"last_actor_addr", actor.addr}}
+                   .dump();
+  (void)raise(std::move(a), actor);
+}
+
+Status Monitor::acknowledge(std::string_view id, const Actor& actor, std::string_view reason) {
+  if (reason.empty() || reason.size() > 1000) {
+    return InvalidArgument("an acknowledgement needs a reason (1..1000 characters)", "reason_required");
+  }
+  ASSIGN_OR_RETURN(db::AlertRecord a, store_.get_alert(id));
+  const int64_t now_ms = to_unix_millis(clock_.now());
+  db::LedgerEntry e;
+  e.ts_ms = now_ms;
+  e.kind = "alert";
+  e.event = "alert_acknowledged";
+  e.keyset = a.keyset;
+  e.kid = a.kid;
+  e.actor = actor.name;
+  e.actor_addr = actor.addr;
+  e.outcome = "ok";
+  e.reason = a.id;
+  e.detail = json{{"alert", a.id}, {"kind", a.kind}, {"reason", std::string(reason)}}.dump();
+  return store_.ack_alert(id, actor.name, reason, now_ms, e);
+}
+
+}  // namespace keymgr

@@ -1,0 +1,448 @@
+// Key-usage monitoring end to end (issue 15): an in-process keymgr on a real SoftHSM2 token and a
+// real SQLite file, real HTTP on 127.0.0.1, and a webhook receiver in the test (cpp-httplib) that
+// can be down, slow or failing. Each detector is triggered through the HTTP API; the test asserts
+// the alert, its evidence, its ledger record and its signed delivery.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <sys/stat.h>
+
+#include "cli/app.h"
+#include "common/crypto.h"
+#include "common/encoding.h"
+#include "common/types.h"
+#include "tests/api/app_env.h"
+#include "tests/support/softhsm_token.h"
+
+namespace keymgr::testing {
+namespace {
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr char kSecret[] = "webhook-secret-for-tests";
+
+// A webhook receiver: records every POST (body, signature, alert id) and answers as told.
+class Receiver {
+ public:
+  enum class Mode { kOk, kFail500, kSlow };
+
+  Receiver() {
+    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+      Mode m;
+      {
+        std::lock_guard lk(mu_);
+        m = mode_;
+        posts_.push_back({req.body, req.get_header_value("X-Keymgr-Signature"),
+                          req.get_header_value("X-Keymgr-Alert-Id"), m});
+      }
+      if (m == Mode::kSlow) std::this_thread::sleep_for(1500ms);
+      res.status = m == Mode::kFail500 ? 500 : 204;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+  }
+  ~Receiver() { stop(); }
+  void start() {
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(5ms);
+  }
+  void stop() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+  void set_mode(Mode m) {
+    std::lock_guard lk(mu_);
+    mode_ = m;
+  }
+  struct Post {
+    std::string body, signature, alert_id;
+    Mode mode;
+  };
+  std::vector<Post> posts() {
+    std::lock_guard lk(mu_);
+    return posts_;
+  }
+  // Alert ids the receiver answered 2xx for (what a de-duplicating receiver keeps).
+  std::set<std::string> accepted_ids() {
+    std::set<std::string> out;
+    for (const auto& p : posts()) {
+      if (p.mode != Mode::kFail500) out.insert(p.alert_id);
+    }
+    return out;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mu_;
+  Mode mode_ = Mode::kOk;
+  std::vector<Post> posts_;
+};
+
+bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds limit = 20s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+class MonitorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(token_.ok()) << token_.error();
+    dir_ = make_temp_dir("km-monitor");
+    secret_file_ = dir_ + "/hook.secret";
+    std::ofstream(secret_file_) << kSecret << "\n";
+    ::chmod(secret_file_.c_str(), 0600);
+  }
+  void TearDown() override {
+    app_.reset();
+    remove_tree(dir_);
+  }
+
+  cli::Config config(int hook_port) {
+    cli::Config cfg = test_config(dir_);
+    cfg.monitor.unknown_kid_threshold = 5;
+    cfg.monitor.refusal_threshold = 3;
+    cfg.monitor.retry_initial = 50ms;
+    cfg.monitor.retry_max = 400ms;
+    cfg.monitor.poll = 50ms;
+    cfg.monitor.claim = 3s;
+    if (hook_port > 0) {
+      WebhookSink w;
+      w.name = "ops-hook";
+      w.url = "http://127.0.0.1:" + std::to_string(hook_port) + "/hook";
+      w.secret_file = secret_file_;
+      w.timeout = 1s;
+      cfg.monitor.webhooks.push_back(w);
+    }
+    return cfg;
+  }
+
+  void start(int hook_port) {
+    ASSERT_NO_FATAL_FAILURE(start_test_app(token_, config(hook_port), app_));
+    base_ = "http://127.0.0.1:" + std::to_string(app_->port());
+    ops_ = api_token(*app_, "ops", api::Role::kOps);
+    auditor_ = api_token(*app_, "auditor", api::Role::kAuditor);
+    verifier_ = api_token(*app_, "rp-logs", api::Role::kVerifier);
+  }
+
+  httplib::Result call(const std::string& method, const std::string& path, const std::string& tok,
+                       const std::string& body = "") {
+    httplib::Client c(base_);
+    c.set_read_timeout(30);
+    httplib::Headers h;
+    if (!tok.empty()) h.emplace("Authorization", "Bearer " + tok);
+    if (method == "GET") return c.Get(path, h);
+    return c.Post(path, h, body, "application/json");
+  }
+
+  json ok_json(const std::string& method, const std::string& path, const std::string& tok, const std::string& body = "",
+               int want = 200) {
+    auto r = call(method, path, tok, body);
+    EXPECT_TRUE(r);
+    if (!r) return json();
+    EXPECT_EQ(r->status, want) << method << " " << path << ": " << r->body;
+    return json::parse(r->body, nullptr, false);
+  }
+
+  void create_keyset(const std::string& name) {
+    json body = {{"name", name}, {"issuer", base_ + "/" + name}, {"alg", "ES256"}};
+    ok_json("POST", "/v1/keysets", ops_, body.dump(), 201);
+  }
+
+  std::string sign(const std::string& keyset) {
+    const std::string issuer = api_token(*app_, "issuer-" + keyset, api::Role::kIssuer, {keyset});
+    json r = ok_json("POST", "/v1/keysets/" + keyset + "/sign", issuer,
+                     json{{"claims", {{"sub", "alice"}}}, {"ttl", 300}}.dump());
+    return r.value("token", "");
+  }
+
+  // A token made with keymgr's own key in the HSM, but not by keymgr: what an attacker holding the
+  // key (or access to the HSM) produces. Valid signature, nothing in the ledger.
+  std::string forge(const std::string& keyset, const std::string& sub = "mallory") {
+    KeysetPtr ks = app_->keys().find_keyset(keyset);
+    const Key* key = ks ? ks->active_key() : nullptr;
+    if (key == nullptr) {
+      ADD_FAILURE() << "no active key in " << keyset;
+      return "";
+    }
+    const int64_t now = to_unix_seconds(app_->clock().now());
+    json header = {{"alg", std::string(jws_alg(key->alg))}, {"kid", key->kid}, {"typ", "JWT"}};
+    json payload = {{"iss", ks->issuer}, {"sub", sub}, {"iat", now}, {"nbf", now}, {"exp", now + 600}, {"jti", "forged-" + sub}};
+    const std::string input = base64url_encode(header.dump()) + "." + base64url_encode(payload.dump());
+    auto sig = app_->hsm().sign(key->hsm_id, key->alg, input);
+    EXPECT_TRUE(sig.ok()) << sig.status().to_string();
+    return input + "." + (sig.ok() ? base64url_encode(*sig) : std::string("x"));
+  }
+
+  json alerts(const std::string& query = "") { return ok_json("GET", "/v1/alerts" + query, ops_); }
+
+  SoftHsmToken token_;
+  std::string dir_, secret_file_, base_, ops_, auditor_, verifier_;
+  std::unique_ptr<cli::App> app_;
+};
+
+TEST_F(MonitorTest, AForgedTokenWithAGoodSignatureRaisesLeakSuspectedWithEvidenceLedgerRecordAndSignedWebhook) {
+  Receiver rx;
+  rx.start();
+  ASSERT_NO_FATAL_FAILURE(start(rx.port()));
+  create_keyset("web");
+  const std::string genuine = sign("web");
+  ASSERT_FALSE(genuine.empty());
+  // Normal traffic raises nothing.
+  json v = ok_json("POST", "/v1/keysets/web/verify", verifier_, json{{"token", genuine}}.dump());
+  EXPECT_TRUE(v["valid"].get<bool>()) << v.dump();
+  EXPECT_TRUE(alerts()["alerts"].empty());
+
+  const std::string forged = forge("web");
+  v = ok_json("POST", "/v1/keysets/web/verify", verifier_, json{{"token", forged}}.dump());
+  EXPECT_FALSE(v["valid"].get<bool>());
+  json list = alerts();
+  ASSERT_EQ(list["alerts"].size(), 1u) << list.dump();
+  const json a = list["alerts"][0];
+  EXPECT_EQ(a["kind"], "leak_suspected");
+  EXPECT_EQ(a["severity"], "critical");
+  EXPECT_EQ(a["keyset"], "web");
+  EXPECT_EQ(a["kid"], app_->keys().find_keyset("web")->active_key()->kid);
+  EXPECT_EQ(a["evidence"]["why"], "not_in_ledger");
+  EXPECT_EQ(a["evidence"]["token_sha256"], hex_encode(sha256(forged)));
+  EXPECT_EQ(a["evidence"]["source"], "verify");
+  EXPECT_NE(a["evidence"]["presented_by"].get<std::string>().find("rp-logs"), std::string::npos);
+  EXPECT_FALSE(a["acknowledged"].get<bool>());
+
+  // The evidence is in the ledger, as an entry of kind "alert" carrying the token's hash.
+  json ledger = ok_json("GET", "/v1/audit/ledger?kind=alert", auditor_);
+  ASSERT_EQ(ledger["entries"].size(), 1u) << ledger.dump();
+  EXPECT_EQ(ledger["entries"][0]["event"], "leak_suspected");
+  EXPECT_EQ(ledger["entries"][0]["token_sha256"], hex_encode(sha256(forged)));
+
+  // Delivered to the webhook, signed with HMAC-SHA256 over the exact body.
+  ASSERT_TRUE(wait_for([&] { return !rx.posts().empty(); })) << "no webhook delivery";
+  const auto p = rx.posts()[0];
+  EXPECT_EQ(p.alert_id, a["id"]);
+  EXPECT_EQ(p.signature, "sha256=" + hex_encode(hmac_sha256(kSecret, p.body)));
+  EXPECT_NE(p.signature, "sha256=" + hex_encode(hmac_sha256("another secret", p.body)));
+  json body = json::parse(p.body);
+  EXPECT_EQ(body["id"], a["id"]);
+  EXPECT_EQ(body["kind"], "leak_suspected");
+  EXPECT_EQ(body["evidence"]["token_sha256"], hex_encode(sha256(forged)));
+  json detail;
+  ASSERT_TRUE(wait_for([&] {
+    detail = ok_json("GET", "/v1/alerts/" + a["id"].get<std::string>(), auditor_);
+    return detail["deliveries"].size() == 1 && detail["deliveries"][0]["delivered"].get<bool>();
+  })) << detail.dump();
+
+  // The same forged token again, and a second one: one alert (per key and day), counted.
+  ok_json("POST", "/v1/keysets/web/verify", verifier_, json{{"token", forged}}.dump());
+  ok_json("POST", "/v1/keysets/web/verify", verifier_, json{{"token", forge("web", "eve")}}.dump());
+  list = alerts();
+  ASSERT_EQ(list["alerts"].size(), 1u);
+  EXPECT_EQ(list["alerts"][0]["occurrences"], 3);
+  EXPECT_EQ(ok_json("GET", "/v1/audit/ledger?kind=alert", auditor_)["entries"].size(), 3u);
+
+  auto m = call("GET", "/metrics", "");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("keymgr_alerts_total{kind=\"leak_suspected\",severity=\"critical\"} 1"), std::string::npos);
+  EXPECT_NE(m->body.find("keymgr_alerts_open{severity=\"critical\"} 1"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("keymgr_alert_deliveries_pending 0"), std::string::npos);
+}
+
+TEST_F(MonitorTest, ACompromisedKeysTokensAreAlertedAndAcknowledgementNeedsOpsAndAReason) {
+  ASSERT_NO_FATAL_FAILURE(start(0));
+  create_keyset("web");
+  const std::string genuine = sign("web");
+  const std::string kid = app_->keys().find_keyset("web")->active_key()->kid;
+  ok_json("POST", "/v1/keysets/web/keys/" + kid + "/compromise", ops_,
+          json{{"reason", "key material found on a laptop"}}.dump());
+  json v = ok_json("POST", "/v1/keysets/web/verify", verifier_, json{{"token", genuine}}.dump());
+  EXPECT_FALSE(v["valid"].get<bool>());
+  json list = alerts("?severity=critical&state=open");
+  ASSERT_EQ(list["alerts"].size(), 1u) << list.dump();
+  const std::string id = list["alerts"][0]["id"];
+  EXPECT_EQ(list["alerts"][0]["evidence"]["why"], "key_compromised");
+
+  // Auditors and verifiers may not acknowledge; a reason is required; then it is recorded once.
+  auto r = call("POST", "/v1/alerts/" + id + "/ack", auditor_, json{{"reason", "seen"}}.dump());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403) << r->body;
+  r = call("GET", "/v1/alerts", verifier_);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403) << r->body;
+  json e = ok_json("POST", "/v1/alerts/" + id + "/ack", ops_, json{{"reason", ""}}.dump(), 400);
+  EXPECT_EQ(e["error"], "reason_required") << e.dump();
+  e = ok_json("POST", "/v1/alerts/" + id + "/ack", ops_, json{{"reason", "rotated; see INC-42"}}.dump());
+  EXPECT_TRUE(e["acknowledged"].get<bool>());
+  EXPECT_EQ(e["acknowledgement"]["reason"], "rotated; see INC-42");
+  EXPECT_NE(e["acknowledgement"]["by"].get<std::string>().find("ops"), std::string::npos);
+  e = ok_json("POST", "/v1/alerts/" + id + "/ack", ops_, json{{"reason", "again"}}.dump(), 409);
+  EXPECT_EQ(e["error"], "already_acknowledged");
+  e = ok_json("POST", "/v1/alerts/leak_suspected-000000000000000000000000/ack", ops_, json{{"reason", "x"}}.dump(), 404);
+  EXPECT_EQ(e["error"], "alert_not_found");
+  EXPECT_TRUE(alerts("?state=open")["alerts"].empty());
+  EXPECT_EQ(alerts("?state=acknowledged")["alerts"].size(), 1u);
+  json ledger = ok_json("GET", "/v1/audit/ledger?kind=alert", auditor_);
+  bool acked = false;
+  for (const auto& en : ledger["entries"]) acked = acked || en["event"] == "alert_acknowledged";
+  EXPECT_TRUE(acked) << ledger.dump();
+  e = ok_json("GET", "/v1/alerts?state=maybe", ops_, "", 400);
+  EXPECT_EQ(e["error"], "bad_query");
+  e = ok_json("GET", "/v1/alerts?cursor=1:a'b", ops_, "", 400);
+  EXPECT_EQ(e["error"], "bad_cursor");
+}
+
+TEST_F(MonitorTest, BulkCheckReportsEachTokenAndFeedsTheLeakDetector) {
+  ASSERT_NO_FATAL_FAILURE(start(0));
+  create_keyset("web");
+  create_keyset("api");
+  const std::string genuine = sign("web");
+  const std::string forged = forge("web");
+  std::string tampered = genuine;
+  tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == 'A' ? 'B' : 'A';
+  const std::string other_keyset = sign("api");
+  json body = {{"tokens", {genuine, forged, tampered, other_keyset, "not-a-jws", 42}}};
+  json r = ok_json("POST", "/v1/keysets/web/check", verifier_, body.dump());
+  ASSERT_EQ(r["results"].size(), 6u) << r.dump();
+  EXPECT_EQ(r["results"][0]["verdict"], "genuine");
+  EXPECT_TRUE(r["results"][0]["ledger_seq"].is_number());
+  EXPECT_EQ(r["results"][1]["verdict"], "forged");
+  EXPECT_EQ(r["results"][2]["verdict"], "tampered");
+  EXPECT_EQ(r["results"][3]["verdict"], "unknown_key");
+  EXPECT_EQ(r["results"][4]["verdict"], "malformed");
+  EXPECT_EQ(r["results"][5]["verdict"], "malformed");
+  EXPECT_EQ(r["summary"]["genuine"], 1);
+  EXPECT_EQ(r["summary"]["forged"], 1);
+  json list = alerts();
+  ASSERT_EQ(list["alerts"].size(), 1u) << list.dump();
+  EXPECT_EQ(list["alerts"][0]["kind"], "leak_suspected");
+  EXPECT_EQ(list["alerts"][0]["evidence"]["source"], "check");
+
+  // Limits and roles.
+  json many = {{"tokens", json::array()}};
+  for (int i = 0; i < 1001; ++i) many["tokens"].push_back("a.b.c");
+  json e = ok_json("POST", "/v1/keysets/web/check", verifier_, many.dump(), 400);
+  EXPECT_TRUE(e.is_discarded() || e["error"] == "too_many_tokens" || e["error"] == "payload_too_large")
+      << e.dump();
+  e = ok_json("POST", "/v1/keysets/web/check", verifier_, json{{"tokens", "x"}}.dump(), 400);
+  EXPECT_EQ(e["error"], "bad_request");
+  e = ok_json("POST", "/v1/keysets/nope/check", verifier_, json{{"tokens", json::array()}}.dump(), 404);
+  EXPECT_EQ(e["error"], "keyset_not_found");
+  const std::string issuer = api_token(*app_, "iss", api::Role::kIssuer, {"web"});
+  auto rr = call("POST", "/v1/keysets/web/check", issuer, json{{"tokens", json::array()}}.dump());
+  ASSERT_TRUE(rr);
+  EXPECT_EQ(rr->status, 403);
+}
+
+TEST_F(MonitorTest, ProbingWithUnknownKidsAndRefusedSigningAreAlertedAtTheirThresholds) {
+  ASSERT_NO_FATAL_FAILURE(start(0));
+  create_keyset("web");
+  create_keyset("api");
+  const std::string genuine = sign("web");
+  const std::string payload = genuine.substr(genuine.find('.'));
+  for (int i = 0; i < 4; ++i) {
+    const std::string header = base64url_encode(json{{"alg", "ES256"}, {"kid", "probe-" + std::to_string(i)}}.dump());
+    ok_json("POST", "/v1/keysets/web/verify", verifier_, json{{"token", header + payload}}.dump());
+  }
+  EXPECT_TRUE(alerts("?kind=unknown_kid_probe")["alerts"].empty()) << "below the threshold (5)";
+  const std::string header = base64url_encode(json{{"alg", "ES256"}, {"kid", "probe-last"}}.dump());
+  ok_json("POST", "/v1/keysets/web/verify", verifier_, json{{"token", header + payload}}.dump());
+  json list = alerts("?kind=unknown_kid_probe");
+  ASSERT_EQ(list["alerts"].size(), 1u) << list.dump();
+  EXPECT_EQ(list["alerts"][0]["severity"], "warning");
+  EXPECT_EQ(list["alerts"][0]["evidence"]["count"], 5);
+  EXPECT_EQ(list["alerts"][0]["evidence"]["last_kid"], "probe-last");
+
+  // An issuer bound to "api" trying to sign for "web": refused each time, alerted at 3.
+  const std::string wrong = api_token(*app_, "wrong-issuer", api::Role::kIssuer, {"api"});
+  for (int i = 0; i < 3; ++i) {
+    ok_json("POST", "/v1/keysets/web/sign", wrong, json{{"claims", {{"sub", "x"}}}}.dump(), 403);
+  }
+  list = alerts("?kind=signing_outside_policy");
+  ASSERT_EQ(list["alerts"].size(), 1u) << list.dump();
+  EXPECT_EQ(list["alerts"][0]["keyset"], "web");
+  EXPECT_EQ(list["alerts"][0]["evidence"]["last_reason"], "issuer_not_bound");
+  EXPECT_NE(list["alerts"][0]["evidence"]["last_actor"].get<std::string>().find("wrong-issuer"), std::string::npos);
+  // Bad input is not a policy violation.
+  const std::string good = api_token(*app_, "good-issuer", api::Role::kIssuer, {"api"});
+  for (int i = 0; i < 4; ++i) {
+    ok_json("POST", "/v1/keysets/api/sign", good, json{{"claims", {{"iat", 1}}}}.dump(), 400);
+  }
+  EXPECT_TRUE(alerts("?keyset=api")["alerts"].empty());
+}
+
+TEST_F(MonitorTest, WebhookDownFailingSlowThenBackGetsEveryAlertAndAlertsSurviveARestart) {
+  // Bound but not accepting yet: connections wait in the backlog and time out (a hung receiver).
+  Receiver rx;
+  ASSERT_NO_FATAL_FAILURE(start(rx.port()));
+  for (const char* ks : {"k1", "k2", "k3"}) create_keyset(ks);
+  for (const char* ks : {"k1", "k2"}) ok_json("POST", std::string("/v1/keysets/") + ks + "/verify", verifier_,
+                                              json{{"token", forge(ks)}}.dump());
+  std::set<std::string> ids;
+  json listed = alerts();
+  for (const auto& a : listed["alerts"]) ids.insert(a["id"].get<std::string>());
+  ASSERT_EQ(ids.size(), 2u);
+  // Down: attempts fail and are retried with backoff; nothing is lost.
+  ASSERT_TRUE(wait_for([&] {
+    json d = ok_json("GET", "/v1/alerts/" + *ids.begin(), ops_);
+    return d["deliveries"][0]["attempts"].get<int>() >= 2;
+  }));
+  rx.set_mode(Receiver::Mode::kFail500);
+  rx.start();
+  ASSERT_TRUE(wait_for([&] { return rx.posts().size() >= 2; }));
+  rx.set_mode(Receiver::Mode::kSlow);  // answers after the client's 1 s timeout
+  ASSERT_TRUE(wait_for([&] {
+    for (const auto& p : rx.posts()) {
+      if (p.mode == Receiver::Mode::kSlow) return true;
+    }
+    return false;
+  }));
+  // Restart keymgr while the alerts are undelivered (as far as it knows): the outbox is durable.
+  app_.reset();
+  rx.set_mode(Receiver::Mode::kOk);
+  ASSERT_NO_FATAL_FAILURE(start_test_app(token_, config(rx.port()), app_));
+  base_ = "http://127.0.0.1:" + std::to_string(app_->port());
+  ok_json("POST", "/v1/keysets/k3/verify", verifier_, json{{"token", forge("k3")}}.dump());
+  listed = alerts();
+  for (const auto& a : listed["alerts"]) ids.insert(a["id"].get<std::string>());
+  ASSERT_EQ(ids.size(), 3u);
+  ASSERT_TRUE(wait_for([&] {
+    for (const auto& id : ids) {
+      json d = ok_json("GET", "/v1/alerts/" + id, ops_);
+      if (!d["deliveries"][0]["delivered"].get<bool>()) return false;
+    }
+    return true;
+  })) << "every alert is delivered once the receiver answers";
+  EXPECT_EQ(rx.accepted_ids(), ids) << "each alert reaches a de-duplicating receiver once by id";
+  for (const auto& p : rx.posts()) {
+    EXPECT_EQ(p.signature, "sha256=" + hex_encode(hmac_sha256(kSecret, p.body)));
+    EXPECT_EQ(json::parse(p.body)["id"], p.alert_id);
+  }
+  json d = ok_json("GET", "/v1/alerts/" + *ids.begin(), ops_);
+  EXPECT_GE(d["deliveries"][0]["attempts"].get<int>(), 3) << d.dump();
+  auto m = call("GET", "/metrics", "");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("keymgr_alert_deliveries_pending 0"), std::string::npos) << m->body;
+}
+
+TEST_F(MonitorTest, AWebhookSecretFileThatCannotBeReadStopsStartUp) {
+  cli::Config cfg = config(1);
+  cfg.monitor.webhooks[0].secret_file = dir_ + "/missing.secret";
+  auto app = open_test_app(token_, cfg);
+  ASSERT_FALSE(app.ok());
+  EXPECT_NE(app.status().to_string().find("ops-hook"), std::string::npos) << app.status().to_string();
+  EXPECT_EQ(app.status().to_string().find(kSecret), std::string::npos);
+}
+
+}  // namespace
+}  // namespace keymgr::testing
