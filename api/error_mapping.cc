@@ -10,6 +10,7 @@ int http_status(const Status& st) {
   if (st.reason() == "method_not_allowed") return 405;
   if (st.reason() == "payload_too_large" || st.reason() == "too_large") return 413;
   if (st.reason() == "header_too_large") return 431;
+  if (st.reason() == "rate_limited") return 429;
   switch (st.code()) {
     case ErrorCode::kOk: return 200;
     case ErrorCode::kInvalidArgument: return 400;

@@ -143,6 +143,8 @@ httplib::Server::Handler Wrap::operator()(Access access, Handler fn) const {
     if (!err.ok()) {
       reply = Reply{http_status(err), error_body(err)};
       if (err.code() == ErrorCode::kUnauthenticated) reply.headers.push_back({"WWW-Authenticate", "Bearer"});
+      // Buckets refill at 1 or more signatures per second: one second always frees one.
+      if (reply.status == 429) reply.headers.push_back({"Retry-After", "1"});
       if (reply.status >= 500) spdlog::warn("{} {} -> {} {}", req.method, req.path, reply.status, err.to_string());
       // Refused credentials and roles are worth an auditor's eye; the header itself never is.
       if (reply.status == 401 || reply.status == 403) {

@@ -100,6 +100,7 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     for (auto& w : mo.webhooks) Secret(std::move(w.secret)).wipe();
     app->monitor_->set_on_new_alert([d = app->alert_dispatcher_.get()] { d->wake(); });
     app->tokens_->set_monitor(app->monitor_.get());
+    app->tokens_->set_rate_limits(cfg.limits);
   }
   app->audit_ = std::make_unique<AuditService>(*app->hsm_, *app->store_, *app->clock_);
   (void)app->audit_->ensure_key();  // the legacy hash-chain checkpoint key, if this database had one

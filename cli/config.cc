@@ -69,6 +69,7 @@ const std::set<std::string>& known_keys(const std::string& section) {
       {"ledger", {"origin", "integrate_max_delay", "checkpoint_interval", "audit_key_alg", "audit_key_lifetime", "audit_key_overlap",
                   "witnesses", "witness_quorum"}},
       {"log", {"level", "json"}},
+      {"limits", {"token_sign_rate", "token_sign_burst"}},
       {"monitor", {"window", "unknown_kid_threshold", "refusal_threshold", "retry_initial_ms", "retry_max", "webhooks"}},
       {"bootstrap", {"keyset", "issuer", "alg"}},
   };
@@ -268,6 +269,11 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
     return bad(src, "monitor.refusal_threshold must be 1..1000000");
   }
   RETURN_IF_ERROR(parse_webhooks(t, c.monitor, src));
+  RETURN_IF_ERROR(get(t, "limits", "token_sign_rate", c.limits.token_sign_rate, src));
+  RETURN_IF_ERROR(get(t, "limits", "token_sign_burst", c.limits.token_sign_burst, src));
+  if (c.limits.token_sign_burst > 0 && c.limits.token_sign_rate == 0) {
+    return bad(src, "limits.token_sign_burst needs limits.token_sign_rate (0 = no limit)");
+  }
   RETURN_IF_ERROR(get(t, "log", "level", c.log.level, src));
   RETURN_IF_ERROR(get(t, "log", "json", c.log.json, src));
   RETURN_IF_ERROR(get(t, "bootstrap", "keyset", c.bootstrap_keyset, src));

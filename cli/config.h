@@ -11,6 +11,7 @@
 #include "keymgr/keyset_rules.h"
 #include "keymgr/ledger_log.h"
 #include "keymgr/monitor.h"
+#include "keymgr/rate_limiter.h"
 #include "keymgr/policy.h"
 #include "keymgr/witness_client.h"
 
@@ -56,6 +57,8 @@ struct Config {
   // [monitor]: detector windows and thresholds, delivery backoff, [[monitor.webhooks]] (name, url,
   // secret_file, timeout). The webhook secrets are read by App::open from their files.
   MonitorOptions monitor;
+  // [limits]: token_sign_rate / token_sign_burst, per API token (per keyset: the keyset's policy).
+  RateLimitOptions limits;
   // A keyset created at start-up when the database has none (empty name: none).
   std::string bootstrap_keyset = "default";
   std::string bootstrap_issuer;  // default: http://<host>:<port>/default

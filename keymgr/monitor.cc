@@ -126,8 +126,6 @@ void Monitor::token_suspect(const SuspectToken& t, const Actor& presenter) {
       {"not_in_ledger", "a token with a valid signature by this key is not in the signing ledger: keymgr did not "
                         "issue it, so the key may be in someone else's hands"},
       {"ledger_other_key", "a token with a valid signature by this key is recorded in the ledger for another key"},
-      {"key_compromised", "a token with a valid signature by a key marked compromised was presented"},
-      {"key_not_published", "a token with a valid signature by a key that is no longer published was presented"},
   };
   auto it = kWhy.find(t.why);
   a.summary = "key " + t.kid + " of keyset '" + t.keyset + "': " + (it != kWhy.end() ? it->second : t.why);

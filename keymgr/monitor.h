@@ -71,7 +71,7 @@ bool valid_sink_name(std::string_view name);
 struct SuspectToken {
   std::string keyset, kid;
   std::string token_sha256;
-  std::string why;        // "not_in_ledger" | "key_compromised" | "key_not_published" | "ledger_other_key"
+  std::string why;        // "not_in_ledger" | "ledger_other_key"
   std::string key_state;  // the key's state when it was presented
   std::string source;     // "verify" | "check"
 };
@@ -81,8 +81,8 @@ class Monitor {
   Monitor(db::Store& store, const Clock& clock, MonitorOptions opts, Metrics* metrics = nullptr);
 
   // ---- detectors ----
-  // A token with a good signature under a keymgr key that keymgr did not issue (or under a key
-  // that must no longer be trusted): the signal of a stolen key.
+  // A token with a good signature under a keymgr key (in any state: active, retired, compromised)
+  // that keymgr did not issue: the signal of a stolen key.
   void token_suspect(const SuspectToken& t, const Actor& presenter);
   // A verification named a kid that the keyset does not have.
   void unknown_kid(std::string_view keyset, std::string_view kid, const Actor& presenter);

@@ -18,6 +18,12 @@ constexpr Field kFields[] = {
     {"jwks_max_age", &Policy::jwks_max_age},     {"clock_skew", &Policy::clock_skew},
     {"rotation_lead", &Policy::rotation_lead},
 };
+struct CountField {
+  const char* name;
+  int64_t Policy::*member;
+};
+constexpr CountField kCountFields[] = {{"sign_rate", &Policy::sign_rate}, {"sign_burst", &Policy::sign_burst}};
+constexpr int64_t kMaxCount = 1'000'000;
 constexpr int64_t kMaxSeconds = int64_t{100} * 365 * 24 * 3600;  // 100 years: no overflow anywhere
 }  // namespace
 
@@ -55,6 +61,14 @@ Status validate_policy(const Policy& p) {
     if (v < 0 || v > kMaxSeconds) {
       return InvalidArgument(std::string(f.name) + " out of range (0 .. 100 years)", "bad_policy");
     }
+  }
+  for (const auto& f : kCountFields) {
+    if (p.*f.member < 0 || p.*f.member > kMaxCount) {
+      return InvalidArgument(std::string(f.name) + " out of range (0 .. 1000000)", "bad_policy");
+    }
+  }
+  if (p.sign_burst > 0 && p.sign_rate == 0) {
+    return InvalidArgument("sign_burst needs a sign_rate (0 = no limit)", "bad_policy");
   }
   if (p.sign_period < std::chrono::minutes(5)) {
     return InvalidArgument("sign_period " + format_duration(p.sign_period) +
@@ -112,6 +126,7 @@ Status validate_policy(const Policy& p) {
 nlohmann::json policy_to_json(const Policy& p) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& f : kFields) j[f.name] = (p.*f.member).count();
+  for (const auto& f : kCountFields) j[f.name] = p.*f.member;
   return j;
 }
 
@@ -122,6 +137,17 @@ Result<Policy> policy_from_json(const nlohmann::json& j, const Policy& base) {
     const Field* field = nullptr;
     for (const auto& f : kFields) {
       if (it.key() == f.name) field = &f;
+    }
+    const CountField* count = nullptr;
+    for (const auto& f : kCountFields) {
+      if (it.key() == f.name) count = &f;
+    }
+    if (count != nullptr) {
+      if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() > kMaxCount) {
+        return InvalidArgument(std::string(count->name) + " must be an integer 0..1000000", "bad_policy");
+      }
+      p.*(count->member) = it.value().get<int64_t>();
+      continue;
     }
     if (field == nullptr) return InvalidArgument("unknown policy field '" + it.key() + "'", "bad_policy");
     const auto& v = it.value();

@@ -39,6 +39,10 @@ struct Policy {
   // (time to retry when the HSM refuses). The scheduler wakes at that moment whatever its
   // interval, so this only has to cover HSM latency and retries: at least kMinRotationLead.
   std::chrono::seconds rotation_lead{std::chrono::hours(24)};
+  // Signing rate limit of the keyset (keymgr/rate_limiter.h): signatures per second, 0 = none,
+  // and the burst allowed above it (0 = one second's worth). Beyond it: 429 rate_limited.
+  int64_t sign_rate = 0;
+  int64_t sign_burst = 0;
 
   bool operator==(const Policy&) const = default;
 };

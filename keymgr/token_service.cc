@@ -134,6 +134,24 @@ Result<SignedToken> TokenService::sign(const SignRequest& req) {
     refuse(req, key.kid, st, req.claims);
     return st;
   }
+  // Rate limits, the keyset's and the caller's: refused before the HSM is asked.
+  {
+    const int64_t ks_wait = limiter_.take("keyset\n" + ks.name, p.sign_rate, p.sign_burst, now);
+    const int64_t tok_wait = ks_wait > 0 ? 0
+                                         : limiter_.take("actor\n" + req.actor.name, limits_.token_sign_rate,
+                                                         limits_.token_sign_burst, now);
+    if (ks_wait > 0 || tok_wait > 0) {
+      Status st = ks_wait > 0 ? ResourceExhausted("keyset '" + ks.name + "' signs at most " + std::to_string(p.sign_rate) +
+                                                      " tokens per second; retry later",
+                                                  "rate_limited")
+                              : ResourceExhausted("this API token may sign at most " +
+                                                      std::to_string(limits_.token_sign_rate) +
+                                                      " tokens per second; retry later",
+                                                  "rate_limited");
+      refuse(req, key.kid, st, req.claims);
+      return st;
+    }
+  }
   const int64_t iat = to_unix_seconds(now);
   ttl = std::min<int64_t>(ttl, p.max_token_ttl.count());
   // Never outlive the key's publication (minus skew, so verifiers still see the key).
@@ -367,14 +385,14 @@ Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_v
     add("provenance", same_key, same_key ? where : where + ", but recorded for key " + found->entries.front().kid);
   }
   if (monitor_ != nullptr && signature_ok) {
-    // A good signature is what makes these alarming: only the key's holder can produce one.
+    // A good signature is what makes these alarming: only the key's holder can produce one. A
+    // genuine token (in the ledger) of a key that was compromised or retired later is not a leak
+    // signal: it fails verification on key_state, and it is one of the affected tokens ops list.
     std::string why;
     if (found->entries.empty()) {
       why = "not_in_ledger";
     } else if (found->entries.front().kid != kid) {
       why = "ledger_other_key";
-    } else if (key->state == KeyState::kCompromised) {
-      why = "key_compromised";
     }
     if (!why.empty()) {
       monitor_->token_suspect(SuspectToken{ks->name, kid, token_hash, why, std::string(key_state_name(key->state)),

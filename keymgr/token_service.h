@@ -18,6 +18,7 @@
 #include "common/metrics.h"
 #include "keymgr/key_service.h"
 #include "keymgr/monitor.h"
+#include "keymgr/rate_limiter.h"
 
 namespace keymgr {
 
@@ -67,13 +68,15 @@ class TokenService {
 
   Result<SignedToken> sign(const SignRequest& req);
   // Verifies `token` as a token of keyset `keyset` (a key of another keyset fails the kid check).
-  // With a monitor: a good signature on a token keymgr did not issue (or under a compromised key)
+  // With a monitor: a good signature on a token keymgr did not issue (whatever the key's state)
   // raises leak_suspected, and an unknown kid counts toward unknown_kid_probe; `presenter` and
   // `source` ("verify", "check") go into the evidence.
   Result<VerifyResult> verify(std::string_view keyset, std::string_view token, const Actor& presenter = {},
                               std::string_view source = "verify");
   // Detectors to feed (keymgr/monitor.h); null: none. Set before serving; not owned.
   void set_monitor(Monitor* monitor) { monitor_ = monitor; }
+  // Per-API-token signing limits (per-keyset ones are in each keyset's policy). Set before serving.
+  void set_rate_limits(const RateLimitOptions& limits) { limits_ = limits; }
   // Records a refusal that happened before sign() could run (e.g. an issuer not bound to the keyset).
   void record_refusal(std::string_view keyset, const Actor& actor, std::string_view reason);
 
@@ -86,6 +89,8 @@ class TokenService {
   db::Store& store_;
   Metrics* metrics_;
   Monitor* monitor_ = nullptr;
+  RateLimitOptions limits_;
+  RateLimiter limiter_;
 };
 
 // Checks the caller's claims: an object, bounded, no reserved claim keymgr sets itself, `iss` (if

@@ -145,6 +145,7 @@ class MonitorTest : public ::testing::Test {
     httplib::Headers h;
     if (!tok.empty()) h.emplace("Authorization", "Bearer " + tok);
     if (method == "GET") return c.Get(path, h);
+    if (method == "PATCH") return c.Patch(path, h, body, "application/json");
     return c.Post(path, h, body, "application/json");
   }
 
@@ -259,19 +260,26 @@ TEST_F(MonitorTest, AForgedTokenWithAGoodSignatureRaisesLeakSuspectedWithEvidenc
   EXPECT_NE(m->body.find("keymgr_alert_deliveries_pending 0"), std::string::npos);
 }
 
-TEST_F(MonitorTest, ACompromisedKeysTokensAreAlertedAndAcknowledgementNeedsOpsAndAReason) {
+TEST_F(MonitorTest, ACompromisedKeysForgeriesAreAlertedItsGenuineTokensAreNotAndAcknowledgementNeedsOpsAndAReason) {
   ASSERT_NO_FATAL_FAILURE(start(0));
   create_keyset("web");
   const std::string genuine = sign("web");
+  const std::string forged = forge("web");  // made before the compromise was noticed
   const std::string kid = app_->keys().find_keyset("web")->active_key()->kid;
   ok_json("POST", "/v1/keysets/web/keys/" + kid + "/compromise", ops_,
           json{{"reason", "key material found on a laptop"}}.dump());
+  // A genuine token of the compromised key fails verification (key_state) but is no leak signal.
   json v = ok_json("POST", "/v1/keysets/web/verify", verifier_, json{{"token", genuine}}.dump());
+  EXPECT_FALSE(v["valid"].get<bool>());
+  EXPECT_TRUE(alerts()["alerts"].empty()) << alerts().dump();
+  // A forgery with it is, and the evidence says the key's state.
+  v = ok_json("POST", "/v1/keysets/web/verify", verifier_, json{{"token", forged}}.dump());
   EXPECT_FALSE(v["valid"].get<bool>());
   json list = alerts("?severity=critical&state=open");
   ASSERT_EQ(list["alerts"].size(), 1u) << list.dump();
   const std::string id = list["alerts"][0]["id"];
-  EXPECT_EQ(list["alerts"][0]["evidence"]["why"], "key_compromised");
+  EXPECT_EQ(list["alerts"][0]["evidence"]["why"], "not_in_ledger");
+  EXPECT_EQ(list["alerts"][0]["evidence"]["key_state"], "compromised");
 
   // Auditors and verifiers may not acknowledge; a reason is required; then it is recorded once.
   auto r = call("POST", "/v1/alerts/" + id + "/ack", auditor_, json{{"reason", "seen"}}.dump());
@@ -392,6 +400,7 @@ TEST_F(MonitorTest, WebhookDownFailingSlowThenBackGetsEveryAlertAndAlertsSurvive
   json listed = alerts();
   for (const auto& a : listed["alerts"]) ids.insert(a["id"].get<std::string>());
   ASSERT_EQ(ids.size(), 2u);
+  const std::set<std::string> before_restart = ids;
   // Down: attempts fail and are retried with backoff; nothing is lost.
   ASSERT_TRUE(wait_for([&] {
     json d = ok_json("GET", "/v1/alerts/" + *ids.begin(), ops_);
@@ -428,11 +437,86 @@ TEST_F(MonitorTest, WebhookDownFailingSlowThenBackGetsEveryAlertAndAlertsSurvive
     EXPECT_EQ(p.signature, "sha256=" + hex_encode(hmac_sha256(kSecret, p.body)));
     EXPECT_EQ(json::parse(p.body)["id"], p.alert_id);
   }
-  json d = ok_json("GET", "/v1/alerts/" + *ids.begin(), ops_);
-  EXPECT_GE(d["deliveries"][0]["attempts"].get<int>(), 3) << d.dump();
+  for (const auto& id : before_restart) {
+    json d = ok_json("GET", "/v1/alerts/" + id, ops_);
+    EXPECT_GE(d["deliveries"][0]["attempts"].get<int>(), 3) << d.dump();
+  }
   auto m = call("GET", "/metrics", "");
   ASSERT_TRUE(m);
   EXPECT_NE(m->body.find("keymgr_alert_deliveries_pending 0"), std::string::npos) << m->body;
+}
+
+TEST_F(MonitorTest, SigningRateLimitsAnswer429WithRetryAfterAreRecordedAndNeverLetMoreThrough) {
+  ASSERT_NO_FATAL_FAILURE(start(0));
+  create_keyset("web");
+  create_keyset("api");
+  json p = ok_json("PATCH", "/v1/keysets/web", ops_, json{{"policy", {{"sign_rate", 5}, {"sign_burst", 10}}}}.dump(), 200);
+  EXPECT_EQ(p["policy"]["sign_rate"], 5) << p.dump();
+  json e = ok_json("PATCH", "/v1/keysets/web", ops_, json{{"policy", {{"sign_rate", "5"}}}}.dump(), 400);
+  EXPECT_EQ(e["error"], "bad_policy");
+  const std::string issuer = api_token(*app_, "busy-issuer", api::Role::kIssuer, {"web", "api"});
+  std::atomic<int> ok{0}, limited{0}, other{0};
+  std::mutex mu;
+  std::string bad_answer;
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 6; ++c) {
+    clients.emplace_back([&] {
+      httplib::Client cl(base_);
+      cl.set_read_timeout(30);
+      for (int i = 0; i < 10; ++i) {
+        auto r = cl.Post("/v1/keysets/web/sign", httplib::Headers{{"Authorization", "Bearer " + issuer}},
+                         json{{"claims", {{"sub", "x"}}}}.dump(), "application/json");
+        if (r && r->status == 200) {
+          ++ok;
+        } else if (r && r->status == 429 && r->get_header_value("Retry-After") == "1" &&
+                   json::parse(r->body, nullptr, false).value("error", "") == "rate_limited") {
+          ++limited;
+        } else {
+          ++other;
+          std::lock_guard lk(mu);
+          bad_answer = r ? std::to_string(r->status) + " " + r->body : "no answer";
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(other.load(), 0) << bad_answer;
+  EXPECT_GE(ok.load(), 10) << "the burst is granted";
+  EXPECT_LE(ok.load(), 10 + static_cast<int>(5 * elapsed) + 1) << "never more than burst + rate x time (" << elapsed << " s)";
+  EXPECT_GT(limited.load(), 0);
+  // Every refusal is in the ledger as refused, with its reason.
+  json refused = ok_json("GET", "/v1/audit/ledger?keyset=web&outcome=refused&limit=1000", auditor_);
+  int recorded = 0;
+  for (const auto& en : refused["entries"]) recorded += en["reason"] == "rate_limited" ? 1 : 0;
+  EXPECT_EQ(recorded, limited.load());
+  // Another keyset is not limited by this one's policy.
+  for (int i = 0; i < 12; ++i) ok_json("POST", "/v1/keysets/api/sign", issuer, json{{"claims", {{"sub", "y"}}}}.dump());
+  // Rate-limited refusals are not "outside policy" alerts.
+  EXPECT_TRUE(alerts("?kind=signing_outside_policy")["alerts"].empty());
+}
+
+TEST_F(MonitorTest, APerApiTokenLimitAppliesToEachTokenSeparately) {
+  cli::Config cfg = config(0);
+  cfg.limits.token_sign_rate = 1;
+  cfg.limits.token_sign_burst = 3;
+  ASSERT_NO_FATAL_FAILURE(start_test_app(token_, cfg, app_));
+  base_ = "http://127.0.0.1:" + std::to_string(app_->port());
+  ops_ = api_token(*app_, "ops", api::Role::kOps);
+  create_keyset("web");
+  const std::string a = api_token(*app_, "issuer-a", api::Role::kIssuer, {"web"});
+  const std::string b = api_token(*app_, "issuer-b", api::Role::kIssuer, {"web"});
+  int ok_a = 0;
+  for (int i = 0; i < 6; ++i) {
+    auto r = call("POST", "/v1/keysets/web/sign", a, json{{"claims", {{"sub", "x"}}}}.dump());
+    ASSERT_TRUE(r);
+    if (r->status == 200) ++ok_a;
+    else EXPECT_EQ(r->status, 429) << r->body;
+  }
+  EXPECT_GE(ok_a, 3);
+  EXPECT_LE(ok_a, 4);  // the burst, and at most one refilled if a second passed
+  for (int i = 0; i < 3; ++i) ok_json("POST", "/v1/keysets/web/sign", b, json{{"claims", {{"sub", "x"}}}}.dump());
 }
 
 TEST_F(MonitorTest, AWebhookSecretFileThatCannotBeReadStopsStartUp) {

@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json_util.h"
+#include "db/alert_cursor.h"
 #include "db/ledger_hash.h"
 #include "db/open_store.h"
 #include "db/pg_store.h"
@@ -25,6 +26,7 @@
 #include "db/store.h"
 #include "hsm/public_key.h"
 #include "keymgr/key_service.h"
+#include "keymgr/monitor.h"
 #include "keymgr/policy.h"
 #include "keymgr/token_service.h"
 #include "tests/support/fake_hsm.h"
@@ -400,6 +402,53 @@ int fuzz_ledgerenc(const uint8_t* data, size_t size) {
   return 0;
 }
 
+int fuzz_alerts(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const std::string_view in = as_view(data + 1, size - 1);
+  switch (data[0]) {
+    case 'W': {
+      auto u = parse_webhook_url(in);
+      if (!u.ok()) {
+        KM_FUZZ_CHECK(u.status().reason() == "bad_webhook", "a webhook URL refusal has another reason");
+        return 0;
+      }
+      KM_FUZZ_CHECK(in.starts_with("http://") || in.starts_with("https://"), "a webhook URL without http(s)");
+      KM_FUZZ_CHECK(!u->path.empty() && u->path[0] == '/', "a webhook path not starting with '/'");
+      const std::string joined = u->scheme_host_port + (in.size() == u->scheme_host_port.size() ? "" : u->path);
+      KM_FUZZ_CHECK(joined == in, "webhook URL parts do not re-join to the input");
+      KM_FUZZ_CHECK(u->scheme_host_port.find('@') == std::string::npos, "user info accepted in a webhook URL");
+      for (char c : in) {
+        const auto b = static_cast<unsigned char>(c);
+        KM_FUZZ_CHECK(b > 0x20 && b < 0x7f && c != '?' && c != '#', "a control byte, query or fragment accepted");
+      }
+      const size_t host_at = in.starts_with("https://") ? 8 : 7;
+      KM_FUZZ_CHECK(u->scheme_host_port.size() > host_at, "a webhook URL without a host");
+      return 0;
+    }
+    case 'C': {
+      auto c = db::parse_alert_cursor(in);
+      if (!c.ok()) {
+        KM_FUZZ_CHECK(c.status().reason() == "bad_cursor", "a cursor refusal has another reason");
+        return 0;
+      }
+      db::AlertRecord a;
+      a.ts_ms = c->first;
+      a.id = c->second;
+      KM_FUZZ_CHECK(db::alert_cursor(a) == in, "an accepted alert cursor does not render back");
+      return 0;
+    }
+    case 'N': {
+      if (valid_sink_name(in)) {
+        KM_FUZZ_CHECK(!in.empty() && in.size() <= 64, "a sink name of a bad length accepted");
+        for (char c : in) KM_FUZZ_CHECK((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-',
+                                        "a sink name with a bad character accepted");
+      }
+      return 0;
+    }
+    default: return 0;
+  }
+}
+
 int fuzz_dburl(const uint8_t* data, size_t size) {
   quiet_logs();
   const std::string url(as_view(data, size));
@@ -466,7 +515,7 @@ const std::vector<Target>& targets() {
       {"json", fuzz_json},     {"claims", fuzz_claims}, {"verify", fuzz_verify}, {"base64url", fuzz_base64url},
       {"jwk", fuzz_jwk},       {"policy", fuzz_policy}, {"config", fuzz_config}, {"auth", fuzz_auth},
       {"http", fuzz_http},     {"note", fuzz_note},     {"checkpoint", fuzz_checkpoint}, {"tlogproof", fuzz_tlogproof},
-      {"ledgerenc", fuzz_ledgerenc}, {"dburl", fuzz_dburl}, {"mainhttp", fuzz_mainhttp},
+      {"ledgerenc", fuzz_ledgerenc}, {"dburl", fuzz_dburl}, {"mainhttp", fuzz_mainhttp}, {"alerts", fuzz_alerts},
   };
   return kTargets;
 }

@@ -66,6 +66,11 @@ int fuzz_http(const uint8_t* data, size_t size);
 // request has a method, a decoded path starting with '/' and holding no NUL, a body within the
 // limit and lies within the input; every refusal is one of the listener's reasons.
 int fuzz_mainhttp(const uint8_t* data, size_t size);
+// The monitoring settings and query parsers: "W<url>" → parse_webhook_url (an accepted URL is
+// http(s), its parts re-join to the input, no user info, query, fragment or control bytes, a
+// port 1..65535); "C<cursor>" → db::parse_alert_cursor (an accepted cursor renders back byte for
+// byte); "N<name>" → valid_sink_name.
+int fuzz_alerts(const uint8_t* data, size_t size);
 
 // Transparency-log formats (fuzz_tlog_entries.cc, km_tlog only):
 // parse_note (+ parse_signature_lines, parse_verifier_key on the same bytes): accepted inputs

@@ -170,6 +170,8 @@ write("corpus", "policy", [
     jd({"sign_period": "-5m"}), jd({"sign_period": "+5m"}), jd({"sign_period": "9223372036854775807s"}),
     jd({"sign_period": 18446744073709551615}), "30d", "12h", "90m", "45s", "3600", "", "d", "0d", "1e3s", " 5m",
     "99999999999999999999d", "[]",
+    jd({"sign_rate": 100, "sign_burst": 200}), jd({"sign_rate": "5"}), jd({"sign_burst": 5}),
+    jd({"sign_rate": 1000001}), jd({"sign_rate": -1}), jd({"sign_rate": 1.5}),
 ])
 
 # ---------------------------------------------------------------- config (TOML)
@@ -187,6 +189,26 @@ write("corpus", "config", [
     "[server]\nclient_ca = \"a\"\n", "a = [" * 50 + "]" * 50, "x = { a = { b = { c = 1 } } }\n",
     "[log]\njson = 1\n", '[server]\nlisten = """\nmulti\n"""\n', "[server]\nlisten = '\\x'\n", "\xff\xfe",
     "[server]\nport = 1979-05-27T07:32:00Z\n",
+    '[monitor]\nwindow = "1m"\nunknown_kid_threshold = 3\n[[monitor.webhooks]]\nname = "ops"\n'
+    'url = "https://hooks.example.com/k"\nsecret_file = "/etc/s"\ntimeout = "2s"\n',
+    '[[monitor.webhooks]]\nname = "Ops"\nurl = "http://h/"\nsecret_file = "s"\n',
+    '[[monitor.webhooks]]\nname = "a"\nurl = "http://u:p@h/"\nsecret_file = "s"\n',
+    '[[monitor.webhooks]]\nname = "a"\nurl = "http://h:0/"\nsecret_file = "s"\n',
+    '[[monitor.webhooks]]\nname = "a"\nurl = "http://h/"\n',
+    '[[monitor.webhooks]]\nname = "a"\nurl = "http://h/"\nsecret_file = "s"\n[[monitor.webhooks]]\nname = "a"\n'
+    'url = "http://h/"\nsecret_file = "s"\n',
+    '[monitor]\nwebhooks = 1\n', '[monitor]\nretry_initial_ms = 5\n', '[monitor]\nretry_max = "48h"\n',
+    '[monitor]\nrefusal_threshold = 0\n', '[monitor]\nbogus = 1\n',
+])
+
+# ---------------------------------------------------------------- alerts (webhook URLs, cursors, sink names)
+write("corpus", "alerts", [
+    "Whttps://hooks.example.com/keymgr", "Whttp://127.0.0.1:9000/hook", "Whttp://[::1]:8080/x", "Whttp://h",
+    "Whttp://h:65536/", "Whttp://h:0/", "Whttp://u:p@h/", "Whttp://h/?q=1", "Whttp://h/#f", "Whttp:///x",
+    "Wftp://h/", "Whttp://h/a b", "Whttp://h:/", "Whttp://:80/", "Whttp://h\\x/",
+    "C1700000000000:leak_suspected-0123456789abcdef01234567", "C0:a", "C01:a", "C-1:a", "C1:", "C:a", "C1:a:b",
+    "C99999999999999999999:a", "C1:a'b",
+    "Nops-pager", "N", "NOps", "N" + "a" * 65, "Na_b-c",
 ])
 
 # A TOML float out of int64 range where an integer is read: toml++ value<int64_t>() casts it (UB).

@@ -190,6 +190,10 @@ try:
     s, b = km.request("GET", "/v1/audit/verify", auditor, timeout=120)
     if s != 200 or not (isinstance(b, dict) and b.get("ok", b.get("valid", True))):
         failures.append(f"audit verify: {s} {str(b)[:300]}")
+    # Normal traffic (signing, verifying genuine tokens, rotations, audits) raises no alert.
+    s, b = km.request("GET", "/v1/alerts?state=all", ops, timeout=30)
+    if s != 200 or not isinstance(b, dict) or b.get("alerts"):
+        failures.append(f"monitoring raised alerts on normal traffic: {s} {str(b)[:500]}")
     # Bounded memory: after the warm-up third, RSS may not grow by more than the allowance.
     warm = [kb for t, kb in rss if t >= elapsed / 3]
     if len(warm) >= 3:
