@@ -78,6 +78,19 @@ const std::set<std::string>& known_keys(const std::string& section) {
   return it == kKnown.end() ? kNone : it->second;
 }
 
+// A `timeout` of a [[...]] table: seconds or a duration string, 1s..max.
+template <typename Node>
+std::optional<std::chrono::seconds> table_timeout(const Node& tn, std::chrono::seconds max) {
+  std::optional<std::chrono::seconds> d;
+  if (tn.is_integer()) {
+    d = std::chrono::seconds(*tn.template value<int64_t>());
+  } else if (auto ts = tn.template value<std::string>()) {
+    if (auto p = parse_duration(*ts); p.ok()) d = *p;
+  }
+  if (!d || *d < std::chrono::seconds(1) || *d > max) return std::nullopt;
+  return d;
+}
+
 // [[ledger.witnesses]]: name, url, key (a cosignature/v1 verifier key of that name), timeout.
 Status parse_witnesses(const toml::table& t, WitnessOptions& out, const std::string& src) {
   auto node = t["ledger"]["witnesses"];
@@ -114,15 +127,8 @@ Status parse_witnesses(const toml::table& t, WitnessOptions& out, const std::str
     if (key->name != *name) return bad(src, where + ".key is named '" + key->name + "', not '" + *name + "'");
     wc.key = std::move(*key);
     if (auto tn = (*w)["timeout"]; tn) {
-      std::optional<std::chrono::seconds> d;
-      if (tn.is_integer()) {
-        d = std::chrono::seconds(*tn.value<int64_t>());
-      } else if (auto ts = tn.value<std::string>()) {
-        if (auto p = parse_duration(*ts); p.ok()) d = *p;
-      }
-      if (!d || *d < std::chrono::seconds(1) || *d > std::chrono::seconds(300)) {
-        return bad(src, where + ".timeout must be a duration of 1s..300s");
-      }
+      auto d = table_timeout(tn, std::chrono::seconds(300));
+      if (!d) return bad(src, where + ".timeout must be a duration of 1s..300s");
       wc.timeout = *d;
     }
     out.witnesses.push_back(std::move(wc));
@@ -161,15 +167,8 @@ Status parse_webhooks(const toml::table& t, MonitorOptions& out, const std::stri
     }
     sink.secret_file = *secret_file;
     if (auto tn = (*w)["timeout"]; tn) {
-      std::optional<std::chrono::seconds> d;
-      if (tn.is_integer()) {
-        d = std::chrono::seconds(*tn.value<int64_t>());
-      } else if (auto ts = tn.value<std::string>()) {
-        if (auto p = parse_duration(*ts); p.ok()) d = *p;
-      }
-      if (!d || *d < std::chrono::seconds(1) || *d > std::chrono::seconds(60)) {
-        return bad(src, where + ".timeout must be a duration of 1s..60s");
-      }
+      auto d = table_timeout(tn, std::chrono::seconds(60));
+      if (!d) return bad(src, where + ".timeout must be a duration of 1s..60s");
       sink.timeout = *d;
     }
     out.webhooks.push_back(std::move(sink));

@@ -139,69 +139,68 @@ void Monitor::token_suspect(const SuspectToken& t, const Actor& presenter) {
   (void)raise(std::move(a), presenter, t.token_sha256);
 }
 
-int64_t Monitor::bump(const std::string& kind, std::string_view keyset, int64_t window_index) {
-  std::lock_guard lk(mu_);
-  Counter& c = counters_[kind + "\n" + std::string(keyset)];
-  if (c.window != window_index) {
-    c.window = window_index;
-    c.count = 0;
+std::optional<Monitor::Window> Monitor::count_in_window(const std::string& kind, std::string_view keyset,
+                                                        int threshold) {
+  Window w;
+  w.now_ms = to_unix_millis(clock_.now());
+  const int64_t window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.window).count();
+  w.index = w.now_ms / window_ms;
+  w.start_ms = w.index * window_ms;
+  {
+    std::lock_guard lk(mu_);
+    Counter& c = counters_[kind + "\n" + std::string(keyset)];
+    if (c.window != w.index) {
+      c.window = w.index;
+      c.count = 0;
+    }
+    w.count = ++c.count;
   }
-  return ++c.count;
+  // At the threshold and at each multiple of it: the alert's occurrences grow with the events
+  // without a ledger entry per request.
+  if (w.count % std::max(1, threshold) != 0) return std::nullopt;
+  return w;
+}
+
+void Monitor::raise_windowed(const Window& w, std::string kind, std::string_view keyset, std::string_view kid,
+                             std::string summary, json evidence, const Actor& actor) {
+  db::AlertRecord a;
+  a.ts_ms = w.now_ms;
+  a.kind = std::move(kind);
+  a.severity = "warning";
+  a.keyset = std::string(keyset);
+  a.kid = std::string(kid);
+  a.id = alert_id(a.kind, a.keyset + "\n" + std::to_string(w.index));
+  a.summary = std::move(summary);
+  evidence["count"] = w.count;
+  evidence["window_s"] = opts_.window.count();
+  evidence["window_start_ms"] = w.start_ms;
+  a.evidence = evidence.dump();
+  (void)raise(std::move(a), actor);
 }
 
 void Monitor::unknown_kid(std::string_view keyset, std::string_view kid, const Actor& presenter) {
-  const int64_t now_ms = to_unix_millis(clock_.now());
-  const int64_t window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.window).count();
-  const int64_t w = now_ms / window_ms;
-  const int64_t n = bump("unknown_kid_probe", keyset, w);
-  const int64_t threshold = std::max(1, opts_.unknown_kid_threshold);
-  // At the threshold and at each multiple of it: the alert's occurrences grow with the probing
-  // without a ledger entry per request.
-  if (n % threshold != 0) return;
-  db::AlertRecord a;
-  a.ts_ms = now_ms;
-  a.kind = "unknown_kid_probe";
-  a.severity = "warning";
-  a.keyset = std::string(keyset);
-  a.kid = "";
-  a.id = alert_id(a.kind, std::string(keyset) + "\n" + std::to_string(w));
-  a.summary = std::to_string(n) + " verifications for keyset '" + std::string(keyset) + "' named kids it does not have " +
-              "within " + std::to_string(opts_.window.count()) + " s: someone may be probing";
-  a.evidence = json{{"count", n},
-                    {"window_s", opts_.window.count()},
-                    {"window_start_ms", w * window_ms},
-                    {"last_kid", std::string(kid).substr(0, 128)},
-                    {"last_presented_by", presenter.name},
-                    {"last_presented_from", presenter.addr}}
-                   .dump();
-  (void)raise(std::move(a), presenter);
+  auto w = count_in_window("unknown_kid_probe", keyset, opts_.unknown_kid_threshold);
+  if (!w) return;
+  raise_windowed(*w, "unknown_kid_probe", keyset, "",
+                 std::to_string(w->count) + " verifications for keyset '" + std::string(keyset) +
+                     "' named kids it does not have within " + std::to_string(opts_.window.count()) +
+                     " s: someone may be probing",
+                 json{{"last_kid", std::string(kid).substr(0, 128)},
+                      {"last_presented_by", presenter.name},
+                      {"last_presented_from", presenter.addr}},
+                 presenter);
 }
 
 void Monitor::signing_refused(std::string_view keyset, std::string_view kid, std::string_view reason,
                               const Actor& actor) {
-  const int64_t now_ms = to_unix_millis(clock_.now());
-  const int64_t window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.window).count();
-  const int64_t w = now_ms / window_ms;
-  const int64_t n = bump("signing_outside_policy", keyset, w);
-  const int64_t threshold = std::max(1, opts_.refusal_threshold);
-  if (n % threshold != 0) return;
-  db::AlertRecord a;
-  a.ts_ms = now_ms;
-  a.kind = "signing_outside_policy";
-  a.severity = "warning";
-  a.keyset = std::string(keyset);
-  a.kid = std::string(kid);
-  a.id = alert_id(a.kind, std::string(keyset) + "\n" + std::to_string(w));
-  a.summary = std::to_string(n) + " signing attempts for keyset '" + std::string(keyset) + "' were refused by policy within " +
-              std::to_string(opts_.window.count()) + " s (last: " + std::string(reason) + ")";
-  a.evidence = json{{"count", n},
-                    {"window_s", opts_.window.count()},
-                    {"window_start_ms", w * window_ms},
-                    {"last_reason", std::string(reason)},
-                    {"last_actor", actor.name},
-                    {"last_actor_addr", actor.addr}}
-                   .dump();
-  (void)raise(std::move(a), actor);
+  auto w = count_in_window("signing_outside_policy", keyset, opts_.refusal_threshold);
+  if (!w) return;
+  raise_windowed(*w, "signing_outside_policy", keyset, kid,
+                 std::to_string(w->count) + " signing attempts for keyset '" + std::string(keyset) +
+                     "' were refused by policy within " + std::to_string(opts_.window.count()) + " s (last: " +
+                     std::string(reason) + ")",
+                 json{{"last_reason", std::string(reason)}, {"last_actor", actor.name}, {"last_actor_addr", actor.addr}},
+                 actor);
 }
 
 Status Monitor::acknowledge(std::string_view id, const Actor& actor, std::string_view reason) {

@@ -21,9 +21,12 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -104,8 +107,15 @@ class Monitor {
   void set_on_new_alert(std::function<void()> fn) { on_new_ = std::move(fn); }
 
  private:
-  // Counts one event for (kind, keyset) in the current window; returns the count.
-  int64_t bump(const std::string& kind, std::string_view keyset, int64_t window_index);
+  struct Window {
+    int64_t now_ms = 0, index = 0, start_ms = 0, count = 0;
+  };
+  // Counts one event for (kind, keyset) in the current window; the window when the count reached
+  // the threshold (or a multiple of it), else nullopt.
+  std::optional<Window> count_in_window(const std::string& kind, std::string_view keyset, int threshold);
+  // Raises the warning alert of a threshold detector for `w` (one alert per keyset and window).
+  void raise_windowed(const Window& w, std::string kind, std::string_view keyset, std::string_view kid,
+                      std::string summary, nlohmann::json evidence, const Actor& actor);
 
   db::Store& store_;
   const Clock& clock_;
