@@ -35,6 +35,9 @@ class Receiver {
   enum class Mode { kOk, kFail500, kSlow };
 
   Receiver() {
+    // One worker: Debian's libcpp-httplib 0.11 shows a TSan data race between two server workers
+    // inside the library (no keymgr code on either stack); the receiver needs no parallelism.
+    server_.new_task_queue = [] { return new httplib::ThreadPool(1); };
     server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
       Mode m;
       {
