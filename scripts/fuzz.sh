@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${1:-20}
 DIR=${KEYMGR_FUZZ_DIR:-$ROOT/build-fuzz}
 JOBS=${KEYMGR_FUZZ_JOBS:-2}
-TARGETS=${KEYMGR_FUZZ_TARGETS:-"json claims verify base64url jwk policy config auth http mainhttp note checkpoint tlogproof ledgerenc dburl"}
+TARGETS=${KEYMGR_FUZZ_TARGETS:-"json claims verify base64url jwk policy config auth http mainhttp alerts note checkpoint tlogproof ledgerenc dburl"}
 
 echo "==> [fuzz] configure + build (clang, $DIR)"
 cmake -S "$ROOT" -B "$DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
