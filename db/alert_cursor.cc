@@ -12,6 +12,7 @@ Result<std::pair<int64_t, std::string>> parse_alert_cursor(std::string_view curs
   if (colon == std::string_view::npos || colon == 0 || colon > 19) return bad();
   const std::string_view ts = cursor.substr(0, colon);
   const std::string_view id = cursor.substr(colon + 1);
+  if (ts[0] < '0' || ts[0] > '9') return bad();  // from_chars takes "-0" as 0
   if (ts.size() > 1 && ts[0] == '0') return bad();
   int64_t v = 0;
   const auto [end, ec] = std::from_chars(ts.data(), ts.data() + ts.size(), v);

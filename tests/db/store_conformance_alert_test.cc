@@ -248,7 +248,7 @@ TEST(AlertCursor, RoundTripsAndRejectsAnythingElse) {
   EXPECT_EQ(c->first, a.ts_ms);
   EXPECT_EQ(c->second, a.id);
   for (const char* bad : {"", ":", "1:", ":x", "01:x", "-1:x", "1x:y", "1:x y", "1:x'", "99999999999999999999:x",
-                          "1:x:y", "+1:x"}) {
+                          "1:x:y", "+1:x", "-0:a"}) {
     EXPECT_EQ(parse_alert_cursor(bad).status().reason(), "bad_cursor") << bad;
   }
   EXPECT_EQ(parse_alert_cursor("1:" + std::string(129, 'a')).status().reason(), "bad_cursor");
