@@ -88,16 +88,16 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   if (!rep.ok()) return rep.status().with_context("loading keysets");
   app->tokens_ = std::make_unique<TokenService>(*app->keys_, *app->hsm_, *app->store_, &app->metrics_);
   {
-    MonitorOptions mo = cfg.monitor;
-    for (auto& w : mo.webhooks) {
+    // Only the dispatcher holds the webhook secrets; the monitor needs the sink names alone.
+    MonitorOptions with_secrets = cfg.monitor;
+    for (auto& w : with_secrets.webhooks) {
       auto secret = load_secret(w.secret_file, "", "webhook '" + w.name + "' secret");
       if (!secret.ok()) return secret.status().with_context("monitor.webhooks");
-      if (secret->empty()) return InvalidArgument("webhook '" + w.name + "': the secret file is empty", "bad_config");
       w.secret = secret->reveal();
     }
-    app->monitor_ = std::make_unique<Monitor>(*app->store_, *app->clock_, mo, &app->metrics_);
-    app->alert_dispatcher_ = std::make_unique<AlertDispatcher>(*app->store_, *app->clock_, mo, &app->metrics_);
-    for (auto& w : mo.webhooks) Secret(std::move(w.secret)).wipe();
+    app->monitor_ = std::make_unique<Monitor>(*app->store_, *app->clock_, cfg.monitor, &app->metrics_);
+    app->alert_dispatcher_ =
+        std::make_unique<AlertDispatcher>(*app->store_, *app->clock_, std::move(with_secrets), &app->metrics_);
     app->monitor_->set_on_new_alert([d = app->alert_dispatcher_.get()] { d->wake(); });
     app->tokens_->set_monitor(app->monitor_.get());
     app->tokens_->set_rate_limits(cfg.limits);

@@ -77,17 +77,22 @@ Monitor::Monitor(db::Store& store, const Clock& clock, MonitorOptions opts, Metr
   }
 }
 
-Result<bool> Monitor::raise(db::AlertRecord a, const Actor& actor, std::string_view token_sha256) {
-  if (a.ts_ms == 0) a.ts_ms = to_unix_millis(clock_.now());
-  a.last_seen_ms = a.ts_ms;
+db::LedgerEntry Monitor::alert_entry(int64_t ts_ms, std::string event, const db::AlertRecord& a, const Actor& actor) {
   db::LedgerEntry e;
-  e.ts_ms = a.ts_ms;
+  e.ts_ms = ts_ms;
   e.kind = "alert";
-  e.event = a.kind;
+  e.event = std::move(event);
   e.keyset = a.keyset;
   e.kid = a.kid;
   e.actor = actor.name;
   e.actor_addr = actor.addr;
+  return e;
+}
+
+Result<bool> Monitor::raise(db::AlertRecord a, const Actor& actor, std::string_view token_sha256) {
+  if (a.ts_ms == 0) a.ts_ms = to_unix_millis(clock_.now());
+  a.last_seen_ms = a.ts_ms;
+  db::LedgerEntry e = alert_entry(a.ts_ms, a.kind, a, actor);
   e.token_sha256 = std::string(token_sha256);
   e.outcome = a.severity;
   e.reason = a.id;
@@ -209,14 +214,7 @@ Status Monitor::acknowledge(std::string_view id, const Actor& actor, std::string
   }
   ASSIGN_OR_RETURN(db::AlertRecord a, store_.get_alert(id));
   const int64_t now_ms = to_unix_millis(clock_.now());
-  db::LedgerEntry e;
-  e.ts_ms = now_ms;
-  e.kind = "alert";
-  e.event = "alert_acknowledged";
-  e.keyset = a.keyset;
-  e.kid = a.kid;
-  e.actor = actor.name;
-  e.actor_addr = actor.addr;
+  db::LedgerEntry e = alert_entry(now_ms, "alert_acknowledged", a, actor);
   e.outcome = "ok";
   e.reason = a.id;
   e.detail = json{{"alert", a.id}, {"kind", a.kind}, {"reason", std::string(reason)}}.dump();

@@ -102,7 +102,6 @@ class Monitor {
   // (InvalidArgument "reason_required").
   Status acknowledge(std::string_view id, const Actor& actor, std::string_view reason);
 
-  const MonitorOptions& options() const { return opts_; }
   // Called after a new alert is stored (the dispatcher's wake()). Set before serving.
   void set_on_new_alert(std::function<void()> fn) { on_new_ = std::move(fn); }
 
@@ -112,6 +111,8 @@ class Monitor {
   };
   // Counts one event for (kind, keyset) in the current window; the window when the count reached
   // the threshold (or a multiple of it), else nullopt.
+  // A ledger entry of kind "alert" (evidence or acknowledgement) at ts_ms by `actor`.
+  static db::LedgerEntry alert_entry(int64_t ts_ms, std::string event, const db::AlertRecord& a, const Actor& actor);
   std::optional<Window> count_in_window(const std::string& kind, std::string_view keyset, int threshold);
   // Raises the warning alert of a threshold detector for `w` (one alert per keyset and window).
   void raise_windowed(const Window& w, std::string kind, std::string_view keyset, std::string_view kid,

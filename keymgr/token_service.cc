@@ -136,10 +136,12 @@ Result<SignedToken> TokenService::sign(const SignRequest& req) {
   }
   // Rate limits, the keyset's and the caller's: refused before the HSM is asked.
   {
-    const int64_t ks_wait = limiter_.take("keyset\n" + ks.name, p.sign_rate, p.sign_burst, now);
-    const int64_t tok_wait = ks_wait > 0 ? 0
-                                         : limiter_.take("actor\n" + req.actor.name, limits_.token_sign_rate,
-                                                         limits_.token_sign_burst, now);
+    // Bucket keys are built only when a limit is set: nothing is added to the default path.
+    const int64_t ks_wait = p.sign_rate > 0 ? limiter_.take("keyset\n" + ks.name, p.sign_rate, p.sign_burst, now) : 0;
+    const int64_t tok_wait = ks_wait > 0 || limits_.token_sign_rate <= 0
+                                 ? 0
+                                 : limiter_.take("actor\n" + req.actor.name, limits_.token_sign_rate,
+                                                 limits_.token_sign_burst, now);
     if (ks_wait > 0 || tok_wait > 0) {
       Status st = ks_wait > 0 ? ResourceExhausted("keyset '" + ks.name + "' signs at most " + std::to_string(p.sign_rate) +
                                                       " tokens per second; retry later",
