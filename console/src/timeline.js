@@ -1,0 +1,116 @@
+// The key timeline: one horizontal lane per key over time, as SVG (no inline style: classes only,
+// so the console's CSP needs no 'unsafe-inline').
+import { html, dur, ts, now } from './util.js';
+
+const LANE = 34;
+const TOP = 40;
+const LEFT = 150;
+const WIDTH = 1000;
+
+export function range(ks) {
+  const t = now();
+  const keys = ks.keys || [];
+  let start = Math.min(t, ...keys.map((k) => k.created_at));
+  let end = t + Math.max(ks.policy.sign_period || 3600, ks.policy.verifier_cache || 0) / 2;
+  for (const k of keys) {
+    if (k.state === 'destroyed') continue;
+    end = Math.max(end, k.retire_at || 0);
+  }
+  const pad = (end - start) * 0.04 || 60;
+  return [start - pad, end + pad];
+}
+
+function segments(k) {
+  // [from, to, class, label]; a compromised key stops being anything at its compromise.
+  const stop = k.state === 'compromised' ? k.state_changed_at : Infinity;
+  const s = [
+    [k.created_at, k.activate_at, 'seg-pre', 'pre-publication'],
+    [k.activate_at, k.deactivate_at, 'seg-sign', 'signing window'],
+    [k.deactivate_at, k.retire_at, 'seg-grace', 'verification grace'],
+    [k.retire_at, k.destroy_at, 'seg-retired', 'retired (not published)'],
+  ];
+  return s
+    .map(([a, b, c, l]) => [a, Math.min(b, stop), c, l])
+    .filter(([a, b]) => b > a);
+}
+
+export function Timeline({ ks }) {
+  const keys = [...(ks.keys || [])].sort((a, b) => a.created_at - b.created_at);
+  const [t0, t1] = range(ks);
+  const x = (t) => LEFT + ((Math.max(t0, Math.min(t1, t)) - t0) / (t1 - t0)) * (WIDTH - LEFT - 10);
+  const t = now();
+  const height = TOP + keys.length * LANE + 46;
+  const p = ks.policy;
+  const active = keys.find((k) => k.kid === ks.active_kid);
+  const ticks = [];
+  for (let i = 0; i <= 4; i++) ticks.push(t0 + ((t1 - t0) * i) / 4);
+  const label = `Key timeline of ${ks.name}: ${keys.length} keys; ` +
+    keys.map((k) => `${k.kid} ${k.state}, signs ${ts(k.activate_at)} to ${ts(k.deactivate_at)}`).join('; ');
+  return html`
+    <figure class="timeline">
+      <svg viewBox=${`0 0 ${WIDTH} ${height}`} role="img" aria-label=${label} data-testid="timeline">
+        ${ticks.map((v, i) => html`<g>
+          <line class="tick" x1=${x(v)} x2=${x(v)} y1=${TOP - 8} y2=${height - 40} />
+          <text class="axis" x=${x(v)} y=${height - 26} text-anchor=${i === 0 ? 'start' : i === 4 ? 'end' : 'middle'}>${ts(Math.round(v)).slice(5, 16)}</text></g>`)}
+        ${keys.map((k, i) => {
+          const y = TOP + i * LANE;
+          return html`<g class=${'lane state-' + k.state} data-kid=${k.kid}>
+            <text class="kid" x="4" y=${y + 17}>${k.kid.slice(0, 12)}${k.kid === ks.active_kid ? ' ★' : ''}</text>
+            <text class="kstate" x="4" y=${y + 29}>${k.state}</text>
+            ${segments(k).map(([a, b, c, l]) => html`<rect class=${c} x=${x(a)} y=${y + 6} width=${Math.max(1, x(b) - x(a))} height="20" rx="3"><title>${l}: ${ts(a)} → ${ts(b)}</title></rect>`)}
+            ${k.compromised_since && html`<rect class="seg-exposed" x=${x(k.compromised_since)} y=${y + 2} width=${Math.max(2, x(k.state_changed_at) - x(k.compromised_since))} height="4"><title>suspected exposure since ${ts(k.compromised_since)}</title></rect>`}
+            ${k.state === 'compromised' && html`<g><line class="mark-compromise" x1=${x(k.state_changed_at)} x2=${x(k.state_changed_at)} y1=${y + 2} y2=${y + 30} /><text class="mark-text bad" x=${x(k.state_changed_at) + 4} y=${y + 17}>compromised</text></g>`}
+            ${k.state === 'suspended' && html`<text class="mark-text warn" x=${x(k.state_changed_at) + 4} y=${y + 17}>suspended</text>`}
+            ${k.state === 'destroyed' && html`<text class="mark-text" x=${x(k.destroy_at) + 4} y=${y + 17}>destroyed</text>`}
+          </g>`;
+        })}
+        <line class="now" x1=${x(t)} x2=${x(t)} y1=${TOP - 16} y2=${height - 40} />
+        <text class="now-label" x=${x(t)} y=${TOP - 20} text-anchor="middle">now</text>
+        ${active && active.deactivate_at > t && html`<g>
+          <line class="next" x1=${x(active.deactivate_at)} x2=${x(active.deactivate_at)} y1=${TOP - 16} y2=${height - 40} />
+          <text class="next-label" x=${x(active.deactivate_at)} y=${TOP - 26} text-anchor=${x(active.deactivate_at) > WIDTH - 120 ? 'end' : 'middle'}>next rotation ${ts(active.deactivate_at).slice(5, 16)}</text></g>`}
+        <g class="policy">
+          <line class="bracket" x1=${x(t)} x2=${x(t + p.verifier_cache)} y1=${height - 12} y2=${height - 12} />
+          <text class="axis" x=${x(t)} y=${height - 2}>now + verifier cache ${dur(p.verifier_cache)}</text>
+        </g>
+      </svg>
+      <figcaption>
+        <span class="legend seg-pre-l">pre-publication (prepublish ${dur(p.prepublish)})</span>
+        <span class="legend seg-sign-l">signing window (sign period ${dur(p.sign_period)})</span>
+        <span class="legend seg-grace-l">verification grace (${dur(p.verify_grace)})</span>
+        <span class="legend seg-retired-l">retired (destroyed after ${dur(p.destroy_after)})</span>
+        <span class="legend">verifier cache ${dur(p.verifier_cache)} · JWKS max-age ${dur(p.jwks_max_age)} · max token TTL ${dur(p.max_token_ttl)}</span>
+      </figcaption>
+    </figure>`;
+}
+
+// Signatures per key per hour over the last `hours`, from the ledger's sign entries.
+export function Volume({ keys, entries, hours = 24 }) {
+  const t = now();
+  const start = t - hours * 3600;
+  const byKid = new Map();
+  for (const e of entries) {
+    const b = Math.floor((e.ts_ms / 1000 - start) / 3600);
+    if (b < 0 || b >= hours) continue;
+    if (!byKid.has(e.kid)) byKid.set(e.kid, new Array(hours).fill(0));
+    byKid.get(e.kid)[b]++;
+  }
+  const rows = keys.filter((k) => byKid.has(k.kid) || k.signatures);
+  if (rows.length === 0) return html`<p>No signatures in the last ${hours} hours.</p>`;
+  const max = Math.max(1, ...[...byKid.values()].flat());
+  return html`<table class="grid volume">
+    <caption>Signatures per key, last ${hours} hours (one bar per hour)</caption>
+    <thead><tr><th scope="col">key</th><th scope="col">last ${hours}h</th><th scope="col">all time</th><th scope="col">last signed</th><th scope="col">per hour</th></tr></thead>
+    <tbody>${rows.map((k) => {
+      const b = byKid.get(k.kid) || new Array(hours).fill(0);
+      const total = b.reduce((a, c) => a + c, 0);
+      return html`<tr data-kid=${k.kid}>
+        <th scope="row"><code>${k.kid.slice(0, 16)}</code></th>
+        <td class="num" data-testid="volume-count">${total}</td>
+        <td class="num">${k.signatures !== undefined ? k.signatures : '—'}</td>
+        <td>${k.last_signed_at ? ts(k.last_signed_at) : '—'}</td>
+        <td><svg class="spark" viewBox=${`0 0 ${hours * 6} 24`} role="img" aria-label=${`${total} signatures by ${k.kid} in the last ${hours} hours`}>
+          ${b.map((c, i) => c > 0 && html`<rect class="bar" x=${i * 6} y=${24 - Math.max(2, (c / max) * 24)} width="5" height=${Math.max(2, (c / max) * 24)}><title>${c}</title></rect>`)}
+        </svg></td></tr>`;
+    })}</tbody></table>`;
+}
