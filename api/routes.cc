@@ -38,7 +38,7 @@ Status require_json(const httplib::Request& req) {
 // "(/v1/keysets/([a-z0-9_-]+)/jwks\\.json)" → "/v1/keysets/{name}/jwks.json"
 std::string openapi_path(std::string p) {
   const std::pair<std::string, std::string> subst[] = {
-      {"(.*)/", "/{issuer_path}/"}, {"([a-z0-9_-]+)", "{name}"}, {"([A-Za-z0-9_-]+)", "{kid}"}, {"([0-9a-f]+)", "{id}"}, {"([a-z_]+-[0-9a-f]+)", "{alert_id}"},
+      {"(.*)/", "/{issuer_path}/"}, {"([a-z0-9_-]+)", "{name}"}, {"([A-Za-z0-9_-]+)", "{kid}"}, {"([A-Za-z0-9_.-]+)", "{asset}"}, {"([0-9a-f]+)", "{id}"}, {"([a-z_]+-[0-9a-f]+)", "{alert_id}"},
       {"\\", ""}};
   for (const auto& [from, to] : subst) {
     for (size_t pos; (pos = p.find(from)) != std::string::npos;) p.replace(pos, from.size(), to);

@@ -12,6 +12,7 @@
 #include <memory>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -101,7 +102,13 @@ void add_keyset_routes(Routes& h, const Wrap& wrap, const Services& s);
 void add_audit_routes(Routes& h, const Wrap& wrap, const Services& s);
 // routes_alerts.cc: alerts (list, read, acknowledge) and the bulk token check.
 void add_alert_routes(Routes& h, const Wrap& wrap, const Services& s);
-// routes_api_tokens.cc: API tokens (admin); revocation through `auth` so it takes effect at once.
+// routes_api_tokens.cc: API tokens (admin); revocation through `auth` so it takes effect at once;
+// /v1/whoami (any token: its own name, role and keysets).
 void add_api_token_routes(Routes& h, const Wrap& wrap, const Services& s, Authenticator* auth);
+// routes_ui.cc: the web console's static files under /ui/ (public, with kUiContentSecurityPolicy).
+void add_ui_routes(Routes& h, const Wrap& wrap);
+inline constexpr std::string_view kUiContentSecurityPolicy =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 }  // namespace keymgr::api::detail

@@ -38,7 +38,11 @@ void add_api_token_routes(Routes& h, const Wrap& wrap, const Services& s, Authen
              return json_reply({{"id", req.matches[1].str()}, {"revoked", true}});
            }));
 
-  // Anything else: a JSON 404, or a 405 with Allow for a known path with another method (httplib
+  // The caller's own token, for clients that adapt to it (the console shows what the role may do).
+  h.Get("/v1/whoami", wrap(Access::kAuthenticated, [](const httplib::Request&, const Principal* p) -> Result<Reply> {
+          return json_reply({{"id", p->token_id}, {"name", p->name}, {"role", std::string(role_name(p->role))},
+                             {"keysets", p->keysets}});
+        }));
 }
 
 }  // namespace keymgr::api::detail

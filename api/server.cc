@@ -33,11 +33,12 @@ Server::Server(ServerOptions opts, Services services)
   ho.tls_cert = opts_.tls_cert;
   ho.tls_key = opts_.tls_key;
   ho.client_ca = opts_.client_ca;
-  // Health and the public documents (snapshot lookups) never block: they are answered on the
-  // event loop, so verifiers are not queued behind signing.
+  // Health, the public documents (snapshot lookups) and the console's files (in the binary) never
+  // block: they are answered on the event loop, so verifiers are not queued behind signing.
   auto is_inline = [](const httplib::Request& req) {
     if (req.method != "GET" && req.method != "HEAD") return false;
-    return req.path == "/healthz" || is_public_document_path(req.path);
+    return req.path == "/healthz" || is_public_document_path(req.path) || req.path == "/ui" ||
+           req.path.rfind("/ui/", 0) == 0;
   };
   http_ = std::make_unique<HttpServer>(
       ho, [this](httplib::Request& req, httplib::Response& res) { detail::dispatch(table_, req, res); }, is_inline,
@@ -79,6 +80,7 @@ void Server::install_routes() {
   detail::add_audit_routes(h, wrap, s_);
   detail::add_api_token_routes(h, wrap, s_, auth_.get());
   detail::add_alert_routes(h, wrap, s_);
+  detail::add_ui_routes(h, wrap);
 }
 
 }  // namespace keymgr::api

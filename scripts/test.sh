@@ -13,6 +13,7 @@ JOBS=${KEYMGR_TEST_JOBS:-$(nproc)}
 
 "$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/install-interop.sh"
+"$ROOT/scripts/install-browser.sh"
 
 # The PostgreSQL cluster of this run, stopped and removed on any exit.
 PGDIR=$(mktemp -d /tmp/km-pg-XXXXXX)

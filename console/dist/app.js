@@ -80,7 +80,7 @@ var ce,x,qe,jt,R,Le,Oe,Re,ye,oe,Y,Ue,be,ge,ve,Mt,ae={},ie=[],Nt=/acit|ex(?:s|g|n
         <span class="legend seg-retired-l">retired (destroyed after ${L(c.destroy_after)})</span>
         <span class="legend">verifier cache ${L(c.verifier_cache)} · JWKS max-age ${L(c.jwks_max_age)} · max token TTL ${L(c.max_token_ttl)}</span>
       </figcaption>
-    </figure>`}function gt({keys:t,entries:e,hours:n=24}){let r=P()-n*3600,s=new Map;for(let d of e){let i=Math.floor((d.ts_ms/1e3-r)/3600);i<0||i>=n||(s.has(d.kid)||s.set(d.kid,new Array(n).fill(0)),s.get(d.kid)[i]++)}let l=t.filter(d=>s.has(d.kid)||d.signatures);if(l.length===0)return u`<p>No signatures in the last ${n} hours.</p>`;let c=Math.max(1,...[...s.values()].flat());return u`<table class="grid volume">
+    </figure>`}function gt({keys:t,entries:e,hours:n=24}){let r=P()-n*3600,s=new Map;for(let d of e){let i=Math.min(n-1,Math.floor((d.ts_ms/1e3-r)/3600));i<0||(s.has(d.kid)||s.set(d.kid,new Array(n).fill(0)),s.get(d.kid)[i]++)}let l=t.filter(d=>s.has(d.kid)||d.signatures);if(l.length===0)return u`<p>No signatures in the last ${n} hours.</p>`;let c=Math.max(1,...[...s.values()].flat());return u`<table class="grid volume">
     <caption>Signatures per key, last ${n} hours (one bar per hour)</caption>
     <thead><tr><th scope="col">key</th><th scope="col">last ${n}h</th><th scope="col">all time</th><th scope="col">last signed</th><th scope="col">per hour</th></tr></thead>
     <tbody>${l.map(d=>{let i=s.get(d.kid)||new Array(n).fill(0),p=i.reduce((_,a)=>_+a,0);return u`<tr data-kid=${d.kid}>
@@ -172,7 +172,7 @@ var ce,x,qe,jt,R,Le,Oe,Re,ye,oe,Y,Ue,be,ge,ve,Mt,ae={},ie=[],Nt=/acit|ex(?:s|g|n
   </section>`}var zt=["seq","ts_ms","kid","jti","sub","aud","iat","exp","token_sha256","actor"];function Gt({me:t,name:e,kid:n,since:o,before:r}){let{data:s,error:l}=K(async()=>{let a=await C("/v1/keysets/"+e),m=JSON.parse(await Z(`/v1/keysets/${e}/jwks.json`,"application/json")),$=null,b=null;return E.audit(t)&&($=await C("/v1/audit/affected"+O({kid:n,since:o})),b=(await C("/v1/audit/ledger"+O({keyset:e,limit:10}))).entries),{ks:a,jwks:m,affected:$,entries:b}},[e,n]);if(l)return u`<${j} error=${l} />`;if(!s)return u`<p>Reading the outcome…</p>`;let{ks:c,jwks:d,affected:i,entries:p}=s,_=d.keys.some(a=>a.kid===n);return u`<section class="panel" aria-labelledby="outcome-h" data-testid="compromise-outcome">
     <h2 id="outcome-h">What happened</h2>
     <ol class="steps">
-      <li class=${_?"bad":"ok"}>Key <code>${n}</code> ${_?"is STILL in the JWKS":"was removed from the JWKS"} (${d.keys.length} keys published now).</li>
+      <li class=${_?"bad":"ok"}>Key <code>${n}</code> ${_?"is STILL in the JWKS":"was removed from the JWKS"} (${d.keys.length} ${d.keys.length===1?"key":"keys"} published now).</li>
       <li class=${c.active_kid&&c.active_kid!==n?"ok":"bad"}>${c.active_kid?u`Successor <code>${c.active_kid}</code> signs${r&&r!==c.active_kid&&r!==n,""}.`:"No key signs: rotate or investigate."}</li>
       <li>Tokens signed by the key since ${S(o)} that are still valid: ${i?u`<strong data-testid="affected-count">${i.count}</strong>`:"needs an auditor or admin token to list"}.</li>
     </ol>

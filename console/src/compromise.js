@@ -28,7 +28,7 @@ function Outcome({ me, name, kid, since, before }) {
   return html`<section class="panel" aria-labelledby="outcome-h" data-testid="compromise-outcome">
     <h2 id="outcome-h">What happened</h2>
     <ol class="steps">
-      <li class=${inJwks ? 'bad' : 'ok'}>Key <code>${kid}</code> ${inJwks ? 'is STILL in the JWKS' : 'was removed from the JWKS'} (${jwks.keys.length} keys published now).</li>
+      <li class=${inJwks ? 'bad' : 'ok'}>Key <code>${kid}</code> ${inJwks ? 'is STILL in the JWKS' : 'was removed from the JWKS'} (${jwks.keys.length} ${jwks.keys.length === 1 ? 'key' : 'keys'} published now).</li>
       <li class=${ks.active_kid && ks.active_kid !== kid ? 'ok' : 'bad'}>${ks.active_kid ? html`Successor <code>${ks.active_kid}</code> signs${before && before !== ks.active_kid && before !== kid ? '' : ''}.` : 'No key signs: rotate or investigate.'}</li>
       <li>Tokens signed by the key since ${ts(since)} that are still valid: ${affected ? html`<strong data-testid="affected-count">${affected.count}</strong>` : 'needs an auditor or admin token to list'}.</li>
     </ol>

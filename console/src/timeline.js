@@ -90,8 +90,9 @@ export function Volume({ keys, entries, hours = 24 }) {
   const start = t - hours * 3600;
   const byKid = new Map();
   for (const e of entries) {
-    const b = Math.floor((e.ts_ms / 1000 - start) / 3600);
-    if (b < 0 || b >= hours) continue;
+    // The newest hour ends now (an entry of this very second belongs to it, not to the next).
+    const b = Math.min(hours - 1, Math.floor((e.ts_ms / 1000 - start) / 3600));
+    if (b < 0) continue;
     if (!byKid.has(e.kid)) byKid.set(e.kid, new Array(hours).fill(0));
     byKid.get(e.kid)[b]++;
   }

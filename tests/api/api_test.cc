@@ -459,6 +459,10 @@ TEST_F(ApiTest, EveryRouteByEveryRole) {
       {"GET", "/v1/alerts/leak_suspected-000000000000000000000000", "", {"admin", "ops", "auditor"}},
       {"POST", "/v1/alerts/leak_suspected-000000000000000000000000/ack", R"({"reason":"t"})", {"admin", "ops"}},
       {"POST", "/v1/keysets/a/check", R"({"tokens":[]})", {"admin", "ops", "auditor", "verifier"}},
+      {"GET", "/v1/whoami", "", authed},
+      {"GET", "/ui", "", all},
+      {"GET", "/ui/", "", all},
+      {"GET", "/ui/app.js", "", all},
   };
   // One row per served route (api::Server::routes(); the OpenAPI test ties those to the docs).
   api::Server probe(cli::Config{}.server, api::Services{});
@@ -685,7 +689,7 @@ TEST_F(ApiTest, OpenApiDocumentDescribesExactlyTheServedRoutes) {
     const std::string method = d.substr(0, d.find(' '));
     std::string path = d.substr(d.find(' ') + 1);
     for (auto [from, to] : {std::pair<std::string, std::string>{"{issuer_path}", "web"}, {"{name}", "web"}, {"{kid}", "x"}, {"{id}", "00"},
-                          {"{alert_id}", "leak_suspected-000000000000000000000000"}}) {
+                          {"{alert_id}", "leak_suspected-000000000000000000000000"}, {"{asset}", "app.js"}}) {
       for (size_t pos; (pos = path.find(from)) != std::string::npos;) path.replace(pos, from.size(), to);
     }
     auto r = call(method, path, admin_, "{}");
@@ -707,7 +711,7 @@ TEST_F(ApiTest, OpenApiDocumentDescribesExactlyTheServedRoutes) {
     for (const auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
     std::string path = doc_path;
     for (auto [from, to] : {std::pair<std::string, std::string>{"{issuer_path}", "web"}, {"{name}", "web"}, {"{kid}", "x"}, {"{id}", "00"},
-                          {"{alert_id}", "leak_suspected-000000000000000000000000"}}) {
+                          {"{alert_id}", "leak_suspected-000000000000000000000000"}, {"{asset}", "app.js"}}) {
       for (size_t pos; (pos = path.find(from)) != std::string::npos;) path.replace(pos, from.size(), to);
     }
     auto r = call("PUT", path, admin_, "{}");
@@ -719,6 +723,61 @@ TEST_F(ApiTest, OpenApiDocumentDescribesExactlyTheServedRoutes) {
       EXPECT_TRUE(op["responses"].contains("405")) << m << " " << doc_path << " does not document its 405";
     }
   }
+}
+
+// The web console (console/dist, built into the binary): public files under /ui/, each answer with
+// the console's security headers (a strict CSP, no framing, no referrer, no sniffing), and
+// /v1/whoami, which the console reads to adapt its screens to the token's role.
+TEST_F(ApiTest, ConsoleIsServedWithSecurityHeadersAndWhoamiNamesTheCaller) {
+  auto expect_headers = [](const httplib::Result& r, const std::string& what) {
+    ASSERT_TRUE(r) << what;
+    const std::string csp = r->get_header_value("Content-Security-Policy");
+    for (const char* d : {"default-src 'self'", "script-src 'self'", "style-src 'self'", "connect-src 'self'",
+                          "frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'"}) {
+      EXPECT_NE(csp.find(d), std::string::npos) << what << " CSP lacks " << d << ": " << csp;
+    }
+    EXPECT_EQ(csp.find("unsafe"), std::string::npos) << what << ": " << csp;
+    EXPECT_EQ(r->get_header_value("X-Frame-Options"), "DENY") << what;
+    EXPECT_EQ(r->get_header_value("Referrer-Policy"), "no-referrer") << what;
+    EXPECT_EQ(r->get_header_value("X-Content-Type-Options"), "nosniff") << what;
+  };
+  auto index = call("GET", "/ui/", "");
+  expect_headers(index, "/ui/");
+  EXPECT_EQ(index->status, 200);
+  EXPECT_EQ(index->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(index->body.find("<script type=\"module\" src=\"app.js\"></script>"), std::string::npos) << index->body;
+  EXPECT_EQ(index->body.find("<script>"), std::string::npos) << "no inline script";
+  EXPECT_EQ(index->get_header_value("Cache-Control"), "no-cache");
+  auto js = call("GET", "/ui/app.js", "");
+  expect_headers(js, "/ui/app.js");
+  EXPECT_EQ(js->status, 200);
+  EXPECT_EQ(js->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  // Unchanged: a 304 without a body.
+  httplib::Client c(base_);
+  auto again = c.Get("/ui/app.js", {{"If-None-Match", js->get_header_value("ETag")}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 304);
+  EXPECT_TRUE(again->body.empty());
+  auto missing = call("GET", "/ui/nothing.js", "");
+  expect_headers(missing, "/ui/nothing.js");
+  EXPECT_EQ(missing->status, 404);
+  auto bare = call("GET", "/ui", "");
+  expect_headers(bare, "/ui");
+  EXPECT_EQ(bare->status, 308);
+  EXPECT_EQ(bare->get_header_value("Location"), "/ui/");
+
+  auto anon = call("GET", "/v1/whoami", "");
+  EXPECT_EQ(anon->status, 401);
+  create_keyset("web");
+  const std::string iss = make_token("who-app", api::Role::kIssuer, {"web"});
+  auto me = call("GET", "/v1/whoami", iss);
+  ASSERT_EQ(me->status, 200) << me->body;
+  const json j = json::parse(me->body);
+  EXPECT_EQ(j["name"], "who-app");
+  EXPECT_EQ(j["role"], "issuer");
+  EXPECT_EQ(j["keysets"], json::array({"web"}));
+  EXPECT_EQ(iss.find(j["id"].get<std::string>()), 3u) << "the id is the token's own (km_<id>_...)";
+  EXPECT_EQ(json::parse(call("GET", "/v1/whoami", auditor_)->body)["role"], "auditor");
 }
 
 TEST_F(ApiTest, LedgerThatCannotBeWrittenMeansNoTokenAnd503) {
