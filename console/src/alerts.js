@@ -14,7 +14,7 @@ export function Alerts({ me }) {
       <option value="open">open</option><option value="acknowledged">acknowledged</option><option value="all">all</option></select></label>
     <${ErrorBox} error=${error} />
     ${data && data.alerts.length === 0 && html`<p>No ${state === 'all' ? '' : state + ' '}alerts.</p>`}
-    ${data && data.alerts.length > 0 && html`<div class="scroll" tabindex="0" role="region" aria-label="alerts"><table class="grid" data-testid="alerts">
+    ${data && data.alerts.length > 0 && html`<div class="scroll" tabindex="0" role="region" aria-label="alerts table"><table class="grid" data-testid="alerts">
       <thead><tr><th scope="col">raised (UTC)</th><th scope="col">severity</th><th scope="col">kind</th><th scope="col">keyset / key</th><th scope="col">summary</th><th scope="col">seen</th><th scope="col">state</th></tr></thead>
       <tbody>${data.alerts.map((a) => html`<tr>
         <td>${tsMs(a.raised_at_ms)}</td><td><${Badge} level=${level(a.severity)}>${a.severity}<//></td><td>${a.kind}</td>

@@ -66,7 +66,7 @@ export function Keyset({ me, name }) {
       <thead><tr><th scope="col">kid</th><th scope="col">state</th><th scope="col">created</th><th scope="col">signs from</th><th scope="col">signs until</th>
         <th scope="col">leaves JWKS</th><th scope="col">destroyed</th><th scope="col">signatures</th>${act && html`<th scope="col">actions</th>`}</tr></thead>
       <tbody>${[...ks.keys].reverse().map((k) => html`<tr data-kid=${k.kid} class=${'state-' + k.state}>
-        <th scope="row"><code>${k.kid}</code>${k.kid === ks.active_kid ? ' (signing)' : ''}${k.emergency ? ' (emergency)' : ''}</th>
+        <th scope="row"><code title=${k.kid}>${k.kid.length > 20 ? k.kid.slice(0, 20) + '…' : k.kid}</code>${k.kid === ks.active_kid ? ' (signing)' : ''}${k.emergency ? ' (emergency)' : ''}</th>
         <td>${k.state}${k.compromised_since ? html`<br /><small>suspected since ${ts(k.compromised_since)}</small>` : ''}</td>
         <td>${ts(k.created_at)}</td><td>${ts(k.activate_at)}</td><td>${ts(k.deactivate_at)} <small>(${relative(k.deactivate_at)})</small></td>
         <td>${ts(k.retire_at)}</td><td>${ts(k.destroy_at)}</td>

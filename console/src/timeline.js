@@ -1,5 +1,6 @@
 // The key timeline: one horizontal lane per key over time, as SVG (no inline style: classes only,
 // so the console's CSP needs no 'unsafe-inline').
+import { useState } from 'preact/hooks';
 import { html, dur, ts, now } from './util.js';
 
 const LANE = 34;
@@ -20,6 +21,14 @@ export function range(ks) {
   return [start - pad, end + pad];
 }
 
+// The policy number a segment stands for, written inside it when it is wide enough.
+function segLabel(c, p) {
+  if (c === 'seg-pre') return 'prepublish ' + dur(p.prepublish);
+  if (c === 'seg-sign') return 'signing · period ' + dur(p.sign_period);
+  if (c === 'seg-grace') return 'grace ' + dur(p.verify_grace);
+  return 'retired · destroy after ' + dur(p.destroy_after);
+}
+
 function segments(k) {
   // [from, to, class, label]; a compromised key stops being anything at its compromise.
   const stop = k.state === 'compromised' ? k.state_changed_at : Infinity;
@@ -34,9 +43,15 @@ function segments(k) {
     .filter(([a, b]) => b > a);
 }
 
+// The visible span: the keys' whole life, or a window around now (a compromise or a rotation of
+// a few seconds is a sliver on a 30-day scale).
+const SPANS = [['life', 'whole life'], ['week', '±3 days'], ['day', '±12 hours'], ['hour', '±1 hour']];
+const HALF = { week: 3 * 86400, day: 12 * 3600, hour: 3600 };
+
 export function Timeline({ ks }) {
+  const [span, setSpan] = useState('life');
   const keys = [...(ks.keys || [])].sort((a, b) => a.created_at - b.created_at);
-  const [t0, t1] = range(ks);
+  const [t0, t1] = span === 'life' ? range(ks) : [now() - HALF[span], now() + HALF[span]];
   const x = (t) => LEFT + ((Math.max(t0, Math.min(t1, t)) - t0) / (t1 - t0)) * (WIDTH - LEFT - 10);
   const t = now();
   const height = TOP + keys.length * LANE + 46;
@@ -47,6 +62,9 @@ export function Timeline({ ks }) {
   const label = `Key timeline of ${ks.name}: ${keys.length} keys; ` +
     keys.map((k) => `${k.kid} ${k.state}, signs ${ts(k.activate_at)} to ${ts(k.deactivate_at)}`).join('; ');
   return html`
+    <fieldset class="span-picker"><legend>Time range</legend>
+      ${SPANS.map(([id, label]) => html`<label><input type="radio" name="span" value=${id} checked=${span === id} onChange=${() => setSpan(id)} /> ${label}</label>`)}
+    </fieldset>
     <figure class="timeline">
       <svg viewBox=${`0 0 ${WIDTH} ${height}`} role="img" aria-label=${label} data-testid="timeline">
         ${ticks.map((v, i) => html`<g>
@@ -57,7 +75,8 @@ export function Timeline({ ks }) {
           return html`<g class=${'lane state-' + k.state} data-kid=${k.kid}>
             <text class="kid" x="4" y=${y + 17}>${k.kid.slice(0, 12)}${k.kid === ks.active_kid ? ' ★' : ''}</text>
             <text class="kstate" x="4" y=${y + 29}>${k.state}</text>
-            ${segments(k).map(([a, b, c, l]) => html`<rect class=${c} x=${x(a)} y=${y + 6} width=${Math.max(1, x(b) - x(a))} height="20" rx="3"><title>${l}: ${ts(a)} → ${ts(b)}</title></rect>`)}
+            ${segments(k).filter(([a, b]) => b > t0 && a < t1).map(([a, b, c, l]) => html`<rect class=${c} x=${x(a)} y=${y + 6} width=${Math.max(1, x(b) - x(a))} height="20" rx="3"><title>${l}: ${ts(a)} → ${ts(b)}</title></rect>
+              ${x(b) - x(a) > segLabel(c, p).length * 6.2 + 8 && html`<text class=${'seg-text ' + c + '-t'} x=${x(a) + 4} y=${y + 20}>${segLabel(c, p)}</text>`}`)}
             ${k.compromised_since && html`<rect class="seg-exposed" x=${x(k.compromised_since)} y=${y + 2} width=${Math.max(2, x(k.state_changed_at) - x(k.compromised_since))} height="4"><title>suspected exposure since ${ts(k.compromised_since)}</title></rect>`}
             ${k.state === 'compromised' && html`<g><line class="mark-compromise" x1=${x(k.state_changed_at)} x2=${x(k.state_changed_at)} y1=${y + 2} y2=${y + 30} /><text class="mark-text bad" x=${x(k.state_changed_at) + 4} y=${y + 17}>compromised</text></g>`}
             ${k.state === 'suspended' && html`<text class="mark-text warn" x=${x(k.state_changed_at) + 4} y=${y + 17}>suspended</text>`}
@@ -66,7 +85,8 @@ export function Timeline({ ks }) {
         })}
         <line class="now" x1=${x(t)} x2=${x(t)} y1=${TOP - 16} y2=${height - 40} />
         <text class="now-label" x=${x(t)} y=${TOP - 20} text-anchor="middle">now</text>
-        ${active && active.deactivate_at > t && html`<g>
+        ${active && active.deactivate_at > t && active.deactivate_at > t1 && html`<text class="next-label" x=${WIDTH - 12} y=${TOP - 26} text-anchor="end">next rotation ${ts(active.deactivate_at).slice(5, 16)} →</text>`}
+        ${active && active.deactivate_at > t && active.deactivate_at <= t1 && html`<g>
           <line class="next" x1=${x(active.deactivate_at)} x2=${x(active.deactivate_at)} y1=${TOP - 16} y2=${height - 40} />
           <text class="next-label" x=${x(active.deactivate_at)} y=${TOP - 26} text-anchor=${x(active.deactivate_at) > WIDTH - 120 ? 'end' : 'middle'}>next rotation ${ts(active.deactivate_at).slice(5, 16)}</text></g>`}
         <g class="policy">

@@ -35,7 +35,7 @@ export function Tokens() {
       <label class="field">Secret <input readonly name="secret" value=${created.token} onFocus=${(e) => e.currentTarget.select()} /></label>
       <button type="button" onClick=${() => setCreated(null)}>I have copied it</button></div>`}
     <${ErrorBox} error=${error} />
-    ${data && html`<div class="scroll" tabindex="0" role="region" aria-label="API tokens"><table class="grid" data-testid="tokens">
+    ${data && html`<div class="scroll" tabindex="0" role="region" aria-label="API tokens table"><table class="grid" data-testid="tokens">
       <thead><tr><th scope="col">name</th><th scope="col">id</th><th scope="col">role</th><th scope="col">keysets</th><th scope="col">created (UTC)</th><th scope="col">state</th></tr></thead>
       <tbody>${data.tokens.map((t) => html`<tr data-token=${t.name}>
         <th scope="row">${t.name}</th><td><code>${t.id}</code></td><td>${t.role}</td><td>${t.keysets.join(', ')}</td><td>${ts(t.created_at)}</td>

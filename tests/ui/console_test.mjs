@@ -106,9 +106,11 @@ async function clickButton(label, scope = 'body') {
   if (!ok) throw new Error(`no button "${label}" in ${scope}`);
 }
 async function fill(selector, value) {
-  await page.click(selector, { clickCount: 3 });
+  // Cleared as a user would (select all, delete), so the page sees an input event either way.
+  await page.focus(selector);
+  await page.$eval(selector, (el) => el.select());
   await page.keyboard.press('Backspace');
-  await page.type(selector, value);
+  if (value) await page.type(selector, value);
 }
 async function go(hash, selector) {
   await page.evaluate((h) => { location.hash = h; }, hash);
@@ -139,6 +141,10 @@ try {
 
   step('create a keyset');
   await fill('input[name=name]', 'shop');
+  await fill('input[name=issuer]', 'ftp://shop.example/shop');
+  await clickButton('Create keyset');
+  await waitText('issuer must be an http(s) URL');  // keymgr's own error message
+  expect((await text()).includes('bad_issuer'), 'the error names keymgr\'s error code');
   await fill('input[name=issuer]', base + '/shop');
   await page.select('select[name=alg]', 'ES256');
   await clickButton('Create keyset');
@@ -173,8 +179,19 @@ try {
   const issuerToken = await page.$eval('[data-testid=new-token] input[name=secret]', (i) => i.value);
   expect(issuerToken.startsWith('km_'), 'the secret is shown once');
   await page.waitForSelector('[data-testid=tokens] tr[data-token=shop-app]');
+  await clickButton('I have copied it');
+  await fill('input[name=name]', 'temp-auditor');
+  await page.select('select[name=role]', 'auditor');
+  await fill('input[name=keysets]', '');
+  await clickButton('Create token');
+  await page.waitForSelector('[data-testid=tokens] tr[data-token=temp-auditor]');
+  const tempToken = await page.$eval('[data-testid=new-token] input[name=secret]', (i) => i.value);
   await shoot('04-api-tokens');
   await axe('api-tokens');
+  await clickButton('Revoke', '[data-testid=tokens] tr[data-token=temp-auditor]');
+  await clickButton('Revoke token', '[role=dialog]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=tokens] tr[data-token=temp-auditor]').innerText.includes('revoked'), { timeout: 10000 });
+  expect((await api('GET', '/v1/keysets', tempToken)).status === 401, 'a revoked token is refused');
 
   step('sign tokens and see the volume');
   for (let i = 0; i < 5; i++) {
@@ -219,6 +236,10 @@ try {
   await page.evaluate(() => window.scrollTo(0, 0));
   await new Promise((r) => setTimeout(r, 150));
   await page.screenshot({ path: path.join(out, 'console-timeline.png') });
+  await page.click('input[name=span][value=hour]');
+  await new Promise((r) => setTimeout(r, 150));
+  await page.screenshot({ path: path.join(out, '05b-timeline-one-hour.png') });
+  await axe('keyset-detail-zoomed');
 
   step('the ledger');
   await go('#/ledger', '[data-testid=ledger] tbody tr');
@@ -241,11 +262,25 @@ try {
   await shoot('07-ledger');
   await axe('ledger');
 
-  step('alerts');
+  step('an alert, acknowledged');
+  // Signing refused by policy 10 times (an issuer not bound to the keyset) raises a warning.
+  for (let i = 0; i < 10; i++) await api('POST', '/v1/keysets/default/sign', issuerToken, { claims: { sub: 'probe' } });
+  let alertsOpen = [];
+  for (let i = 0; i < 50 && alertsOpen.length === 0; i++) {
+    alertsOpen = (await api('GET', '/v1/alerts?state=open', adminToken)).json.alerts;
+    if (alertsOpen.length === 0) await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(alertsOpen.length > 0, 'refusals raise an alert');
   await go('#/alerts', 'select[name=state]');
-  await waitText('alerts');
+  await page.waitForSelector('[data-testid=alerts] tbody tr', { timeout: 10000 });
   await shoot('08-alerts');
   await axe('alerts');
+  await clickButton('Acknowledge', '[data-testid=alerts]');
+  await page.type('[role=dialog] textarea', 'console e2e: expected, a test probe');
+  await clickButton('Acknowledge alert', '[role=dialog]');
+  await page.waitForFunction(() => !document.querySelector('[data-testid=alerts] tbody tr'), { timeout: 10000 });
+  const acked = (await api('GET', '/v1/alerts?state=acknowledged', adminToken)).json.alerts;
+  expect(acked.length > 0 && acked[0].acknowledgement.by.startsWith('console-admin#'), 'the acknowledgement names the operator: ' + JSON.stringify(acked[0] || null));
   await checkCsp('admin session');
 
   step('sign out');
