@@ -64,6 +64,7 @@ const pageErrors = [];
 async function newPage() {
   page = await browser.newPage();
   await page.setViewport({ width: 1360, height: 900 });
+  page.setDefaultTimeout(30000);  // generous: ctest runs other suites beside this one
   await page.evaluateOnNewDocument(() => {
     window.__csp = [];
     document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
@@ -94,7 +95,7 @@ async function axe(screen) {
   fs.writeFileSync(path.join(out, `axe-${screen}.json`), JSON.stringify(res, null, 2));
 }
 const text = () => page.evaluate(() => document.body.innerText);
-async function waitText(s, timeout = 10000) {
+async function waitText(s, timeout = 30000) {
   await page.waitForFunction((t) => document.body.innerText.includes(t), { timeout }, s);
 }
 async function clickButton(label, scope = 'body') {
@@ -114,13 +115,13 @@ async function fill(selector, value) {
 }
 async function go(hash, selector) {
   await page.evaluate((h) => { location.hash = h; }, hash);
-  if (selector) await page.waitForSelector(selector, { timeout: 15000 });
+  if (selector) await page.waitForSelector(selector, { timeout: 30000 });
 }
 async function signIn(token) {
   await page.waitForSelector('input[name=token]');
   await fill('input[name=token]', token);
   await clickButton('Sign in');
-  await page.waitForSelector('[data-testid=who]', { timeout: 10000 });
+  await page.waitForSelector('[data-testid=who]', { timeout: 30000 });
 }
 const lanes = () => page.$$eval('[data-testid=timeline] g.lane', (g) => g.map((x) => ({ kid: x.dataset.kid, cls: x.getAttribute('class') })));
 const activeKid = async () => (await api('GET', '/v1/keysets/shop', adminToken)).json.active_kid;
@@ -148,7 +149,7 @@ try {
   await fill('input[name=issuer]', base + '/shop');
   await page.select('select[name=alg]', 'ES256');
   await clickButton('Create keyset');
-  await page.waitForSelector('[data-testid=timeline] g.lane', { timeout: 15000 });
+  await page.waitForSelector('[data-testid=timeline] g.lane', { timeout: 30000 });
   const before = await lanes();
   const firstKid = await activeKid();
   expect(before.some((l) => l.kid === firstKid), 'the new keyset timeline shows its signing key');
@@ -161,14 +162,26 @@ try {
   await waitText('A reason is required');
   await page.type('[role=dialog] textarea', 'console e2e: scheduled rotation drill');
   await clickButton('Rotate now', '[role=dialog]');
-  await page.waitForFunction(() => !document.querySelector('[role=dialog]'), { timeout: 15000 });
+  await page.waitForFunction(() => !document.querySelector('[role=dialog]'), { timeout: 30000 });
   await waitText('Rotation done');
   // A rotation pre-publishes a successor (or, when one is ready, makes it sign): a new lane.
-  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=timeline] g.lane').length > n, { timeout: 10000 }, before.length);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=timeline] g.lane').length > n, { timeout: 30000 }, before.length);
   const after = await lanes();
   const newLane = after.find((l) => !before.some((b) => b.kid === l.kid));
   expect(newLane && /state-(pre-activation|active)/.test(newLane.cls), 'the new key has its lane: ' + JSON.stringify(after));
   const secondKid = await activeKid();  // the key that signs now
+  step('suspend and resume the signing key');
+  const suspendKid = await activeKid();
+  await clickButton('Suspend', `[data-testid=keys] tr[data-kid="${suspendKid}"]`);
+  await page.type('[role=dialog] textarea', 'console e2e: suspend drill');
+  await clickButton('Suspend key', '[role=dialog]');
+  await page.waitForSelector(`[data-testid=timeline] g.lane.state-suspended[data-kid="${suspendKid}"]`);
+  expect((await page.$eval(`[data-testid=timeline] g.lane[data-kid="${suspendKid}"]`, (g) => g.textContent)).includes('suspended'), 'the lane marks the suspension');
+  await clickButton('Resume', `[data-testid=keys] tr[data-kid="${suspendKid}"]`);
+  await page.type('[role=dialog] textarea', 'console e2e: drill over');
+  await clickButton('Resume key', '[role=dialog]');
+  await page.waitForSelector(`[data-testid=timeline] g.lane.state-active[data-kid="${suspendKid}"]`);
+
   step('an issuer token from the API tokens screen');
   await go('#/tokens', '[data-testid=tokens]');
   await fill('input[name=name]', 'shop-app');
@@ -190,7 +203,7 @@ try {
   await axe('api-tokens');
   await clickButton('Revoke', '[data-testid=tokens] tr[data-token=temp-auditor]');
   await clickButton('Revoke token', '[role=dialog]');
-  await page.waitForFunction(() => document.querySelector('[data-testid=tokens] tr[data-token=temp-auditor]').innerText.includes('revoked'), { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid=tokens] tr[data-token=temp-auditor]').innerText.includes('revoked'), { timeout: 30000 });
   expect((await api('GET', '/v1/keysets', tempToken)).status === 401, 'a revoked token is refused');
 
   step('sign tokens and see the volume');
@@ -199,9 +212,9 @@ try {
     expect(r.status === 200 && r.json.kid === secondKid, `sign ${i}: ${r.status} ${r.text}`);
   }
   await go('#/keysets', '[data-testid=keysets] tr[data-keyset=shop]');
-  await page.waitForFunction(() => document.querySelector('[data-testid=keysets] tr[data-keyset=shop] td.num')?.textContent === '5', { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid=keysets] tr[data-keyset=shop] td.num')?.textContent === '5', { timeout: 30000 });
   await go('#/keysets/shop', '[data-testid=timeline]');
-  await page.waitForSelector(`table.volume tr[data-kid="${secondKid}"] [data-testid=volume-count]`, { timeout: 10000 });
+  await page.waitForSelector(`table.volume tr[data-kid="${secondKid}"] [data-testid=volume-count]`, { timeout: 30000 });
   const vol = await page.$eval(`table.volume tr[data-kid="${secondKid}"] [data-testid=volume-count]`, (td) => td.textContent);
   expect(vol === '5', 'volume of the signing key: ' + vol);
   await shoot('05-keyset-timeline');
@@ -217,7 +230,7 @@ try {
   await page.click('input[name=confirm]');
   await axe('compromise-form');
   await clickButton('Mark');
-  await page.waitForSelector('[data-testid=compromise-outcome] [data-testid=affected-count]', { timeout: 15000 });
+  await page.waitForSelector('[data-testid=compromise-outcome] [data-testid=affected-count]', { timeout: 30000 });
   const affected = await page.$eval('[data-testid=affected-count]', (e) => e.textContent);
   expect(affected === '5', 'affected tokens: ' + affected);
   const outcome = await page.$eval('[data-testid=compromise-outcome]', (e) => e.innerText);
@@ -231,7 +244,7 @@ try {
   expect(!jwks.text.includes(secondKid), 'the API agrees: the key is not in the JWKS');
   // The timeline after the compromise (the README's picture).
   await go('#/keysets/shop', '[data-testid=timeline]');
-  await page.waitForFunction((k) => !!document.querySelector(`[data-testid=timeline] g.lane.state-compromised[data-kid="${k}"]`), { timeout: 10000 }, secondKid);
+  await page.waitForFunction((k) => !!document.querySelector(`[data-testid=timeline] g.lane.state-compromised[data-kid="${k}"]`), { timeout: 30000 }, secondKid);
   await page.waitForSelector('table.volume');
   await page.evaluate(() => window.scrollTo(0, 0));
   await new Promise((r) => setTimeout(r, 150));
@@ -246,13 +259,13 @@ try {
   await fill('input[name=keyset]', 'shop');
   await fill('input[name=kind]', 'sign');
   await clickButton('Apply filters');
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid=ledger] tbody tr').length === 5, { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=ledger] tbody tr').length === 5, { timeout: 30000 });
   // A signed checkpoint covers the entries within checkpoint_interval (2 s here).
   const seq = await page.$eval('[data-testid=ledger] tbody tr:first-child th', (th) => th.textContent.trim());
   for (let i = 0; i < 50 && (await api('GET', '/v1/audit/proof?seq=' + seq, adminToken)).status !== 200; i++) await new Promise((r) => setTimeout(r, 200));
   await page.click('[data-testid=ledger] tbody tr:first-child button.link');
   await page.waitForSelector('[data-testid=entry-detail]');
-  await page.waitForFunction(() => /Leaf \d+ of a tree|No proof yet/.test(document.querySelector('[data-testid=entry-detail]').innerText), { timeout: 10000 });
+  await page.waitForFunction(() => /Leaf \d+ of a tree|No proof yet/.test(document.querySelector('[data-testid=entry-detail]').innerText), { timeout: 30000 });
   const detail = await page.$eval('[data-testid=entry-detail]', (e) => e.innerText);
   expect(detail.includes('c2sp.org/tlog-proof@v1'), 'the entry shows its inclusion proof: ' + detail.slice(0, 400));
   await clickButton('Verify ledger');
@@ -272,13 +285,13 @@ try {
   }
   expect(alertsOpen.length > 0, 'refusals raise an alert');
   await go('#/alerts', 'select[name=state]');
-  await page.waitForSelector('[data-testid=alerts] tbody tr', { timeout: 10000 });
+  await page.waitForSelector('[data-testid=alerts] tbody tr', { timeout: 30000 });
   await shoot('08-alerts');
   await axe('alerts');
   await clickButton('Acknowledge', '[data-testid=alerts]');
   await page.type('[role=dialog] textarea', 'console e2e: expected, a test probe');
   await clickButton('Acknowledge alert', '[role=dialog]');
-  await page.waitForFunction(() => !document.querySelector('[data-testid=alerts] tbody tr'), { timeout: 10000 });
+  await page.waitForFunction(() => !document.querySelector('[data-testid=alerts] tbody tr'), { timeout: 30000 });
   const acked = (await api('GET', '/v1/alerts?state=acknowledged', adminToken)).json.alerts;
   expect(acked.length > 0 && acked[0].acknowledgement.by.startsWith('console-admin#'), 'the acknowledgement names the operator: ' + JSON.stringify(acked[0] || null));
   await checkCsp('admin session');
