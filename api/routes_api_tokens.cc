@@ -20,7 +20,7 @@ void add_api_token_routes(Routes& h, const Wrap& wrap, const Services& s, Authen
            ASSIGN_OR_RETURN(std::string name, opt_string(body, "name", true));
            ASSIGN_OR_RETURN(std::string role_s, opt_string(body, "role", true));
            auto role = parse_role(role_s);
-           if (!role) return InvalidArgument("role must be admin, ops, issuer or auditor", "bad_role");
+           if (!role) return InvalidArgument("role must be admin, ops, issuer, auditor or verifier", "bad_role");
            std::vector<std::string> keysets;
            if (body.contains("keysets")) {
              if (!body["keysets"].is_array()) return InvalidArgument("'keysets' must be an array", "bad_request");
