@@ -50,6 +50,7 @@ fi
 cat <<MSG
 
 keymgr: data in $DATA (SQLite ledger keymgr.db, SoftHSM2 token 'keymgr', config keymgr.toml)
+  console:    http://127.0.0.1:$PORT/ui/  (sign in with the token in $DATA/admin.token)
   health:     curl -s http://127.0.0.1:$PORT/readyz
   JWKS:       curl -s http://127.0.0.1:$PORT/default/.well-known/jwks.json
               (also on the public listener: http://127.0.0.1:$((PORT + 1))/default/.well-known/jwks.json)
