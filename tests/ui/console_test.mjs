@@ -8,7 +8,7 @@ import puppeteer from 'puppeteer-core';
 
 const require = createRequire(import.meta.url);
 const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const { KM_BASE: base, KM_ADMIN: adminToken, KM_AUDITOR: auditorToken, KM_OUT: out } = process.env;
+const { KM_BASE: base, KM_ADMIN: adminToken, KM_AUDITOR: auditorToken, KM_OPS: opsToken, KM_OUT: out } = process.env;
 const failures = [];
 const expect = (cond, what) => { if (!cond) { failures.push(what); console.error('FAIL: ' + what); } };
 const step = (s) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${s}`);
@@ -317,6 +317,16 @@ try {
   }, auditorToken);
   expect(refused === 403, 'the API refuses the auditor a rotation: ' + refused);
   expect((await api('POST', '/v1/tokens', auditorToken, { name: 'x', role: 'admin' })).status === 403, 'the API refuses the auditor a token');
+
+  step('ops act but do not read the ledger');
+  await clickButton('Sign out');
+  await signIn(opsToken);
+  await go('#/keysets/shop', '[data-testid=timeline]');
+  await page.waitForSelector('[data-testid=keys] button');
+  const opsNav = await page.$eval('header nav', (n) => n.innerText);
+  expect(opsNav.includes('Compromise') && opsNav.includes('Alerts') && !opsNav.includes('Ledger') && !opsNav.includes('API tokens'), 'ops navigation: ' + opsNav);
+  expect((await text()).includes('needs an auditor or admin token'), 'ops are told why the signing volume is missing');
+  await axe('ops-keyset');
 
   step('an issuer sees only its keysets');
   await clickButton('Sign out');

@@ -32,8 +32,9 @@ try:
     km.stop()
     admin = km.token("console-admin", "admin")
     auditor = km.token("console-auditor", "auditor")
+    ops = km.token("console-ops", "ops")
     km.start()
-    env = dict(os.environ, KM_BASE=km.base, KM_ADMIN=admin, KM_AUDITOR=auditor, KM_OUT=out_dir)
+    env = dict(os.environ, KM_BASE=km.base, KM_ADMIN=admin, KM_AUDITOR=auditor, KM_OPS=ops, KM_OUT=out_dir)
     t0 = time.time()
     rc = subprocess.run(["node", os.path.join(here, "console_test.mjs")], env=env, timeout=540).returncode
     print(f"console_test: browser run took {time.time() - t0:.1f} s, exit {rc}; screenshots in {out_dir}")
