@@ -8,7 +8,9 @@
 namespace keymgr::api::detail {
 namespace {
 
-json key_to_json(const Key& k) {
+using UsageByKid = std::map<std::string, db::KeyUsage, std::less<>>;
+
+json key_to_json(const Key& k, const UsageByKid* usage) {
   json j = {{"kid", k.kid},
             {"alg", std::string(jws_alg(k.alg))},
             {"key_type", std::string(algorithm_name(k.alg))},
@@ -22,10 +24,16 @@ json key_to_json(const Key& k) {
             {"emergency", k.emergency},
             {"note", k.note}};
   if (k.compromised_since) j["compromised_since"] = to_unix_seconds(*k.compromised_since);
+  if (usage != nullptr) {
+    // How much the key has signed and when it last did (exact across instances and restarts).
+    auto it = usage->find(k.kid);
+    j["signatures"] = it == usage->end() ? 0 : it->second.signatures;
+    if (it != usage->end() && it->second.last_signed_ms > 0) j["last_signed_at"] = it->second.last_signed_ms / 1000;
+  }
   return j;
 }
 
-json keyset_to_json(const Keyset& ks, const KeysetHealth& h, bool with_keys) {
+json keyset_to_json(const Keyset& ks, const KeysetHealth& h, bool with_keys, const UsageByKid* usage = nullptr) {
   json j = {{"name", ks.name},
             {"issuer", ks.issuer},
             {"alg", std::string(algorithm_name(ks.alg))},
@@ -40,10 +48,22 @@ json keyset_to_json(const Keyset& ks, const KeysetHealth& h, bool with_keys) {
   j["active_kid"] = a ? json(a->kid) : json(nullptr);
   if (with_keys) {
     json keys = json::array();
-    for (const auto& k : ks.keys) keys.push_back(key_to_json(k));
+    for (const auto& k : ks.keys) keys.push_back(key_to_json(k, usage));
     j["keys"] = std::move(keys);
   }
   return j;
+}
+
+// The keyset with its keys and their usage. `strict`: a usage read failure fails the request (a
+// GET); otherwise (the reply to an operation that already committed) the usage is left out.
+Result<json> keyset_detail(const Services& s, const Keyset& ks, bool strict) {
+  auto usage = s.keys->key_usage(ks.name);
+  if (!usage.ok() && strict) return usage.status();
+  UsageByKid by_kid;
+  if (usage.ok()) {
+    for (auto& u : *usage) by_kid.emplace(u.kid, std::move(u));
+  }
+  return keyset_to_json(ks, s.keys->health(ks.name), true, usage.ok() ? &by_kid : nullptr);
 }
 
 }  // namespace
@@ -64,7 +84,8 @@ void add_keyset_routes(Routes& h, const Wrap& wrap, const Services& s) {
           if (!ks || (p->role == Role::kIssuer && !p->may_sign_for(name))) {
             return NotFound("no keyset named '" + name + "'", "keyset_not_found");
           }
-          return json_reply(keyset_to_json(*ks, s.keys->health(name), true));
+          ASSIGN_OR_RETURN(json j, keyset_detail(s, *ks, true));
+          return json_reply(j);
         }));
   h.Post("/v1/keysets", wrap(Access::kOps, [s](const httplib::Request& req, const Principal* p) -> Result<Reply> {
            ASSIGN_OR_RETURN(json body, body_object(req));
@@ -105,7 +126,7 @@ void add_keyset_routes(Routes& h, const Wrap& wrap, const Services& s) {
               if (!body["disabled"].is_boolean()) return InvalidArgument("'disabled' must be a boolean", "bad_request");
               ASSIGN_OR_RETURN(ks, s.keys->set_disabled(name, body["disabled"].get<bool>(), actor_of(p, req), reason));
             }
-            return json_reply(keyset_to_json(*ks, s.keys->health(name), true));
+            return json_reply(*keyset_detail(s, *ks, false));
           }));
 
   auto keyset_op = [&](const std::string& path, std::function<Result<KeysetPtr>(const std::string&, const json&,
@@ -113,7 +134,7 @@ void add_keyset_routes(Routes& h, const Wrap& wrap, const Services& s) {
     h.Post(path, wrap(Access::kOps, [s, op](const httplib::Request& req, const Principal* p) -> Result<Reply> {
              ASSIGN_OR_RETURN(json body, optional_body_object(req));
              ASSIGN_OR_RETURN(KeysetPtr ks, op(req.matches[1].str(), body, actor_of(p, req)));
-             return json_reply(keyset_to_json(*ks, s.keys->health(ks->name), true));
+             return json_reply(*keyset_detail(s, *ks, false));
            }));
   };
   KeyService* keys = s.keys;
@@ -132,7 +153,7 @@ void add_keyset_routes(Routes& h, const Wrap& wrap, const Services& s) {
            wrap(Access::kOps, [s, op](const httplib::Request& req, const Principal* p) -> Result<Reply> {
              ASSIGN_OR_RETURN(json body, optional_body_object(req));
              ASSIGN_OR_RETURN(KeysetPtr ks, op(req.matches[1].str(), req.matches[2].str(), body, actor_of(p, req)));
-             return json_reply(keyset_to_json(*ks, s.keys->health(ks->name), true));
+             return json_reply(*keyset_detail(s, *ks, false));
            }));
   };
   key_op("suspend", [keys](const std::string& n, const std::string& kid, const json& b, const Actor& a) -> Result<KeysetPtr> {

@@ -110,6 +110,14 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     app->witnesses_ = std::make_unique<WitnessClient>(*app->log_, *app->store_, *app->clock_, cfg.witnesses, &app->metrics_);
     app->log_->set_on_checkpoint([w = app->witnesses_.get()](const db::TreeCheckpoint&) { w->notify(); });
   }
+  // A failed audit of the ledger (API, CLI on this process) is an alert with its evidence.
+  app->log_->set_on_audit_failure([m = app->monitor_.get()](const LogReport& r) {
+    const std::string problem = !r.chain.ok ? "chain_" + r.chain.problem : r.problem;
+    nlohmann::json d = {{"problem", problem}, {"tree_size", r.tree_size}, {"checkpoints", r.checkpoints}};
+    if (r.chain.first_bad_seq) d["first_bad_seq"] = *r.chain.first_bad_seq;
+    if (r.bad_checkpoint_size) d["bad_checkpoint_size"] = *r.bad_checkpoint_size;
+    m->audit_failed(problem, d);
+  });
   std::function<Status()> witness_check;
   if (WitnessClient* w = app->witnesses_.get()) witness_check = [w] { return w->quorum_status(); };
   app->readiness_ = std::make_unique<ReadinessService>(*app->hsm_, *app->store_, *app->keys_, app->log_.get(),
@@ -135,6 +143,12 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   app->watcher_ = std::make_unique<ChangeWatcher>(*app->keys_, std::chrono::milliseconds(cfg.change_poll_ms),
                                                   &app->metrics_, dynamic_cast<db::ChangeFeed*>(app->store_.get()));
   app->scheduler_ = std::make_unique<Scheduler>(*app->keys_, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scheduler_interval));
+  // Key health as alerts, on the leader's passes: a keyset whose rotation is overdue.
+  app->scheduler_->add_job([keys = app->keys_.get(), m = app->monitor_.get()] {
+    for (const auto& h : keys->health_all()) {
+      if (h.overdue) m->rotation_overdue(h.keyset, h.problem);
+    }
+  });
   Leadership* lead = app->leadership_.get();
   app->scheduler_->set_fence_source([lead] { return lead->fence(); });
   app->scheduler_->set_on_stale([lead](const Status& st) { lead->report_refusal(st); });

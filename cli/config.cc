@@ -70,7 +70,9 @@ const std::set<std::string>& known_keys(const std::string& section) {
                   "witnesses", "witness_quorum"}},
       {"log", {"level", "json"}},
       {"limits", {"token_sign_rate", "token_sign_burst"}},
-      {"monitor", {"window", "unknown_kid_threshold", "refusal_threshold", "retry_initial_ms", "retry_max", "webhooks"}},
+      {"monitor", {"window", "unknown_kid_threshold", "refusal_threshold", "retry_initial_ms", "retry_max", "webhooks",
+                   "dormant_after", "rate_factor", "rate_floor", "rate_warmup", "learning_period",
+                   "hsm_error_threshold"}},
       {"bootstrap", {"keyset", "issuer", "alg"}},
   };
   static const std::set<std::string> kNone;
@@ -266,6 +268,24 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   }
   if (c.monitor.refusal_threshold < 1 || c.monitor.refusal_threshold > 1000000) {
     return bad(src, "monitor.refusal_threshold must be 1..1000000");
+  }
+  RETURN_IF_ERROR(get_duration(t, "monitor", "dormant_after", c.monitor.dormant_after, src));
+  RETURN_IF_ERROR(get(t, "monitor", "rate_factor", c.monitor.rate_factor, src));
+  RETURN_IF_ERROR(get(t, "monitor", "rate_floor", c.monitor.rate_floor, src));
+  RETURN_IF_ERROR(get_duration(t, "monitor", "rate_warmup", c.monitor.rate_warmup, src));
+  RETURN_IF_ERROR(get_duration(t, "monitor", "learning_period", c.monitor.learning_period, src));
+  RETURN_IF_ERROR(get(t, "monitor", "hsm_error_threshold", c.monitor.hsm_error_threshold, src));
+  if (c.monitor.dormant_after > std::chrono::hours(24 * 3650)) return bad(src, "monitor.dormant_after must be at most 3650d");
+  if (c.monitor.rate_factor < 0 || c.monitor.rate_factor > 1000) return bad(src, "monitor.rate_factor must be 0..1000");
+  if (c.monitor.rate_floor < 1 || c.monitor.rate_floor > 100000000) {
+    return bad(src, "monitor.rate_floor must be 1..100000000 signatures per minute");
+  }
+  if (c.monitor.rate_warmup > std::chrono::hours(24 * 7)) return bad(src, "monitor.rate_warmup must be at most 7d");
+  if (c.monitor.learning_period > std::chrono::hours(24 * 365)) {
+    return bad(src, "monitor.learning_period must be at most 365d");
+  }
+  if (c.monitor.hsm_error_threshold < 1 || c.monitor.hsm_error_threshold > 1000000) {
+    return bad(src, "monitor.hsm_error_threshold must be 1..1000000");
   }
   RETURN_IF_ERROR(parse_webhooks(t, c.monitor, src));
   RETURN_IF_ERROR(get(t, "limits", "token_sign_rate", c.limits.token_sign_rate, src));

@@ -134,6 +134,17 @@ CREATE TABLE alert_deliveries(alert_id TEXT NOT NULL REFERENCES alerts(id), sink
   delivered_at_ms INTEGER, PRIMARY KEY(alert_id, sink));
 CREATE INDEX alert_deliveries_due ON alert_deliveries(next_attempt_ms) WHERE delivered_at_ms IS NULL;
 )sql",
+      // 6: how much each key has signed (Store::key_usage), counted with each recorded signature;
+      //    filled from the ledger for the keys that signed before; what the monitor has seen.
+      R"sql(
+CREATE TABLE key_usage(kid TEXT PRIMARY KEY, signatures INTEGER NOT NULL, last_signed_ms INTEGER NOT NULL);
+INSERT INTO key_usage(kid, signatures, last_signed_ms)
+  SELECT kid, count(*), max(ts_ms) FROM ledger WHERE kind = 'sign' AND outcome = 'ok' AND kid <> '' GROUP BY kid;
+-- What the monitor has seen signing for each keyset (Store::note_first_seen): API tokens,
+-- audiences, caller addresses.
+CREATE TABLE monitor_seen(keyset TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+  first_seen_ms INTEGER NOT NULL, PRIMARY KEY(keyset, kind, value));
+)sql",
   };
   return kMigrations;
 }

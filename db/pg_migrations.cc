@@ -156,6 +156,19 @@ CREATE TABLE alert_deliveries(alert_id TEXT NOT NULL REFERENCES alerts(id), sink
   delivered_at_ms BIGINT, PRIMARY KEY(alert_id, sink));
 CREATE INDEX alert_deliveries_due ON alert_deliveries(next_attempt_ms) WHERE delivered_at_ms IS NULL;
 )sql",
+      // 4: how much each key has signed (Store::key_usage), counted with each recorded signature;
+      //    filled from the ledger (sequenced and pending) for the keys that signed before; what the
+      //    monitor has seen (Store::note_first_seen).
+      R"sql(
+CREATE TABLE key_usage(kid TEXT PRIMARY KEY, signatures BIGINT NOT NULL, last_signed_ms BIGINT NOT NULL);
+INSERT INTO key_usage(kid, signatures, last_signed_ms)
+  SELECT kid, count(*), max(ts_ms) FROM (
+    SELECT kid, ts_ms FROM ledger WHERE kind = 'sign' AND outcome = 'ok'
+    UNION ALL SELECT kid, ts_ms FROM ledger_pending WHERE kind = 'sign' AND outcome = 'ok') u
+  WHERE kid <> '' GROUP BY kid;
+CREATE TABLE monitor_seen(keyset TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+  first_seen_ms BIGINT NOT NULL, PRIMARY KEY(keyset, kind, value));
+)sql",
   };
   return kMigrations;
 }

@@ -280,7 +280,32 @@ Result<std::map<std::string, SigningKeyRow>> signing_key_rows_in(Connection& c, 
     out[rows.text(i, 0)] =
         SigningKeyRow{rows.text(i, 1), rows.int64(i, 2) != 0, rows.text(i, 3), rows.int64(i, 4), rows.int64(i, 5)};
   }
+  // The keys' usage rows, locked until commit (created when missing; a no-op update locks an
+  // existing row and returns its count), in kid order like every writer of them: two instances'
+  // group commits on one key count one after the other, so a usage limit is exact.
+  std::string values;
+  for (size_t i = 1; i <= kids.size(); ++i) values += (i == 1 ? "($" : ",($") + std::to_string(i) + ", 0, 0)";
+  ASSIGN_OR_RETURN(auto usage, c.query("INSERT INTO key_usage(kid, signatures, last_signed_ms) VALUES " + values +
+                                           " ON CONFLICT (kid) DO UPDATE SET signatures = key_usage.signatures "
+                                           "RETURNING kid, signatures",
+                                       p, "lock key usage", kLedgerUnavailable));
+  for (int i = 0; i < usage.size(); ++i) {
+    auto it = out.find(usage.text(i, 0));
+    if (it != out.end()) it->second.signatures = usage.int64(i, 1);
+  }
   return out;
+}
+
+// Adds the admitted signatures to their keys' usage rows (locked by signing_key_rows_in).
+Status add_key_usage_in(Connection& c, const std::map<std::string, UsageDelta>& usage) {
+  for (const auto& [kid, d] : usage) {
+    RETURN_IF_ERROR(c.query("UPDATE key_usage SET signatures = signatures + $2, "
+                            "last_signed_ms = GREATEST(last_signed_ms, $3) WHERE kid = $1",
+                            Params().add(kid).add(d.signatures).add(d.last_signed_ms), "count key usage",
+                            kLedgerUnavailable)
+                        .status());
+  }
+  return Status::Ok();
 }
 
 // The WHERE clause of a ledger query (without the cursor), with its parameters appended to `p`.
@@ -486,6 +511,9 @@ class PgStore final : public Store, public CommitStatsSource, public ChangeFeed 
                                int64_t retry_at_ms, std::string_view error) override;
   Result<std::vector<AlertDelivery>> list_alert_deliveries(std::string_view alert_id) override;
   Result<AlertStats> alert_stats() override;
+  Result<std::vector<KeyUsage>> key_usage(const std::vector<std::string>& kids) override;
+  Result<int64_t> note_first_seen(std::string_view keyset, std::string_view kind, std::string_view value,
+                                  int64_t ts_ms) override;
 
   Result<Lease> acquire_lease(std::string_view name, std::string_view holder, int64_t ttl_ms) override;
   Status release_lease(std::string_view name, std::string_view holder, int64_t epoch) override;
@@ -591,6 +619,7 @@ Status PgStore::commit_group(const std::vector<const LedgerEntry*>& entries, con
     ASSIGN_OR_RETURN(auto rows, signing_key_rows_in(*committer_, kids));
     admitted = admit_batch(entries, admit, rows, refusals);
     RETURN_IF_ERROR(insert_pending(*committer_, admitted, kLedgerUnavailable));
+    RETURN_IF_ERROR(add_key_usage_in(*committer_, usage_deltas(entries, admit, *refusals)));
     return txn.commit();
   }();
   commits_.record(admitted.size(), st.ok(), /*group=*/true);
@@ -1552,6 +1581,38 @@ Result<std::vector<AlertDelivery>> PgStore::list_alert_deliveries(std::string_vi
                                 rows.text(i, 4), rows.opt_int64(i, 5)});
   }
   return out;
+}
+
+Result<std::vector<KeyUsage>> PgStore::key_usage(const std::vector<std::string>& kids) {
+  std::vector<KeyUsage> out;
+  if (kids.empty()) return out;
+  auto c = acquire();
+  RETURN_IF_ERROR(c->ensure_connected(kDatabaseUnavailable));
+  Params p;
+  std::string in;
+  for (const auto& kid : kids) {
+    p.add(kid);
+    in += (in.empty() ? "$" : ",$") + std::to_string(p.size());
+  }
+  // A row with 0 signatures is a lock placeholder of a signature that was refused.
+  ASSIGN_OR_RETURN(auto rows, c->query("SELECT kid, signatures, last_signed_ms FROM key_usage WHERE kid IN (" + in +
+                                           ") AND signatures > 0",
+                                       p, "read key usage"));
+  for (int i = 0; i < rows.size(); ++i) out.push_back(KeyUsage{rows.text(i, 0), rows.int64(i, 1), rows.int64(i, 2)});
+  return out;
+}
+
+Result<int64_t> PgStore::note_first_seen(std::string_view keyset, std::string_view kind, std::string_view value,
+                                         int64_t ts_ms) {
+  auto c = acquire();
+  RETURN_IF_ERROR(c->ensure_connected(kDatabaseUnavailable));
+  // DO UPDATE (a no-op) rather than DO NOTHING: RETURNING then yields the stored row either way.
+  ASSIGN_OR_RETURN(auto rows, c->query("INSERT INTO monitor_seen(keyset, kind, value, first_seen_ms) VALUES($1, $2, $3, $4) "
+                                       "ON CONFLICT (keyset, kind, value) DO UPDATE SET first_seen_ms = "
+                                       "monitor_seen.first_seen_ms RETURNING first_seen_ms",
+                                       Params().add(keyset).add(kind).add(value).add(ts_ms), "note first seen"));
+  if (rows.empty()) return Internal("note first seen: no row returned", "database_error");
+  return rows.int64(0, 0);
 }
 
 Result<AlertStats> PgStore::alert_stats() {

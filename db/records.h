@@ -69,6 +69,17 @@ struct LedgerEntry {
   std::string detail;         // JSON text, free-form (e.g. {"from":"active","to":"deactivated"})
   Bytes prev_hash;            // assigned by the store: hash of entry seq-1 (32 zero bytes for seq 1)
   Bytes hash;                 // assigned by the store: SHA-256 over prev_hash and the content
+  // Store::append_signature only, never stored or hashed: refuse the signature once key `kid`
+  // has recorded this many (db/signing_admission.h); 0 = no limit.
+  int64_t usage_limit = 0;
+};
+
+// How much a key has signed: every signature recorded by Store::append_signature, counted in the
+// same transaction that records it (exact across instances and restarts).
+struct KeyUsage {
+  std::string kid;
+  int64_t signatures = 0;
+  int64_t last_signed_ms = 0;  // Unix ms of the newest signature; 0 = never signed
 };
 
 // A named lease that one holder at a time may hold (db/store.h acquire_lease): "which instance may

@@ -4,7 +4,7 @@
 
 namespace keymgr::db {
 
-Status admit_signature(const LedgerEntry& e, const SigningKeyRow* row) {
+Status admit_signature(const LedgerEntry& e, const SigningKeyRow* row, int64_t signatures) {
   auto refuse = [&](const std::string& why) {
     return FailedPrecondition("key '" + e.kid + "' may not sign: " + why, std::string(kKeyNotSigning));
   };
@@ -14,6 +14,11 @@ Status admit_signature(const LedgerEntry& e, const SigningKeyRow* row) {
   if (row->state != "active") return refuse("it is " + row->state);
   if (e.ts_ms < row->activate_at * 1000) return refuse("its signing window has not begun");
   if (e.ts_ms >= row->deactivate_at * 1000) return refuse("its signing window has ended");
+  if (e.usage_limit > 0 && signatures >= e.usage_limit) {
+    return FailedPrecondition("key '" + e.kid + "' has made its " + std::to_string(e.usage_limit) +
+                                  " signatures (policy max_signatures)",
+                              std::string(kKeyUsageExhausted));
+  }
   return Status::Ok();
 }
 
@@ -34,16 +39,32 @@ std::vector<const LedgerEntry*> admit_batch(const std::vector<const LedgerEntry*
   std::vector<const LedgerEntry*> out;
   out.reserve(entries.size());
   refusals->assign(entries.size(), Status::Ok());
+  std::map<std::string, int64_t> admitted_per_kid;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (i < admit.size() && admit[i]) {
       auto it = rows.find(entries[i]->kid);
-      Status st = admit_signature(*entries[i], it == rows.end() ? nullptr : &it->second);
+      int64_t& admitted = admitted_per_kid[entries[i]->kid];
+      const int64_t used = (it == rows.end() ? 0 : it->second.signatures) + admitted;
+      Status st = admit_signature(*entries[i], it == rows.end() ? nullptr : &it->second, used);
       if (!st.ok()) {
         (*refusals)[i] = std::move(st);
         continue;
       }
+      ++admitted;
     }
     out.push_back(entries[i]);
+  }
+  return out;
+}
+
+std::map<std::string, UsageDelta> usage_deltas(const std::vector<const LedgerEntry*>& entries,
+                                               const std::vector<bool>& admit, const std::vector<Status>& refusals) {
+  std::map<std::string, UsageDelta> out;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i >= admit.size() || !admit[i] || (i < refusals.size() && !refusals[i].ok())) continue;
+    UsageDelta& d = out[entries[i]->kid];
+    ++d.signatures;
+    d.last_signed_ms = std::max(d.last_signed_ms, entries[i]->ts_ms);
   }
   return out;
 }

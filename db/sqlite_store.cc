@@ -428,6 +428,9 @@ class SqliteStore final : public Store, public CommitStatsSource {
                                int64_t retry_at_ms, std::string_view error) override;
   Result<std::vector<AlertDelivery>> list_alert_deliveries(std::string_view alert_id) override;
   Result<AlertStats> alert_stats() override;
+  Result<std::vector<KeyUsage>> key_usage(const std::vector<std::string>& kids) override;
+  Result<int64_t> note_first_seen(std::string_view keyset, std::string_view kind, std::string_view value,
+                                  int64_t ts_ms) override;
 
   Result<Lease> acquire_lease(std::string_view name, std::string_view holder, int64_t ttl_ms) override;
   Status release_lease(std::string_view name, std::string_view holder, int64_t epoch) override;
@@ -647,14 +650,15 @@ Status SqliteStore::insert_ledger_locked(const std::vector<const LedgerEntry*>& 
 Result<std::map<std::string, SigningKeyRow>> SqliteStore::signing_key_rows_locked(const std::vector<std::string>& kids) {
   std::map<std::string, SigningKeyRow> rows;
   if (kids.empty()) return rows;
-  ASSIGN_OR_RETURN(auto q, writer_->prepare("SELECT s.name, s.disabled, k.state, k.activate_at, k.deactivate_at "
-                                            "FROM keys k JOIN keysets s ON s.id = k.keyset_id WHERE k.kid = ?",
+  ASSIGN_OR_RETURN(auto q, writer_->prepare("SELECT s.name, s.disabled, k.state, k.activate_at, k.deactivate_at, "
+                                            "coalesce(u.signatures, 0) FROM keys k JOIN keysets s ON s.id = k.keyset_id "
+                                            "LEFT JOIN key_usage u ON u.kid = k.kid WHERE k.kid = ?",
                                             kLedgerUnavailable));
   for (const auto& kid : kids) {
     q.bind(1, kid);
     ASSIGN_OR_RETURN(bool row, q.step("read the signing key"));
     if (row) {
-      rows[kid] = SigningKeyRow{q.text(0), q.int64(1) != 0, q.text(2), q.int64(3), q.int64(4)};
+      rows[kid] = SigningKeyRow{q.text(0), q.int64(1) != 0, q.text(2), q.int64(3), q.int64(4), q.int64(5)};
     }
     q.reset();
   }
@@ -700,6 +704,18 @@ Status SqliteStore::write_txn(std::string_view op, const std::vector<const Ledge
       const auto admitted = admit_batch(ledger, *admit, rows, refusals);
       std::vector<int64_t> written;
       RETURN_IF_ERROR(insert_ledger_locked(admitted, &next, &written));
+      const auto usage = usage_deltas(ledger, *admit, *refusals);
+      if (!usage.empty()) {
+        ASSIGN_OR_RETURN(auto u, writer_->prepare("INSERT INTO key_usage(kid, signatures, last_signed_ms) VALUES(?, ?, ?) "
+                                                  "ON CONFLICT(kid) DO UPDATE SET signatures = signatures + "
+                                                  "excluded.signatures, last_signed_ms = "
+                                                  "max(last_signed_ms, excluded.last_signed_ms)",
+                                                  kLedgerUnavailable));
+        for (const auto& [kid, d] : usage) {
+          RETURN_IF_ERROR(u.bind(1, kid).bind(2, d.signatures).bind(3, d.last_signed_ms).run("count key usage"));
+          u.reset();
+        }
+      }
       if (seqs != nullptr) *seqs = seqs_for_batch(*refusals, written);
     }
     Status c = txn.commit();
@@ -1498,6 +1514,36 @@ Result<std::vector<AlertDelivery>> SqliteStore::list_alert_deliveries(std::strin
     if (!row) return out;
     out.push_back(AlertDelivery{q.text(0), q.text(1), q.int64(2), q.int64(3), q.text(4), q.opt_int64(5)});
   }
+}
+
+Result<std::vector<KeyUsage>> SqliteStore::key_usage(const std::vector<std::string>& kids) {
+  std::vector<KeyUsage> out;
+  if (kids.empty()) return out;
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto q, r->prepare("SELECT signatures, last_signed_ms FROM key_usage WHERE kid = ?"));
+  for (const auto& kid : kids) {
+    q.bind(1, kid);
+    ASSIGN_OR_RETURN(bool row, q.step("read key usage"));
+    if (row) out.push_back(KeyUsage{kid, q.int64(0), q.int64(1)});
+    q.reset();
+  }
+  return out;
+}
+
+Result<int64_t> SqliteStore::note_first_seen(std::string_view keyset, std::string_view kind, std::string_view value,
+                                             int64_t ts_ms) {
+  int64_t first = ts_ms;
+  RETURN_IF_ERROR(write_txn("note first seen", {}, [&](Connection& c) -> Status {
+    ASSIGN_OR_RETURN(auto ins, c.prepare("INSERT OR IGNORE INTO monitor_seen(keyset, kind, value, first_seen_ms) "
+                                         "VALUES(?, ?, ?, ?)"));
+    RETURN_IF_ERROR(ins.bind(1, keyset).bind(2, kind).bind(3, value).bind(4, ts_ms).run("note first seen"));
+    ASSIGN_OR_RETURN(auto q, c.prepare("SELECT first_seen_ms FROM monitor_seen WHERE keyset = ? AND kind = ? AND value = ?"));
+    q.bind(1, keyset).bind(2, kind).bind(3, value);
+    ASSIGN_OR_RETURN(bool row, q.step("read first seen"));
+    if (row) first = q.int64(0);
+    return Status::Ok();
+  }));
+  return first;
 }
 
 Result<AlertStats> SqliteStore::alert_stats() {

@@ -81,7 +81,13 @@ class Store {
   // "key_not_signing" and nothing is written. So once a suspend, compromise or disable has been
   // applied, no instance on this database records a signature with that key — whatever its cache
   // says. Other entries of the same group commit are not affected.
+  // The same transaction counts the signature in the key's usage (key_usage()); with
+  // entry.usage_limit > 0 a signature beyond it is refused: kFailedPrecondition
+  // "key_usage_exhausted", nothing written. The count is read under a row lock, so the limit is
+  // exact across instances.
   virtual Result<int64_t> append_signature(LedgerEntry entry) = 0;
+  // Signatures recorded so far for each of `kids` that has any (absent: never signed).
+  virtual Result<std::vector<KeyUsage>> key_usage(const std::vector<std::string>& kids) = 0;
   // Moves up to `max_entries` durable, not yet sequenced entries into the hash chain in intake
   // order (dense seqs) and returns how many it moved. Backends that sequence at commit (SQLite)
   // return 0. Sequencers exclude each other; signers never wait for them.
@@ -186,6 +192,11 @@ class Store {
                                        int64_t at_ms, int64_t retry_at_ms, std::string_view error) = 0;
   virtual Result<std::vector<AlertDelivery>> list_alert_deliveries(std::string_view alert_id) = 0;
   virtual Result<AlertStats> alert_stats() = 0;
+  // Records that `value` of `kind` (e.g. "api_token", "audience", "address") was seen for `keyset`
+  // at ts_ms, unless it was recorded before; returns the first time it was recorded (ts_ms when
+  // this call recorded it). Two instances recording one value at once: one time wins for both.
+  virtual Result<int64_t> note_first_seen(std::string_view keyset, std::string_view kind, std::string_view value,
+                                          int64_t ts_ms) = 0;
 
   // ---- leases and fencing (db/records.h Lease, Fence) ----
   // Grants `name` to `holder` for ttl_ms, by the database's clock (instances' clocks may differ):

@@ -467,6 +467,89 @@ Result<KeysetPtr> KeyService::destroy(std::string_view name, std::string_view ki
   return reload_locked(name);
 }
 
+Result<std::vector<db::KeyUsage>> KeyService::key_usage(std::string_view name) const {
+  KeysetPtr ks = find_keyset(name);
+  if (!ks) return NotFound("no keyset named '" + std::string(name) + "'", "keyset_not_found");
+  std::vector<std::string> kids;
+  for (const auto& k : ks->keys) {
+    if (!k.kid.empty()) kids.push_back(k.kid);
+  }
+  return store_.key_usage(kids);
+}
+
+Result<KeysetPtr> KeyService::retire_exhausted(std::string_view name, std::string_view kid, const Actor& actor) {
+  ASSIGN_OR_RETURN(Locked l, lock_keyset(name));
+  std::unique_lock sign_lock(*l.slot->sign_mu);
+  const Keyset& ks = *l.ks;
+  const Key* k = ks.find(kid);
+  if (k == nullptr) return not_found_key(name, kid);
+  if (k->state != KeyState::kActive) return l.ks;
+  const TimePoint now = clock_.now();
+  const std::string reason = "made its " + std::to_string(ks.policy.max_signatures) + " signatures (max_signatures)";
+  db::ChangeSet cs;
+  RETURN_IF_ERROR(add_transition(cs, ks, *k, KeyState::kDeactivated, Trigger::kUsageLimit, now, actor, reason,
+                                 [&](Key& w) { end_window(w, end_of_second(now), ks.policy); }));
+  const Key* next = ks.successor();
+  Key promoted;
+  bool unpublished = false;
+  if (next != nullptr) {
+    promoted = *next;
+    RETURN_IF_ERROR(add_transition(cs, ks, *next, KeyState::kActive, Trigger::kUsageLimit, now, actor,
+                                   "replaces key " + k->kid + ", which " + reason,
+                                   [&](Key& w) { set_window(w, now, ks.policy); }));
+    set_window(promoted, now, ks.policy);
+    unpublished = flag_unpublished(cs, ks, promoted, now, actor);
+  }
+  const std::string exhausted = k->kid;
+  RETURN_IF_ERROR(apply_locked(cs).status());
+  spdlog::warn("keyset {}: key {} {}; {}", ks.name, exhausted, reason,
+               next != nullptr ? "its successor " + promoted.kid + " signs now" : "a new key follows");
+  count("keymgr_usage_limit_rotations_total", ks.name);
+  if (unpublished) report_unpublished(ks, promoted, now);
+  ASSIGN_OR_RETURN(KeysetPtr after, reload_locked(name));
+  if (next != nullptr) return after;
+  sign_lock.unlock();  // advance_locked takes it itself
+  Status st = advance_locked(name, *l.slot);
+  if (!st.ok()) spdlog::error("keyset {}: no replacement key after the usage limit yet: {}", name, st.to_string());
+  return find_keyset(name);
+}
+
+int KeyService::rotate_for_usage() {
+  int rotated = 0;
+  const TimePoint now = clock_.now();
+  for (const KeysetPtr& ks : keysets()) {
+    const Key* active = ks->active_key();
+    if (ks->policy.max_signatures <= 0 || active == nullptr || ks->successor() != nullptr) continue;
+    auto usage = store_.key_usage({active->kid});
+    if (!usage.ok()) {
+      spdlog::warn("keyset {}: cannot read key usage: {}", ks->name, usage.status().to_string());
+      continue;
+    }
+    const int64_t used = usage->empty() ? 0 : usage->front().signatures;
+    double rate = 0;
+    {
+      std::lock_guard lk(usage_mu_);
+      auto it = usage_seen_.find(active->kid);
+      if (it != usage_seen_.end() && now > it->second.first && used >= it->second.second) {
+        rate = static_cast<double>(used - it->second.second) /
+               std::chrono::duration<double>(now - it->second.first).count();
+      }
+      usage_seen_[active->kid] = {now, used};
+    }
+    if (!usage_rotation_due(*ks, used, rate)) continue;
+    Actor actor{"scheduler", "local"};
+    auto r = rotate(ks->name, actor,
+                    "usage limit near: " + std::to_string(used) + " of " + std::to_string(ks->policy.max_signatures) +
+                        " signatures made");
+    if (r.ok()) {
+      ++rotated;
+    } else {
+      spdlog::warn("keyset {}: usage-limit rotation failed: {}", ks->name, r.status().to_string());
+    }
+  }
+  return rotated;
+}
+
 Result<KeysetPtr> KeyService::extend(std::string_view name, std::string_view kid, TimePoint new_deactivate_at,
                                      const Actor& actor, std::string_view reason) {
   ASSIGN_OR_RETURN(Locked l, lock_keyset(name));

@@ -105,6 +105,21 @@ class KeyService {
   Result<KeysetPtr> extend(std::string_view name, std::string_view kid, TimePoint new_deactivate_at,
                            const Actor& actor, std::string_view reason);
 
+  // ---- key usage (policy.max_signatures) ----
+  // The signatures each key of keyset `name` has made, from the store (a key that never signed is
+  // absent). Exact across instances and restarts.
+  Result<std::vector<db::KeyUsage>> key_usage(std::string_view name) const;
+  // Key `kid` made its policy's max_signatures (the store refused its next signature): its window
+  // ends now and, in the same transaction, the pre-published successor signs (flagged when it was
+  // not published long enough); without one a new key follows, as after a compromise. Nothing to
+  // do when `kid` no longer signs (another signer or instance got there first).
+  Result<KeysetPtr> retire_exhausted(std::string_view name, std::string_view kid, const Actor& actor);
+  // For each keyset with max_signatures: reads its signing key's usage and rotates (pre-publishes
+  // the successor) when usage_rotation_due(), estimating the rate from the previous call. Run by
+  // the scheduler on the leader. Returns how many keysets it rotated; failures are logged and the
+  // other keysets still checked.
+  int rotate_for_usage();
+
   // ---- scheduling ----
   // Applies every transition that is due for one keyset at clock.now(), generates the successor
   // when its time comes, and updates the keyset's health. HSM failures are returned (and counted)
@@ -203,6 +218,10 @@ class KeyService {
   KeysetRegistry registry_;
   std::string instance_id_;
   std::chrono::milliseconds peer_clock_slack_{60000};
+
+  // rotate_for_usage()'s previous reading per kid: when and how many signatures (rate estimate).
+  std::mutex usage_mu_;
+  std::map<std::string, std::pair<TimePoint, int64_t>, std::less<>> usage_seen_;  // guarded by usage_mu_
 
   mutable std::mutex listener_mu_;
   std::function<void()> on_change_;  // guarded by listener_mu_

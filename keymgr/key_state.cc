@@ -17,6 +17,7 @@ std::string_view trigger_name(Trigger t) {
     case Trigger::kReconcile: return "reconcile";
     case Trigger::kDiscard: return "discard";
     case Trigger::kExtend: return "extend";
+    case Trigger::kUsageLimit: return "usage_limit";
   }
   return "";
 }
@@ -26,12 +27,12 @@ const std::vector<Transition>& transition_table() {
   using T = Trigger;
   static const std::vector<Transition> kTable = {
       // A pre-published key starts signing on schedule, when ops rotate, or in an emergency.
-      {S::kPreActivation, S::kActive, {T::kSchedule, T::kRotate, T::kEmergency}},
+      {S::kPreActivation, S::kActive, {T::kSchedule, T::kRotate, T::kEmergency, T::kUsageLimit}},
       {S::kPreActivation, S::kCompromised, {T::kCompromise}},
       // Discarded before use: its window passed unused, or an emergency key replaced it.
       {S::kPreActivation, S::kRetired, {T::kDiscard, T::kEmergency}},
       {S::kActive, S::kSuspended, {T::kSuspend}},
-      {S::kActive, S::kDeactivated, {T::kSchedule, T::kRotate, T::kEmergency}},
+      {S::kActive, S::kDeactivated, {T::kSchedule, T::kRotate, T::kEmergency, T::kUsageLimit}},
       {S::kActive, S::kCompromised, {T::kCompromise}},
       {S::kSuspended, S::kActive, {T::kResume}},
       {S::kSuspended, S::kDeactivated, {T::kSchedule, T::kRotate, T::kEmergency}},

@@ -22,6 +22,7 @@ enum class Trigger {
   kReconcile,   // start-up repair: the HSM object is gone
   kDiscard,     // the scheduler: a successor's window passed before it ever signed
   kExtend,      // ops: let a deactivated, still-published key sign again (recorded, bounded)
+  kUsageLimit,  // a key made its policy's max_signatures: it stops, its successor signs
 };
 
 std::string_view trigger_name(Trigger t);

@@ -472,6 +472,7 @@ Result<LogReport> LedgerLog::verify(std::optional<std::vector<note::NoteKey>> pi
   }
   rep.tree_size = n;
   if (rep.problem.empty() && next_cp < cps.size()) fail("checkpoint_beyond_tree", cps[next_cp].size);
+  if (!rep.ok() && on_audit_failure_) on_audit_failure_(rep);
   return rep;
 }
 

@@ -100,6 +100,9 @@ class LedgerLog {
   // witnesses). Runs on the signing thread under the signing lock: it must return quickly and must
   // not call into this LedgerLog. REQUIRES: before start() and before any checkpoint() call.
   void set_on_checkpoint(std::function<void(const db::TreeCheckpoint&)> fn) { on_checkpoint_ = std::move(fn); }
+  // Called with the report of every verify() that finds the ledger altered (the monitor's
+  // audit_failure alert). Set before serving.
+  void set_on_audit_failure(std::function<void(const LogReport&)> fn) { on_audit_failure_ = std::move(fn); }
 
   // Starts the integrator: integrates every integrate_max_delay / 4 and signs checkpoints when due.
   void start();
@@ -164,6 +167,7 @@ class LedgerLog {
   std::function<std::optional<db::Fence>()> fence_;
   std::function<void(const Status&)> on_stale_;
   std::function<void(const db::TreeCheckpoint&)> on_checkpoint_;  // set before start()
+  std::function<void(const LogReport&)> on_audit_failure_;         // set before serving
 
   std::mutex sign_mu_;                 // checkpoint signing and key changes
   int64_t last_checkpoint_ms_ = 0;     // GUARDED_BY(sign_mu_)

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
@@ -12,6 +15,10 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kMinuteMs = 60'000;
+constexpr double kRateAlpha = 2.0 / 61;      // EWMA over about 60 minutes
+constexpr size_t kMaxSeenCached = 100'000;   // first-seen values held in memory (then re-learned from the DB)
+constexpr std::string_view kFirstSeenKinds[] = {"api_token", "audience", "address"};
 }  // namespace
 
 bool valid_sink_name(std::string_view name) {
@@ -206,6 +213,212 @@ void Monitor::signing_refused(std::string_view keyset, std::string_view kid, std
                      std::string(reason) + ")",
                  json{{"last_reason", std::string(reason)}, {"last_actor", actor.name}, {"last_actor_addr", actor.addr}},
                  actor);
+}
+
+void Monitor::token_signed(std::string_view keyset, std::string_view kid, const Actor& actor, std::string_view aud,
+                     TimePoint at) {
+  const int64_t now_ms = to_unix_millis(at);
+  const int64_t dormant_ms = opts_.dormant_after.count() * 1000;
+  std::optional<int64_t> dormant_since;  // the cached last signature (0: none cached)
+  std::optional<std::pair<int64_t, double>> spike;
+  std::vector<std::pair<std::string_view, std::string>> unseen;
+  {
+    std::lock_guard lk(mu_);
+    if (dormant_ms > 0) {
+      auto it = last_signed_.find(kid);
+      if (it == last_signed_.end()) {
+        last_signed_.emplace(std::string(kid), now_ms);
+        dormant_since = 0;  // not known here: ask the ledger
+      } else {
+        if (now_ms - it->second > dormant_ms) dormant_since = it->second;
+        it->second = std::max(it->second, now_ms);
+      }
+    }
+    if (opts_.rate_factor > 0) {
+      auto it = rates_.find(keyset);
+      if (it == rates_.end()) it = rates_.emplace(std::string(keyset), Rate{}).first;
+      Rate& r = it->second;
+      const int64_t minute = now_ms / kMinuteMs;
+      if (r.minute < 0) {
+        r.minute = minute;
+      } else if (minute > r.minute) {
+        r.average = kRateAlpha * static_cast<double>(r.count) + (1 - kRateAlpha) * r.average;
+        r.average *= std::pow(1 - kRateAlpha, static_cast<double>(std::min<int64_t>(minute - r.minute - 1, 100'000)));
+        r.history += minute - r.minute;
+        r.minute = minute;
+        r.count = 0;
+      }
+      ++r.count;  // a clock stepping back counts in the current minute
+      if (r.history * 60 >= opts_.rate_warmup.count() && r.count > opts_.rate_floor &&
+          static_cast<double>(r.count) > opts_.rate_factor * r.average && r.alerted != r.minute) {
+        r.alerted = r.minute;
+        spike = {r.count, r.average};
+      }
+    }
+    if (opts_.learning_period.count() > 0) {
+      const std::string_view values[] = {actor.name, aud, actor.addr};
+      for (size_t i = 0; i < 3; ++i) {
+        if (values[i].empty()) continue;
+        std::string key = std::string(keyset) + '\n' + std::string(kFirstSeenKinds[i]) + '\n' + std::string(values[i]);
+        if (seen_.count(key) > 0) continue;
+        if (seen_.size() >= kMaxSeenCached) seen_.clear();  // the database still knows them
+        seen_.insert(std::move(key));
+        unseen.emplace_back(kFirstSeenKinds[i], std::string(values[i]));
+      }
+    }
+  }
+  if (dormant_since) check_dormant(std::string(keyset), std::string(kid), actor, now_ms, *dormant_since);
+  if (spike) {
+    db::AlertRecord a;
+    a.ts_ms = now_ms;
+    a.kind = "signing_rate_anomaly";
+    a.severity = "warning";
+    a.keyset = std::string(keyset);
+    a.kid = std::string(kid);
+    a.id = alert_id(a.kind, a.keyset + "\n" + std::to_string(now_ms / (60 * kMinuteMs)));
+    char avg[32];
+    std::snprintf(avg, sizeof avg, "%.1f", spike->second);
+    a.summary = "keyset '" + a.keyset + "' signed " + std::to_string(spike->first) + " tokens within a minute, " +
+                "over " + std::to_string(opts_.rate_factor) + "x its trailing average of " + avg + " per minute";
+    a.evidence = json{{"minute_count", spike->first},
+                      {"trailing_average_per_minute", spike->second},
+                      {"factor", opts_.rate_factor},
+                      {"floor", opts_.rate_floor},
+                      {"last_actor", actor.name},
+                      {"last_actor_addr", actor.addr}}
+                     .dump();
+    (void)raise(std::move(a), actor);
+  }
+  for (const auto& [kind, value] : unseen) check_first_seen(std::string(keyset), std::string(kind), value, actor, now_ms);
+}
+
+void Monitor::check_dormant(std::string keyset, std::string kid, const Actor& actor, int64_t now_ms,
+                            int64_t cached_ms) {
+  // The ledger has the truth (another instance may have signed meanwhile): the key's newest
+  // signature before this one.
+  db::LedgerQuery q;
+  q.kid = kid;
+  q.kind = "sign";
+  q.outcome = "ok";
+  q.to_ms = now_ms - 1;
+  q.limit = 1;
+  auto page = store_.query_ledger(q);
+  if (!page.ok()) {
+    spdlog::warn("monitor: cannot check whether key {} was dormant: {}", kid, page.status().to_string());
+    return;
+  }
+  if (page->entries.empty()) return;  // its first signature
+  const int64_t prev_ms = std::max(page->entries.front().ts_ms, cached_ms);
+  const int64_t idle_s = (now_ms - prev_ms) / 1000;
+  if (idle_s <= opts_.dormant_after.count()) return;
+  db::AlertRecord a;
+  a.ts_ms = now_ms;
+  a.kind = "dormant_key_used";
+  a.severity = "warning";
+  a.keyset = std::move(keyset);
+  a.kid = std::move(kid);
+  a.id = alert_id(a.kind, a.kid + "\n" + std::to_string(prev_ms));
+  a.summary = "key " + a.kid + " of keyset '" + a.keyset + "' signed after " + std::to_string(idle_s) +
+              " s without signing (dormant_after " + std::to_string(opts_.dormant_after.count()) + " s)";
+  a.evidence = json{{"idle_s", idle_s},
+                    {"previous_signature_ms", prev_ms},
+                    {"dormant_after_s", opts_.dormant_after.count()},
+                    {"actor", actor.name},
+                    {"actor_addr", actor.addr}}
+                   .dump();
+  (void)raise(std::move(a), actor);
+}
+
+void Monitor::check_first_seen(const std::string& keyset, const std::string& kind, const std::string& value,
+                               const Actor& actor, int64_t now_ms) {
+  auto forget = [&] {  // not recorded: try again with a later signature
+    std::lock_guard lk(mu_);
+    seen_.erase(keyset + '\n' + kind + '\n' + value);
+  };
+  std::optional<int64_t> since;
+  {
+    std::lock_guard lk(mu_);
+    if (auto it = learning_since_.find(keyset); it != learning_since_.end()) since = it->second;
+  }
+  if (!since) {
+    // When monitoring first saw this keyset sign (stored, so a restart does not learn again).
+    auto first = store_.note_first_seen(keyset, "keyset", "", now_ms);
+    if (!first.ok()) {
+      spdlog::warn("monitor: cannot record first-seen values for keyset '{}': {}", keyset, first.status().to_string());
+      forget();
+      return;
+    }
+    since = *first;
+    std::lock_guard lk(mu_);
+    learning_since_[keyset] = *first;
+  }
+  auto first = store_.note_first_seen(keyset, kind, value, now_ms);
+  if (!first.ok()) {
+    spdlog::warn("monitor: cannot record first-seen values for keyset '{}': {}", keyset, first.status().to_string());
+    forget();
+    return;
+  }
+  const int64_t learning_ms = opts_.learning_period.count() * 1000;
+  if (*first != now_ms || now_ms < *since + learning_ms) return;  // known, or still learning
+  static const std::map<std::string, std::string, std::less<>> kWhat = {
+      {"api_token", "API token"}, {"audience", "audience"}, {"address", "caller address"}};
+  db::AlertRecord a;
+  a.ts_ms = now_ms;
+  a.kind = "first_seen_caller";
+  a.severity = "info";
+  a.keyset = keyset;
+  a.id = alert_id(a.kind, keyset + "\n" + kind + "\n" + value);
+  a.summary = "first signature for keyset '" + keyset + "' by a new " + kWhat.at(kind) + ": " + value.substr(0, 200);
+  a.evidence = json{{"what", kind},
+                    {"value", value.substr(0, 512)},
+                    {"monitoring_since_ms", *since},
+                    {"actor", actor.name},
+                    {"actor_addr", actor.addr}}
+                   .dump();
+  (void)raise(std::move(a), actor);
+}
+
+void Monitor::hsm_error(std::string_view keyset, std::string_view kid, std::string_view error) {
+  auto w = count_in_window("hsm_errors", keyset, opts_.hsm_error_threshold);
+  if (!w) return;
+  raise_windowed(*w, "hsm_errors", keyset, kid,
+                 std::to_string(w->count) + " signatures for keyset '" + std::string(keyset) +
+                     "' failed in the HSM within " + std::to_string(opts_.window.count()) + " s",
+                 json{{"last_error", std::string(error).substr(0, 512)}}, Actor{"monitor", "local"});
+}
+
+bool Monitor::recently_raised(const std::string& id, int64_t now_ms) {
+  std::lock_guard lk(mu_);
+  auto [it, inserted] = periodic_.try_emplace(id, now_ms);
+  if (!inserted && now_ms - it->second < 3'600'000) return true;
+  it->second = now_ms;
+  return false;
+}
+
+void Monitor::rotation_overdue(std::string_view keyset, std::string_view problem) {
+  const int64_t now_ms = to_unix_millis(clock_.now());
+  db::AlertRecord a;
+  a.ts_ms = now_ms;
+  a.kind = "rotation_overdue";
+  a.severity = "warning";
+  a.keyset = std::string(keyset);
+  a.id = alert_id(a.kind, a.keyset + "\n" + std::to_string(now_ms / kDayMs));
+  if (recently_raised(a.id, now_ms)) return;  // checked every pass; counted at most hourly
+  a.summary = "keyset '" + a.keyset + "': rotation overdue: " + std::string(problem);
+  a.evidence = json{{"problem", std::string(problem)}}.dump();
+  (void)raise(std::move(a), Actor{"scheduler", "local"});
+}
+
+void Monitor::audit_failed(std::string_view problem, const json& detail) {
+  const int64_t now_ms = to_unix_millis(clock_.now());
+  db::AlertRecord a;
+  a.ts_ms = now_ms;
+  a.kind = "audit_failure";
+  a.severity = "critical";
+  a.id = alert_id(a.kind, std::string(problem) + "\n" + std::to_string(now_ms / kDayMs));
+  a.summary = "the ledger audit failed: " + std::string(problem);
+  a.evidence = detail.dump();
+  (void)raise(std::move(a), Actor{"audit", "local"});
 }
 
 Status Monitor::acknowledge(std::string_view id, const Actor& actor, std::string_view reason) {

@@ -13,6 +13,19 @@
 //   leak_suspected          critical  per keyset, kid and UTC day
 //   unknown_kid_probe       warning   per keyset and window, raised at the threshold
 //   signing_outside_policy  warning   per keyset and window, raised at the threshold
+//   dormant_key_used        warning   per key and idle period: a key signs after dormant_after idle
+//   signing_rate_anomaly    warning   per keyset and hour: a minute far above the trailing average
+//   first_seen_caller       info      per keyset, kind and value: a new API token, audience or
+//                                     caller address signs for a keyset (after its learning period)
+//   rotation_overdue        warning   per keyset and day (KeysetHealth::overdue)
+//   hsm_errors              warning   per keyset and window, raised at the threshold
+//   audit_failure           critical  per problem and day: the ledger's chain or tree fails
+//
+// The unusual-use detectors (token_signed()) run on every signed token, so they keep their state in
+// memory (one mutex, one map lookup per detector); the dormant and first-seen detectors confirm
+// with the database before alerting (another instance may have signed), and first-seen values
+// are stored (monitor_seen) so a restart does not make every caller new again. The rate
+// detector's average is per process (each instance sees its share of the traffic).
 //
 // Thread-safety: all methods may be called concurrently.
 #pragma once
@@ -24,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -59,6 +73,18 @@ struct MonitorOptions {
   std::chrono::milliseconds retry_max{600000};
   std::chrono::milliseconds claim{60000};
   std::chrono::milliseconds poll{1000};
+  // Unusual use. dormant_after: a key that signs after being idle longer (0: off).
+  std::chrono::seconds dormant_after{std::chrono::hours(24 * 7)};
+  // A keyset's signatures in one minute above rate_factor x its trailing per-minute average (an
+  // EWMA over about an hour) and above rate_floor, once rate_warmup of history is in (0: off).
+  int rate_factor = 10;
+  int rate_floor = 600;
+  std::chrono::seconds rate_warmup{600};
+  // First-seen API tokens, audiences and caller addresses are learned silently for this long after
+  // monitoring first sees a keyset sign, then each new one raises first_seen_caller (0: off).
+  std::chrono::seconds learning_period{std::chrono::hours(24)};
+  // HSM failures on the signing path per keyset and window before hsm_errors is raised.
+  int hsm_error_threshold = 5;
 };
 
 // A webhook URL split for the HTTP client. InvalidArgument "bad_webhook" unless the shape above.
@@ -91,6 +117,15 @@ class Monitor {
   void unknown_kid(std::string_view keyset, std::string_view kid, const Actor& presenter);
   // A signing attempt was refused by policy (not for unavailability).
   void signing_refused(std::string_view keyset, std::string_view kid, std::string_view reason, const Actor& actor);
+  // A token was signed (its ledger record is durable) at `at`: the unusual-use detectors.
+  // `aud`: the token's audience as the ledger records it ("" none).
+  void token_signed(std::string_view keyset, std::string_view kid, const Actor& actor, std::string_view aud, TimePoint at);
+  // The HSM failed a signature for `keyset`.
+  void hsm_error(std::string_view keyset, std::string_view kid, std::string_view error);
+  // Key-health checks, run by the leader's scheduler: rotation overdue for each keyset in `overdue`
+  // (name, problem), and a failed audit of the ledger (`problem` empty: it passed).
+  void rotation_overdue(std::string_view keyset, std::string_view problem);
+  void audit_failed(std::string_view problem, const nlohmann::json& detail);
 
   // ---- alerts ----
   // Writes the alert with its evidence and deliveries (see above); true when it is new.
@@ -130,6 +165,25 @@ class Monitor {
     int64_t count = 0;
   };
   std::map<std::string, Counter> counters_;  // "kind\nkeyset"; guarded by mu_
+
+  // Unusual use (token_signed()).
+  void check_dormant(std::string keyset, std::string kid, const Actor& actor, int64_t now_ms, int64_t cached_ms);
+  void check_first_seen(const std::string& keyset, const std::string& kind, const std::string& value,
+                        const Actor& actor, int64_t now_ms);
+  struct Rate {
+    int64_t minute = -1;   // the minute being counted
+    int64_t count = 0;     // signatures in it
+    double average = 0;    // EWMA of earlier minutes' counts
+    int64_t history = 0;   // minutes folded into the average
+    int64_t alerted = -1;  // the minute last alerted
+  };
+  std::map<std::string, int64_t, std::less<>> last_signed_;  // kid -> ms; guarded by mu_
+  std::map<std::string, Rate, std::less<>> rates_;           // keyset; guarded by mu_
+  std::map<std::string, int64_t, std::less<>> learning_since_;  // keyset -> ms; guarded by mu_
+  // Periodic checks (rotation_overdue): alert ids raised within the last hour; guarded by mu_.
+  bool recently_raised(const std::string& id, int64_t now_ms);
+  std::map<std::string, int64_t, std::less<>> periodic_;
+  std::unordered_set<std::string> seen_;  // "keyset\nkind\nvalue" known in the database; guarded by mu_
 };
 
 // The stable id of an alert: "<kind>-" and 24 hex digits of SHA-256 over the de-duplication key.

@@ -21,9 +21,13 @@ constexpr Field kFields[] = {
 struct CountField {
   const char* name;
   int64_t Policy::*member;
+  int64_t max;
 };
-constexpr CountField kCountFields[] = {{"sign_rate", &Policy::sign_rate}, {"sign_burst", &Policy::sign_burst}};
 constexpr int64_t kMaxCount = 1'000'000;
+constexpr int64_t kMaxSignatures = int64_t{1} << 53;  // exact in every JSON reader
+constexpr CountField kCountFields[] = {{"sign_rate", &Policy::sign_rate, kMaxCount},
+                                       {"sign_burst", &Policy::sign_burst, kMaxCount},
+                                       {"max_signatures", &Policy::max_signatures, kMaxSignatures}};
 constexpr int64_t kMaxSeconds = int64_t{100} * 365 * 24 * 3600;  // 100 years: no overflow anywhere
 }  // namespace
 
@@ -63,8 +67,8 @@ Status validate_policy(const Policy& p) {
     }
   }
   for (const auto& f : kCountFields) {
-    if (p.*f.member < 0 || p.*f.member > kMaxCount) {
-      return InvalidArgument(std::string(f.name) + " out of range (0 .. 1000000)", "bad_policy");
+    if (p.*f.member < 0 || p.*f.member > f.max) {
+      return InvalidArgument(std::string(f.name) + " out of range (0 .. " + std::to_string(f.max) + ")", "bad_policy");
     }
   }
   if (p.sign_burst > 0 && p.sign_rate == 0) {
@@ -143,8 +147,9 @@ Result<Policy> policy_from_json(const nlohmann::json& j, const Policy& base) {
       if (it.key() == f.name) count = &f;
     }
     if (count != nullptr) {
-      if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() > kMaxCount) {
-        return InvalidArgument(std::string(count->name) + " must be an integer 0..1000000", "bad_policy");
+      if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() > count->max) {
+        return InvalidArgument(std::string(count->name) + " must be an integer 0.." + std::to_string(count->max),
+                               "bad_policy");
       }
       p.*(count->member) = it.value().get<int64_t>();
       continue;

@@ -43,6 +43,11 @@ struct Policy {
   // and the burst allowed above it (0 = one second's worth). Beyond it: 429 rate_limited.
   int64_t sign_rate = 0;
   int64_t sign_burst = 0;
+  // Key usage limit (as SignServer's): at most this many signatures per key, 0 = none. Exact
+  // across instances (the store counts and refuses in the signature's own transaction). The
+  // scheduler pre-publishes the successor before the limit is near (usage_rotation_due), and the
+  // signature that would exceed it switches to that successor instead of failing.
+  int64_t max_signatures = 0;
 
   bool operator==(const Policy&) const = default;
 };

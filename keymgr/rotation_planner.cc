@@ -136,6 +136,16 @@ RotationPlan plan_transitions(const Keyset& ks, TimePoint now, const std::string
   return plan;
 }
 
+bool usage_rotation_due(const Keyset& ks, int64_t signatures, double rate) {
+  const int64_t limit = ks.policy.max_signatures;
+  if (limit <= 0 || ks.active_key() == nullptr || ks.successor() != nullptr) return false;
+  const int64_t left = limit - signatures;
+  if (left * 10 <= limit) return true;  // 90% used
+  if (rate <= 0) return false;
+  const double lead = static_cast<double>((ks.policy.prepublish + ks.policy.rotation_lead).count());
+  return static_cast<double>(left) / rate <= lead;
+}
+
 std::optional<KeyToGenerate> plan_generation(const Keyset& ks, TimePoint now) {
   if (ks.disabled) return std::nullopt;
   const Policy& p = ks.policy;

@@ -69,6 +69,13 @@ struct KeyToGenerate {
 // has come (activating when its predecessor's window ends, and never before now + prepublish).
 std::optional<KeyToGenerate> plan_generation(const Keyset& ks, TimePoint now);
 
+// Whether the signing key of `ks`, which has made `signatures` of its policy's max_signatures,
+// should get its successor now: once 90% are used, or when at `rate` signatures per second (the
+// caller's estimate; <= 0 unknown) it would reach the limit within prepublish + rotation_lead, so
+// the successor is published long enough when the limit comes. False without a limit, without an
+// active key, or when a successor is already there.
+bool usage_rotation_due(const Keyset& ks, int64_t signatures, double rate);
+
 // The health verdict of `ks` at `now` (failure counters are the caller's). `last_gap_at`: the
 // last signing gap, which makes an unpublished key that took over after it an incident.
 KeysetHealth assess_health(const Keyset& ks, TimePoint now, std::optional<TimePoint> last_gap_at);

@@ -74,7 +74,10 @@ TickReport Scheduler::tick() {
   if (!reconciled_) reconcile(fence);
   std::vector<std::string> names;
   for (const auto& ks : keys_.keysets()) names.push_back(ks->name);
-  return advance_each(names, fence);
+  TickReport r = advance_each(names, fence);
+  // Keys near their max_signatures get their successor pre-published (one read per such keyset).
+  keys_.rotate_for_usage();
+  return r;
 }
 
 TickReport Scheduler::tick_due() {

@@ -45,7 +45,8 @@ class Scheduler {
   // Extra work run at the end of every pass (e.g. ledger checkpoints). Call before start().
   void add_job(std::function<void()> job);
 
-  // A full sweep: advances every keyset.
+  // A full sweep: advances every keyset, then pre-publishes successors for keys near their
+  // max_signatures (KeyService::rotate_for_usage).
   TickReport tick();
   // Advances only the keysets with an event due at the clock's now.
   TickReport tick_due();

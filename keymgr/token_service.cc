@@ -103,6 +103,20 @@ void TokenService::record_refusal(std::string_view keyset, const Actor& actor, s
 }
 
 Result<SignedToken> TokenService::sign(const SignRequest& req) {
+  std::string exhausted;
+  auto r = sign_once(req, &exhausted);
+  if (r.ok() || exhausted.empty()) return r;
+  // The key made its max_signatures (the store refused the signature, so the limit holds
+  // exactly): switch to its successor, then sign once more with the key that signs now. Another
+  // signer or instance may have switched already; retire_exhausted then does nothing.
+  if (auto after = keys_.retire_exhausted(req.keyset, exhausted, Actor{"usage-limit", "local"}); !after.ok()) {
+    spdlog::warn("keyset {}: switching from key {} after its usage limit: {}", req.keyset, exhausted,
+                 after.status().to_string());
+  }
+  return sign_once(req, nullptr);
+}
+
+Result<SignedToken> TokenService::sign_once(const SignRequest& req, std::string* exhausted) {
   const auto started = std::chrono::steady_clock::now();
   // Choose the key (promoting a due successor if the scheduler is late), then check it again
   // under the sign guard, where no transition can land until the ledger record is durable.
@@ -178,6 +192,7 @@ Result<SignedToken> TokenService::sign(const SignRequest& req) {
   auto sig = hsm_.sign(key.hsm_id, key.alg, signing_input);
   if (!sig.ok()) {
     if (metrics_ != nullptr) metrics_->inc("keymgr_hsm_errors_total", "op=\"sign\"");
+    if (monitor_ != nullptr) monitor_->hsm_error(ks.name, key.kid, sig.status().message());
     Status st = sig.status().code() == ErrorCode::kUnavailable
                     ? sig.status()
                     : Unavailable("HSM could not sign: " + sig.status().message(), "hsm_unavailable");
@@ -202,9 +217,20 @@ Result<SignedToken> TokenService::sign(const SignRequest& req) {
   e.exp = exp;
   e.token_sha256 = hex_encode(sha256(token));
   e.outcome = "ok";
+  e.usage_limit = p.max_signatures;
+  const std::string aud = monitor_ != nullptr ? e.aud : std::string();
   // append_signature: the store admits the record only if the key may still sign as committed
   // (db/signing_admission.h), which is what makes suspend/compromise exact across instances.
   auto seq = store_.append_signature(std::move(e));
+  if (!seq.ok() && seq.status().reason() == db::kKeyUsageExhausted) {
+    // Dropped: the key has made its max_signatures. sign() switches to the successor.
+    const std::string kid = key.kid;
+    guard.reset();
+    refuse(req, kid, seq.status(), req.claims);  // recorded as refused: the HSM's signature was discarded
+    if (exhausted != nullptr) *exhausted = kid;
+    return Unavailable(seq.status().message() + "; its successor is not signing yet, retry",
+                       std::string(db::kKeyUsageExhausted));
+  }
   if (!seq.ok() && seq.status().reason() == db::kKeyNotSigning) {
     // Another instance changed the key after this process's snapshot: the token is dropped, the
     // refusal recorded, and the snapshot reloaded so that the caller's retry signs with the key the
@@ -228,6 +254,8 @@ Result<SignedToken> TokenService::sign(const SignRequest& req) {
     return Unavailable("the signing ledger cannot record the token: " + seq.status().message(), "ledger_unavailable");
   }
   count(ks.name, jws_alg(key.alg), "ok");
+  // The unusual-use detectors see the token once it is durable (they never change the answer).
+  if (monitor_ != nullptr) monitor_->token_signed(ks.name, key.kid, req.actor, aud, now);
   if (metrics_ != nullptr) {
     metrics_->observe("keymgr_sign_duration_seconds", "keyset=\"" + Metrics::label_value(ks.name) + "\"",
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

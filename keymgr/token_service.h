@@ -81,6 +81,9 @@ class TokenService {
   void record_refusal(std::string_view keyset, const Actor& actor, std::string_view reason);
 
  private:
+  // One attempt; sign() retries once after switching keys when the key made its max_signatures.
+  // `exhausted` (may be null) receives the kid when the store refused it for its usage limit.
+  Result<SignedToken> sign_once(const SignRequest& req, std::string* exhausted);
   void refuse(const SignRequest& req, const std::string& kid, const Status& why, const nlohmann::json& claims);
   void count(std::string_view keyset, std::string_view alg, std::string_view outcome);
 

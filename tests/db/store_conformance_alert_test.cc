@@ -5,6 +5,7 @@
 #include <atomic>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "db/alert_cursor.h"
 #include "tests/db/store_conformance.h"
@@ -253,6 +254,36 @@ TEST(AlertCursor, RoundTripsAndRejectsAnythingElse) {
   }
   EXPECT_EQ(parse_alert_cursor("1:" + std::string(129, 'a')).status().reason(), "bad_cursor");
   EXPECT_TRUE(parse_alert_cursor("0:" + std::string(128, 'a')).ok());
+}
+
+// The monitor's first-seen record: the first time wins, for every instance and after restarts.
+TEST_P(StoreConformance, FirstSeenKeepsTheFirstTimeAcrossInstances) {
+  auto a = open();
+  auto b = open();
+  ASSERT_TRUE(a && b);
+  auto first = a->note_first_seen("web", "audience", "https://api", 1000);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  EXPECT_EQ(*first, 1000);
+  EXPECT_EQ(*b->note_first_seen("web", "audience", "https://api", 2000), 1000) << "recorded once";
+  EXPECT_EQ(*a->note_first_seen("web", "audience", "https://api", 500), 1000) << "never moved";
+  // Another keyset, kind or value is another record.
+  EXPECT_EQ(*b->note_first_seen("api", "audience", "https://api", 3000), 3000);
+  EXPECT_EQ(*b->note_first_seen("web", "address", "https://api", 3100), 3100);
+  EXPECT_EQ(*a->note_first_seen("web", "audience", "https://api2", 3200), 3200);
+  EXPECT_EQ(*a->note_first_seen("web", "audience", "", 3300), 3300) << "the empty value is a value";
+  // Concurrent first sightings of one value: every caller gets the same time.
+  std::vector<std::thread> threads;
+  std::vector<int64_t> got(8, 0);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      auto r = (t % 2 == 0 ? a : b)->note_first_seen("web", "api_token", "ops#t1", 5000 + t);
+      got[static_cast<size_t>(t)] = r.ok() ? *r : -1;
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int64_t g : got) EXPECT_EQ(g, got[0]);
+  EXPECT_GE(got[0], 5000);
+  EXPECT_LT(got[0], 5008);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -184,6 +185,100 @@ TEST_P(StoreConformance, NoSignatureIsAdmittedAfterACompromiseHasBeenApplied) {
   ASSERT_EQ(cp->entries[0].event, "key_compromised");
   EXPECT_LT(last_signature_seq, cp->entries[0].seq);
   expect_chain_ok(*signer, *signer->ledger_size());
+}
+
+// Every recorded signature counts in its key's usage, in the same transaction; refused ones do not.
+TEST_P(StoreConformance, KeyUsageCountsRecordedSignaturesOnly) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const int64_t web = add_keyset(*s, "web", "https://web");
+  ChangeSet add;
+  add.key_inserts = {active_key(web, "kid-a"), active_key(web, "kid-b")};
+  ASSERT_TRUE(s->apply(add).ok());
+  auto none = s->key_usage({"kid-a", "kid-b", "kid-nobody"});
+  ASSERT_TRUE(none.ok()) << none.status().to_string();
+  EXPECT_TRUE(none->empty()) << "a key that never signed has no usage";
+
+  ASSERT_TRUE(s->append_signature(signature("web", "kid-a", "a1", kNow * 1000)).ok());
+  ASSERT_TRUE(s->append_signature(signature("web", "kid-a", "a2", kNow * 1000 + 250)).ok());
+  ASSERT_TRUE(s->append_signature(signature("web", "kid-b", "b1", kNow * 1000 + 100)).ok());
+  // Refused (outside the window) and plain ledger entries: not counted.
+  ASSERT_FALSE(s->append_signature(signature("web", "kid-b", "b2", 1700001000 * 1000LL)).ok());
+  ASSERT_TRUE(s->append_ledger(lifecycle_entry("key_generated", "kid-b", kNow * 1000 + 900)).ok());
+
+  // A second store on the same database (another instance, or after a restart) reads the same.
+  auto other = open();
+  ASSERT_TRUE(other);
+  auto u = other->key_usage({"kid-a", "kid-b"});
+  ASSERT_TRUE(u.ok()) << u.status().to_string();
+  ASSERT_EQ(u->size(), 2u);
+  std::map<std::string, KeyUsage> by;
+  for (const auto& x : *u) by[x.kid] = x;
+  EXPECT_EQ(by["kid-a"].signatures, 2);
+  EXPECT_EQ(by["kid-a"].last_signed_ms, kNow * 1000 + 250);
+  EXPECT_EQ(by["kid-b"].signatures, 1);
+  EXPECT_EQ(by["kid-b"].last_signed_ms, kNow * 1000 + 100);
+}
+
+// policy.max_signatures as the store enforces it: entry.usage_limit. Under concurrent signers on
+// two stores (two instances), exactly `limit` signatures are recorded, every other one is refused
+// with key_usage_exhausted, and the usage agrees with the ledger.
+TEST_P(StoreConformance, AUsageLimitIsExactAcrossInstancesUnderConcurrency) {
+  auto a = open();
+  auto b = open();
+  ASSERT_TRUE(a && b);
+  const int64_t web = add_keyset(*a, "web", "https://web");
+  ChangeSet add;
+  add.key_inserts = {active_key(web, "kid-web"), active_key(web, "kid-free")};
+  ASSERT_TRUE(a->apply(add).ok());
+  constexpr int64_t kLimit = 150;
+  std::atomic<int> admitted{0}, exhausted{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      Store& s = t % 2 == 0 ? *a : *b;
+      for (int i = 0; i < 40; ++i) {
+        LedgerEntry e = signature("web", "kid-web", "t" + std::to_string(t) + "-" + std::to_string(i));
+        e.usage_limit = kLimit;
+        auto r = s.append_signature(std::move(e));
+        // A signature of another key in the same group commits: never limited by kid-web's.
+        LedgerEntry f = signature("web", "kid-free", "f" + std::to_string(t) + "-" + std::to_string(i));
+        if (!s.append_signature(std::move(f)).ok()) ++errors;
+        if (r.ok()) {
+          ++admitted;
+        } else if (r.status().reason() == "key_usage_exhausted") {
+          EXPECT_EQ(r.status().code(), ErrorCode::kFailedPrecondition);
+          ++exhausted;
+        } else {
+          ++errors;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(admitted.load(), kLimit);
+  EXPECT_EQ(exhausted.load(), 8 * 40 - kLimit);
+  settle(*a);
+  LedgerQuery q;
+  q.kid = "kid-web";
+  q.outcome = "ok";
+  q.kind = "sign";
+  int64_t in_ledger = 0;
+  ASSERT_TRUE(a->export_ledger(q, [&](const LedgerEntry&) { return ++in_ledger > 0; }).ok());
+  EXPECT_EQ(in_ledger, kLimit);
+  auto u = b->key_usage({"kid-web", "kid-free"});
+  ASSERT_TRUE(u.ok());
+  ASSERT_EQ(u->size(), 2u);
+  for (const auto& x : *u) EXPECT_EQ(x.signatures, x.kid == "kid-web" ? kLimit : 8 * 40) << x.kid;
+  // A higher limit (a policy change) admits again; a lower one refuses at once.
+  LedgerEntry more = signature("web", "kid-web", "more");
+  more.usage_limit = kLimit + 1;
+  EXPECT_TRUE(a->append_signature(std::move(more)).ok());
+  LedgerEntry less = signature("web", "kid-web", "less");
+  less.usage_limit = 10;
+  EXPECT_EQ(b->append_signature(std::move(less)).status().reason(), "key_usage_exhausted");
+  expect_chain_ok(*a, *a->ledger_size());
 }
 
 }  // namespace

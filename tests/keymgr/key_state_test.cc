@@ -38,7 +38,7 @@ constexpr NamedTrigger kTriggers[] = {
     {Trigger::kSchedule, "schedule"},     {Trigger::kRotate, "rotate"},         {Trigger::kEmergency, "emergency"},
     {Trigger::kSuspend, "suspend"},       {Trigger::kResume, "resume"},         {Trigger::kCompromise, "compromise"},
     {Trigger::kDestroy, "destroy"},       {Trigger::kReconcile, "reconcile"},   {Trigger::kDiscard, "discard"},
-    {Trigger::kExtend, "extend"},
+    {Trigger::kExtend, "extend"},         {Trigger::kUsageLimit, "usage_limit"},
 };
 
 struct Allowed {
@@ -59,6 +59,7 @@ constexpr Allowed kAllowed[] = {
     {kPre, kActive, Trigger::kSchedule},
     {kPre, kActive, Trigger::kRotate},
     {kPre, kActive, Trigger::kEmergency},
+    {kPre, kActive, Trigger::kUsageLimit},  // the successor of a key that made its max_signatures
     // NIST: pre-activation -> compromised when the key's integrity becomes suspect.
     {kPre, kCompromised, Trigger::kCompromise},
     // NIST: pre-activation -> (not needed) -> destroyed; here through retired.
@@ -69,6 +70,7 @@ constexpr Allowed kAllowed[] = {
     {kActive, kDeactivated, Trigger::kSchedule},
     {kActive, kDeactivated, Trigger::kRotate},
     {kActive, kDeactivated, Trigger::kEmergency},
+    {kActive, kDeactivated, Trigger::kUsageLimit},  // it made its policy's max_signatures
     {kActive, kCompromised, Trigger::kCompromise},
     // NIST: suspended -> active (restored) / deactivated / compromised.
     {kSuspended, kActive, Trigger::kResume},
