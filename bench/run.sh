@@ -31,6 +31,8 @@
 #   2b. signlog: ES256 signing with the transparency-log integrator idle (ledger.integrate_max_delay
 #      = "1h": it first wakes after 15 min) vs running (the default "1s": integrates every 250 ms,
 #      signs a checkpoint every 10 s), alternated idle/on BENCH_SIGNLOG_PAIRS times, same server data;
+#   2c. signmon (issue 15): ES256 signing with the monitoring detectors and limits off vs on (limits
+#      far above the load), alternated off/on BENCH_SIGNLOG_PAIRS times; server CPU per token (goal ≤ 1.05x);
 #   3. ledger: bench/ledger_bench.cc (append 1 and 64 threads, fill + queries + size) at 1M records
 #      (10M too with BENCH_LEDGER_10M=1), vs raw SQLite (perf-baseline/sqlitebench.c, WAL/FULL);
 #      then the Merkle tree over the filled ledger (issue 12): integrate_tree in batches of 65,536
@@ -62,7 +64,7 @@
 #   BENCH_WORK=DIR         scratch dir (default mktemp under /tmp: the root disk, as in PERF.md)
 #   BENCH_KEEP=1           keep the scratch dir
 #   BENCH_SKIP_BUILD=1     reuse build-bench as is (its commit is in build-bench/.bench-commit)
-#   BENCH_SECTIONS="sign peer signlog jwks ledger scale cluster"   run only some sections
+#   BENCH_SECTIONS="sign peer signlog signmon jwks ledger scale cluster"   run only some sections
 #   BENCH_PEER_PORT=18483     peer section: oidc-provider's port
 #   BENCH_PEER_WORKERS=2      peer section: oidc-provider cluster workers
 #   BENCH_PEER_WARMUP=15s     peer section: wrk -c64 warm-up before the measured runs (smoke 2s)
@@ -91,9 +93,9 @@ PPORT=${BENCH_PUBLIC_PORT:-18482}  # keymgr's public listener (server.public_por
 WORK=${BENCH_WORK:-$(mktemp -d /tmp/km-bench.XXXXXX)}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RAW=${BENCH_RAW_DIR:-$ROOT/bench/results/raw-$STAMP}
-SECTIONS=" ${BENCH_SECTIONS:-sign peer signlog jwks ledger scale cluster} "
+SECTIONS=" ${BENCH_SECTIONS:-sign peer signlog signmon jwks ledger scale cluster} "
 want() { [[ "$SECTIONS" == *" $1 "* ]]; }
-need_km() { local s; for s in sign signlog jwks ledger scale cluster; do want "$s" && return 0; done; return 1; }  # peer does not
+need_km() { local s; for s in sign signlog signmon jwks ledger scale cluster; do want "$s" && return 0; done; return 1; }  # peer does not
 mkdir -p "$RAW" "$WORK"
 ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 log() { printf '[bench %s load %s] %s\n' "$(date +%H:%M:%S)" "$(cut -d' ' -f1 /proc/loadavg)" "$*" >&2; }
@@ -403,6 +405,41 @@ for r in $(seq 1 "$PAIRS"); do
     grep -E 'Requests/sec|Non-2xx|Socket' "$RAW/wrk_signlog_${mode}_r$r.txt" >&2 || true
   done
 done
+cp "$WORK/keymgr-default.toml" "$DATA/keymgr.toml"
+stop_server; start_server
+fi
+# ------------------------------------------------------------------ 2c. signing, monitoring off vs on (issue 15)
+# off: every detector that runs on the signing path switched off ([monitor] dormant_after,
+# rate_factor, learning_period = 0) and no rate limit. on: the detectors at their defaults, the
+# keyset's sign_rate/max_signatures and a per-token limit set far above the load (so the limiter
+# and the usage check run on every signature but refuse none). The key usage count itself is
+# always on (one upsert per group commit): it is in both modes, and in every other section.
+if want signmon; then
+cp "$DATA/keymgr.toml" "$WORK/keymgr-default.toml"
+for r in $(seq 1 "$PAIRS"); do
+  for mode in off on; do
+    cp "$WORK/keymgr-default.toml" "$DATA/keymgr.toml"
+    if [ "$mode" = off ]; then
+      printf '[monitor]\ndormant_after = "0s"\nrate_factor = 0\nlearning_period = "0s"\n' >> "$DATA/keymgr.toml"
+    else
+      printf '[limits]\ntoken_sign_rate = 1000000\ntoken_sign_burst = 1000000\n' >> "$DATA/keymgr.toml"
+    fi
+    stop_server; start_server
+    if [ "$mode" = off ]; then pol='{"sign_rate":0,"sign_burst":0,"max_signatures":0}'
+    else pol='{"sign_rate":1000000,"sign_burst":1000000,"max_signatures":1000000000}'; fi
+    api PATCH /v1/keysets/es256 "$ADMIN" "{\"policy\":$pol}" >/dev/null
+    # A first signature through the new process (first-seen values, the dormant check's ledger read).
+    api POST /v1/keysets/es256/sign "$ISSUER" '{"claims":{"sub":"u"},"ttl":300}' >/dev/null
+    log "sign ES256, monitoring $mode (pair $r): wrk -t2 -c64 -d$DUR"
+    cpu0=$(awk '{print $14 + $15}' "/proc/$SPID/stat")
+    wrk -t2 -c64 -d"$DUR" --latency -s "$ROOT/bench/sign.lua" "http://127.0.0.1:$PORT/v1/keysets/es256/sign" -- "$ISSUER" \
+      > "$RAW/wrk_signmon_${mode}_r$r.txt" 2>&1 || true
+    echo "CPU mode=$mode pair=$r ticks=$(( $(awk '{print $14 + $15}' "/proc/$SPID/stat") - cpu0 )) hz=$(getconf CLK_TCK)" \
+      >> "$RAW/wrk_signmon_${mode}_r$r.txt"
+    grep -E 'Requests/sec|Non-2xx|Socket' "$RAW/wrk_signmon_${mode}_r$r.txt" >&2 || true
+  done
+done
+api PATCH /v1/keysets/es256 "$ADMIN" '{"policy":{"sign_rate":0,"sign_burst":0,"max_signatures":0}}' >/dev/null
 cp "$WORK/keymgr-default.toml" "$DATA/keymgr.toml"
 stop_server; start_server
 fi

@@ -39,20 +39,22 @@ Status get(const toml::table& t, std::string_view section, std::string_view key,
   return Status::Ok();
 }
 
+// `allow_zero`: 0 / "0s" is accepted (a detector switched off).
 Status get_duration(const toml::table& t, std::string_view section, std::string_view key, std::chrono::seconds& out,
-                    const std::string& src) {
+                    const std::string& src, bool allow_zero = false) {
   auto node = t[section][key];
   if (!node) return Status::Ok();
+  const int64_t min = allow_zero ? 0 : 1;
   if (node.is_integer()) {
     auto i = node.value<int64_t>();
-    if (*i <= 0) return bad(src, std::string(section) + "." + std::string(key) + " must be positive");
+    if (*i < min) return bad(src, std::string(section) + "." + std::string(key) + (allow_zero ? " must not be negative" : " must be positive"));
     out = std::chrono::seconds(*i);
     return Status::Ok();
   }
   auto s = node.value<std::string>();
   if (!s) return bad(src, std::string(section) + "." + std::string(key) + " must be a duration like \"10s\"");
   auto d = parse_duration(*s);
-  if (!d.ok() || d->count() <= 0) return bad(src, std::string(section) + "." + std::string(key) + ": bad duration");
+  if (!d.ok() || d->count() < min) return bad(src, std::string(section) + "." + std::string(key) + ": bad duration");
   out = *d;
   return Status::Ok();
 }
@@ -269,11 +271,11 @@ Result<Config> parse_config(std::string_view text, const std::string& src) {
   if (c.monitor.refusal_threshold < 1 || c.monitor.refusal_threshold > 1000000) {
     return bad(src, "monitor.refusal_threshold must be 1..1000000");
   }
-  RETURN_IF_ERROR(get_duration(t, "monitor", "dormant_after", c.monitor.dormant_after, src));
+  RETURN_IF_ERROR(get_duration(t, "monitor", "dormant_after", c.monitor.dormant_after, src, /*allow_zero=*/true));
   RETURN_IF_ERROR(get(t, "monitor", "rate_factor", c.monitor.rate_factor, src));
   RETURN_IF_ERROR(get(t, "monitor", "rate_floor", c.monitor.rate_floor, src));
-  RETURN_IF_ERROR(get_duration(t, "monitor", "rate_warmup", c.monitor.rate_warmup, src));
-  RETURN_IF_ERROR(get_duration(t, "monitor", "learning_period", c.monitor.learning_period, src));
+  RETURN_IF_ERROR(get_duration(t, "monitor", "rate_warmup", c.monitor.rate_warmup, src, /*allow_zero=*/true));
+  RETURN_IF_ERROR(get_duration(t, "monitor", "learning_period", c.monitor.learning_period, src, /*allow_zero=*/true));
   RETURN_IF_ERROR(get(t, "monitor", "hsm_error_threshold", c.monitor.hsm_error_threshold, src));
   if (c.monitor.dormant_after > std::chrono::hours(24 * 3650)) return bad(src, "monitor.dormant_after must be at most 3650d");
   if (c.monitor.rate_factor < 0 || c.monitor.rate_factor > 1000) return bad(src, "monitor.rate_factor must be 0..1000");
