@@ -184,6 +184,8 @@ void App::register_metrics() {
   metrics_.describe("keymgr_http_requests_total", "counter", "HTTP responses by status code");
   metrics_.describe("keymgr_signing_gaps_total", "counter",
                     "Signing windows that ended with no successor ready (signing stopped or an emergency key took over)");
+  metrics_.describe("keymgr_usage_limit_rotations_total", "counter",
+                    "Keys that made their policy's max_signatures and were replaced by their successor");
   metrics_.describe("keymgr_unpublished_activations_total", "counter",
                     "Keys made to sign before they were published for verifier_cache + clock_skew (emergency keys)");
   KeyService* keys = keys_.get();
