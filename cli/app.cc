@@ -143,11 +143,17 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   app->watcher_ = std::make_unique<ChangeWatcher>(*app->keys_, std::chrono::milliseconds(cfg.change_poll_ms),
                                                   &app->metrics_, dynamic_cast<db::ChangeFeed*>(app->store_.get()));
   app->scheduler_ = std::make_unique<Scheduler>(*app->keys_, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.scheduler_interval));
-  // Key health as alerts, on the leader's passes: a keyset whose rotation is overdue.
-  app->scheduler_->add_job([keys = app->keys_.get(), m = app->monitor_.get()] {
+  // Key health as alerts, on the leader's passes: a keyset whose rotation is overdue, ledger lag.
+  app->scheduler_->add_job([keys = app->keys_.get(), m = app->monitor_.get(), log = app->log_.get(),
+                            last_lag_check = std::chrono::steady_clock::time_point{}]() mutable {
     for (const auto& h : keys->health_all()) {
       if (h.overdue) m->rotation_overdue(h.keyset, h.problem);
     }
+    // And ledger lag (one database read, at most every 30 s).
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_lag_check < std::chrono::seconds(30)) return;
+    last_lag_check = now;
+    if (auto lag = log->lag(); lag.ok() && lag->behind) m->ledger_lag(lag->pending, lag->oldest_age);
   });
   Leadership* lead = app->leadership_.get();
   app->scheduler_->set_fence_source([lead] { return lead->fence(); });

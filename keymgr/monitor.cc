@@ -409,6 +409,20 @@ void Monitor::rotation_overdue(std::string_view keyset, std::string_view problem
   (void)raise(std::move(a), Actor{"scheduler", "local"});
 }
 
+void Monitor::ledger_lag(int64_t pending, std::chrono::milliseconds oldest_age) {
+  const int64_t now_ms = to_unix_millis(clock_.now());
+  db::AlertRecord a;
+  a.ts_ms = now_ms;
+  a.kind = "ledger_lag";
+  a.severity = "critical";
+  a.id = alert_id(a.kind, std::to_string(now_ms / kDayMs));
+  if (recently_raised(a.id, now_ms)) return;
+  a.summary = std::to_string(pending) + " ledger entries are not in the Merkle tree; the oldest waited " +
+              std::to_string(oldest_age.count() / 1000) + " s: new tokens cannot be proven";
+  a.evidence = json{{"pending", pending}, {"oldest_age_ms", oldest_age.count()}}.dump();
+  (void)raise(std::move(a), Actor{"scheduler", "local"});
+}
+
 void Monitor::audit_failed(std::string_view problem, const json& detail) {
   const int64_t now_ms = to_unix_millis(clock_.now());
   db::AlertRecord a;

@@ -20,6 +20,7 @@
 //   rotation_overdue        warning   per keyset and day (KeysetHealth::overdue)
 //   hsm_errors              warning   per keyset and window, raised at the threshold
 //   audit_failure           critical  per problem and day: the ledger's chain or tree fails
+//   ledger_lag              critical  per day: durable entries not reaching the Merkle tree
 //
 // The unusual-use detectors (token_signed()) run on every signed token, so they keep their state in
 // memory (one mutex, one map lookup per detector); the dormant and first-seen detectors confirm
@@ -126,6 +127,9 @@ class Monitor {
   // (name, problem), and a failed audit of the ledger (`problem` empty: it passed).
   void rotation_overdue(std::string_view keyset, std::string_view problem);
   void audit_failed(std::string_view problem, const nlohmann::json& detail);
+  // Ledger entries are not reaching the Merkle tree (LedgerLog::lag().behind): new tokens cannot
+  // be proven, and /readyz is not ready.
+  void ledger_lag(int64_t pending, std::chrono::milliseconds oldest_age);
 
   // ---- alerts ----
   // Writes the alert with its evidence and deliveries (see above); true when it is new.
