@@ -494,10 +494,16 @@ Result<KeysetPtr> KeyService::retire_exhausted(std::string_view name, std::strin
   bool unpublished = false;
   if (next != nullptr) {
     promoted = *next;
+    // Promoted before verifiers surely hold it: an emergency key, as after a compromise (a
+    // successor pre-published in time, the usual case, is not one).
+    const bool early = now < published_safe_at(ks.policy, next->created_at);
     RETURN_IF_ERROR(add_transition(cs, ks, *next, KeyState::kActive, Trigger::kUsageLimit, now, actor,
-                                   "replaces key " + k->kid + ", which " + reason,
-                                   [&](Key& w) { set_window(w, now, ks.policy); }));
+                                   "replaces key " + k->kid + ", which " + reason, [&](Key& w) {
+                                     set_window(w, now, ks.policy);
+                                     if (early) w.emergency = true;
+                                   }));
     set_window(promoted, now, ks.policy);
+    if (early) promoted.emergency = true;
     unpublished = flag_unpublished(cs, ks, promoted, now, actor);
   }
   const std::string exhausted = k->kid;
