@@ -592,6 +592,160 @@ TEST_P(KeyServiceTest, ClockJumpsNeitherReviveExpiredKeysNorActivateSilently) {
   EXPECT_EQ(invariants("after forward jump"), 0);
 }
 
+// ---- key usage (policy.max_signatures) ----
+
+Policy usage_policy(int64_t max_signatures) {
+  Policy p = short_policy();
+  p.max_signatures = max_signatures;
+  return p;
+}
+
+int64_t usage_of(Env& env, const std::string& kid) {
+  auto u = env.store->key_usage({kid});
+  EXPECT_TRUE(u.ok()) << u.status().to_string();
+  return u.ok() && !u->empty() ? u->front().signatures : 0;
+}
+
+// The ledger entries of `event` for `kid` whose detail names `trigger`.
+int with_trigger(const std::vector<db::LedgerEntry>& entries, const std::string& kid, const std::string& trigger) {
+  int n = 0;
+  for (const auto& e : entries) {
+    if (e.kid == kid && json::parse(e.detail).value("trigger", "") == trigger) ++n;
+  }
+  return n;
+}
+
+TEST_P(KeyServiceTest, TheSignatureBeyondTheLimitSwitchesToThePrepublishedSuccessor) {
+  auto ks = env->create("web", Algorithm::kES256, usage_policy(10));
+  const std::string first = ks->active_key()->kid;
+  auto rot = env->keys->rotate("web", Actor{"ops", ""}, "planned");
+  ASSERT_TRUE(rot.ok()) << rot.status().to_string();
+  const std::string next = (*rot)->successor()->kid;
+  for (int i = 0; i < 10; ++i) {
+    auto t = env->sign("web");
+    ASSERT_TRUE(t.ok()) << t.status().to_string();
+    EXPECT_EQ(t->kid, first);
+  }
+  EXPECT_EQ(usage_of(*env, first), 10);
+  // The 11th: refused for the exhausted key (recorded), then signed by the successor, promoted now.
+  auto t = env->sign("web");
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_EQ(t->kid, next);
+  KeysetPtr after = env->keys->find_keyset("web");
+  ASSERT_NE(after->active_key(), nullptr);
+  EXPECT_EQ(after->active_key()->kid, next);
+  EXPECT_EQ(after->find(first)->state, KeyState::kDeactivated);
+  EXPECT_FALSE(after->find(first)->can_sign_at(env->clock.now()));
+  EXPECT_LE(after->active_key()->activate_at, env->clock.now());
+  EXPECT_EQ(usage_of(*env, first), 10);
+  EXPECT_EQ(usage_of(*env, next), 1);
+  EXPECT_EQ(with_trigger(ledger("key_deactivated"), first, "usage_limit"), 1);
+  EXPECT_EQ(with_trigger(ledger("key_activated"), next, "usage_limit"), 1);
+  int refused = 0;
+  for (const auto& e : ledger("sign")) {
+    if (e.outcome == "refused") {
+      EXPECT_EQ(e.reason, "key_usage_exhausted");
+      EXPECT_EQ(e.kid, first);
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, 1);
+  // Published too briefly for every verifier: flagged as such, not hidden.
+  EXPECT_EQ(ledger("key_signs_unpublished").size(), 1u);
+  EXPECT_TRUE(published("web").count(first)) << "the exhausted key's tokens still verify";
+  EXPECT_EQ(invariants("usage limit with successor"), 0);
+  // The counts are in the database: a restart changes nothing.
+  env->reopen_service();
+  EXPECT_EQ(usage_of(*env, first), 10);
+  EXPECT_EQ(usage_of(*env, next), 1);
+  EXPECT_EQ(env->keys->find_keyset("web")->active_key()->kid, next);
+}
+
+TEST_P(KeyServiceTest, WithoutASuccessorTheExhaustedKeyIsReplacedByANewKey) {
+  auto ks = env->create("web", Algorithm::kES256, usage_policy(3));
+  const std::string first = ks->active_key()->kid;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(env->sign("web").ok());
+  auto t = env->sign("web");
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_NE(t->kid, first);
+  KeysetPtr after = env->keys->find_keyset("web");
+  ASSERT_NE(after->active_key(), nullptr);
+  EXPECT_EQ(after->active_key()->kid, t->kid);
+  EXPECT_EQ(after->find(first)->state, KeyState::kDeactivated);
+  EXPECT_EQ(with_trigger(ledger("key_deactivated"), first, "usage_limit"), 1);
+  EXPECT_EQ(usage_of(*env, first), 3);
+  EXPECT_EQ(usage_of(*env, t->kid), 1);
+  EXPECT_EQ(invariants("usage limit without successor"), 0);
+}
+
+TEST_P(KeyServiceTest, RetireExhaustedDoesNothingWhenTheKeyNoLongerSigns) {
+  auto ks = env->create("web", Algorithm::kES256, usage_policy(5));
+  const std::string first = ks->active_key()->kid;
+  auto rot = env->keys->rotate("web", Actor{"ops", ""}, "planned");
+  ASSERT_TRUE(rot.ok());
+  const std::string next = (*rot)->successor()->kid;
+  auto r1 = env->keys->retire_exhausted("web", first, Actor{"usage-limit", "local"});
+  ASSERT_TRUE(r1.ok()) << r1.status().to_string();
+  EXPECT_EQ((*r1)->active_key()->kid, next);
+  const size_t entries = ledger("key_deactivated").size() + ledger("key_activated").size();
+  // A second signer (or instance) that saw the same refusal: nothing more happens.
+  auto r2 = env->keys->retire_exhausted("web", first, Actor{"usage-limit", "local"});
+  ASSERT_TRUE(r2.ok()) << r2.status().to_string();
+  EXPECT_EQ((*r2)->active_key()->kid, next);
+  EXPECT_EQ(ledger("key_deactivated").size() + ledger("key_activated").size(), entries);
+  EXPECT_EQ(env->keys->find_keyset("web")->keys.size(), 2u) << "no key generated";
+  auto r3 = env->keys->retire_exhausted("web", "no-such-kid", Actor{"usage-limit", "local"});
+  EXPECT_FALSE(r3.ok());
+  EXPECT_EQ(r3.status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(invariants("retire twice"), 0);
+}
+
+TEST_P(KeyServiceTest, RotateForUsagePrepublishesAtNinetyPercentOnlyOnce) {
+  auto ks = env->create("web", Algorithm::kES256, usage_policy(20));
+  env->create("plain", Algorithm::kES256, short_policy());  // no limit: never rotated for usage
+  const std::string first = ks->active_key()->kid;
+  for (int i = 0; i < 17; ++i) ASSERT_TRUE(env->sign("web").ok());
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(env->sign("plain").ok());
+  EXPECT_EQ(env->keys->rotate_for_usage(), 0) << "17 of 20: below 90%, no rate known yet";
+  env->clock.advance(hours(1));
+  EXPECT_EQ(env->keys->rotate_for_usage(), 0) << "no signatures for an hour: the rate is zero";
+  EXPECT_EQ(env->keys->find_keyset("web")->successor(), nullptr);
+  ASSERT_TRUE(env->sign("web").ok());  // 18 of 20 = 90%
+  env->clock.advance(hours(1));
+  EXPECT_EQ(env->keys->rotate_for_usage(), 1);
+  KeysetPtr after = env->keys->find_keyset("web");
+  ASSERT_NE(after->successor(), nullptr);
+  const std::string next = after->successor()->kid;
+  EXPECT_EQ(after->active_key()->kid, first) << "pre-published, not switched";
+  EXPECT_EQ(after->successor()->activate_at - after->successor()->created_at, after->policy.prepublish);
+  EXPECT_TRUE(published("web").count(next));
+  EXPECT_EQ(env->keys->find_keyset("plain")->successor(), nullptr);
+  // A successor is there: the next sweeps leave the keyset alone.
+  EXPECT_EQ(env->keys->rotate_for_usage(), 0);
+  EXPECT_EQ(env->keys->find_keyset("web")->keys.size(), 2u);
+  // The last two signatures, then the switch to the (now published long enough) successor.
+  env->clock.advance(after->policy.verifier_cache + after->policy.clock_skew);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(env->sign("web")->kid, first);
+  auto t = env->sign("web");
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_EQ(t->kid, next);
+  EXPECT_TRUE(ledger("key_signs_unpublished").empty()) << "pre-published in time";
+  EXPECT_EQ(invariants("usage rotation"), 0);
+}
+
+TEST_P(KeyServiceTest, RotateForUsageAlsoRotatesWhenTheRateWouldReachTheLimitWithinTheLead) {
+  auto ks = env->create("web", Algorithm::kES256, usage_policy(1000));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(env->sign("web").ok());
+  EXPECT_EQ(env->keys->rotate_for_usage(), 0);  // the first reading: no rate yet
+  // 10 more within 10 s: 1/s, 980 left, reached within 980 s < prepublish + rotation_lead (4 h).
+  for (int i = 0; i < 10; ++i) {
+    env->clock.advance(seconds(1));
+    ASSERT_TRUE(env->sign("web").ok());
+  }
+  EXPECT_EQ(env->keys->rotate_for_usage(), 1);
+  EXPECT_NE(env->keys->find_keyset("web")->successor(), nullptr);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, KeyServiceTest, ::testing::Values(Backend::kFake, Backend::kSoftHsm), backend_name);
 
 // ---- the real token with faults injected at the PKCS#11 boundary ----

@@ -91,5 +91,49 @@ TEST(RotationPlanner, AWindowThatEndsWithNoSuccessorIsAGapWithItsReason) {
   EXPECT_EQ(*h.unpublished_until, end + ks.policy.verifier_cache + ks.policy.clock_skew);
 }
 
+
+TEST(RotationPlanner, UsageRotationIsDueAtNinetyPercentOrWhenTheRateReachesTheLimitWithinTheLead) {
+  Keyset ks;
+  ks.name = "web";
+  ks.policy = short_policy();  // prepublish 2 h + rotation_lead 2 h = 14400 s
+  int serial = 0;
+  apply(ks, plan_transitions(ks, kEpoch), kEpoch, serial);
+  ASSERT_NE(ks.active_key(), nullptr);
+  // No limit: never.
+  EXPECT_FALSE(usage_rotation_due(ks, 1'000'000, 1e6));
+  ks.policy.max_signatures = 1000;
+  EXPECT_FALSE(usage_rotation_due(ks, 0, 0));
+  EXPECT_FALSE(usage_rotation_due(ks, 899, 0)) << "below 90% with no rate known";
+  EXPECT_TRUE(usage_rotation_due(ks, 900, 0)) << "90% used";
+  EXPECT_TRUE(usage_rotation_due(ks, 1000, 0));
+  EXPECT_TRUE(usage_rotation_due(ks, 1500, 0)) << "beyond the limit (another instance's count)";
+  // By rate: 500 left at 500/14400 per second comes exactly within the lead; slower does not.
+  EXPECT_TRUE(usage_rotation_due(ks, 500, 500.0 / 14400));
+  EXPECT_FALSE(usage_rotation_due(ks, 500, 499.0 / 14400));
+  EXPECT_FALSE(usage_rotation_due(ks, 500, -1)) << "a negative rate is unknown";
+  // Limits that do not divide by ten: due once at least 90% are used (13 of 15 is 86.7%).
+  ks.policy.max_signatures = 15;
+  EXPECT_FALSE(usage_rotation_due(ks, 13, 0));
+  EXPECT_TRUE(usage_rotation_due(ks, 14, 0));
+  ks.policy.max_signatures = 1;
+  EXPECT_FALSE(usage_rotation_due(ks, 0, 0));
+  EXPECT_TRUE(usage_rotation_due(ks, 0, 1.0)) << "known to come within the lead";
+  EXPECT_TRUE(usage_rotation_due(ks, 1, 0));
+  // A successor already there, or no signing key: nothing to do.
+  ks.policy.max_signatures = 1000;
+  Keyset with_successor = ks;
+  Key next;
+  next.kid = "next";
+  next.state = KeyState::kPreActivation;
+  next.created_at = kEpoch;
+  set_window(next, kEpoch + hours(2), ks.policy);
+  with_successor.keys.insert(with_successor.keys.begin(), next);
+  ASSERT_NE(with_successor.successor(), nullptr);
+  EXPECT_FALSE(usage_rotation_due(with_successor, 999, 1e6));
+  Keyset none = ks;
+  none.keys.clear();
+  EXPECT_FALSE(usage_rotation_due(none, 999, 1e6));
+}
+
 }  // namespace
 }  // namespace keymgr::testing
