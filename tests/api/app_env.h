@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "api/auth.h"
+#include "common/clock.h"
 #include "cli/app.h"
 #include "hsm/pkcs11_hsm.h"
 #include "tests/support/softhsm_token.h"
@@ -34,21 +35,23 @@ inline cli::Config test_config(const std::string& dir) {
   return cfg;
 }
 
-// Opens the token (through `hook` when set) and the App, without starting it.
+// Opens the token (through `hook` when set) and the App, without starting it. `clock`: the App's
+// clock (a test's ManualClock, which must outlive the App); the system clock when null.
 inline Result<std::unique_ptr<cli::App>> open_test_app(const SoftHsmToken& token, const cli::Config& cfg,
-                                                       std::function<void*(void*)> hook = {}) {
+                                                       std::function<void*(void*)> hook = {},
+                                                       const Clock* clock = nullptr) {
   auto opts = token.options();
   opts.function_list_hook = std::move(hook);
   auto h = hsm::open_pkcs11_hsm(std::move(opts));
   if (!h.ok()) return h.status();
-  return cli::App::open(cfg, std::move(*h));
+  return cli::App::open(cfg, std::move(*h), clock);
 }
 
 // Opens and starts the App into `out`; a gtest failure otherwise (wrap the call in
 // ASSERT_NO_FATAL_FAILURE).
 inline void start_test_app(const SoftHsmToken& token, const cli::Config& cfg, std::unique_ptr<cli::App>& out,
-                           std::function<void*(void*)> hook = {}) {
-  auto app = open_test_app(token, cfg, std::move(hook));
+                           std::function<void*(void*)> hook = {}, const Clock* clock = nullptr) {
+  auto app = open_test_app(token, cfg, std::move(hook), clock);
   ASSERT_TRUE(app.ok()) << app.status().to_string();
   out = std::move(*app);
   Status st = out->start();

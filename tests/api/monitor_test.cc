@@ -8,11 +8,13 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include "cli/app.h"
@@ -20,6 +22,7 @@
 #include "common/encoding.h"
 #include "common/types.h"
 #include "tests/api/app_env.h"
+#include "tests/support/pkcs11_fault.h"
 #include "tests/support/softhsm_token.h"
 
 namespace keymgr::testing {
@@ -133,12 +136,22 @@ class MonitorTest : public ::testing::Test {
     return cfg;
   }
 
-  void start(int hook_port) {
-    ASSERT_NO_FATAL_FAILURE(start_test_app(token_, config(hook_port), app_));
+  void start(int hook_port) { ASSERT_NO_FATAL_FAILURE(start(config(hook_port))); }
+  // Starts the App with `cfg` (on clock_ when the test made one) and makes the role tokens.
+  void start(const cli::Config& cfg) {
+    cfg_ = cfg;
+    ASSERT_NO_FATAL_FAILURE(start_test_app(token_, cfg, app_, {}, clock_.get()));
     base_ = "http://127.0.0.1:" + std::to_string(app_->port());
     ops_ = api_token(*app_, "ops", api::Role::kOps);
     auditor_ = api_token(*app_, "auditor", api::Role::kAuditor);
     verifier_ = api_token(*app_, "rp-logs", api::Role::kVerifier);
+  }
+  // Stops the App and starts it again on the same database, token and clock (the API tokens made
+  // before stay valid: they are in the database).
+  void restart() {
+    app_.reset();
+    ASSERT_NO_FATAL_FAILURE(start_test_app(token_, cfg_, app_, {}, clock_.get()));
+    base_ = "http://127.0.0.1:" + std::to_string(app_->port());
   }
 
   httplib::Result call(const std::string& method, const std::string& path, const std::string& tok,
@@ -166,11 +179,16 @@ class MonitorTest : public ::testing::Test {
     ok_json("POST", "/v1/keysets", ops_, body.dump(), 201);
   }
 
-  std::string sign(const std::string& keyset) {
-    const std::string issuer = api_token(*app_, "issuer-" + keyset, api::Role::kIssuer, {keyset});
-    json r = ok_json("POST", "/v1/keysets/" + keyset + "/sign", issuer,
-                     json{{"claims", {{"sub", "alice"}}}, {"ttl", 300}}.dump());
+  // Signs with the keyset's one issuer token (made on first use: one caller, as in steady traffic).
+  std::string sign(const std::string& keyset) { return sign_as(issuer_for(keyset), keyset); }
+  std::string sign_as(const std::string& issuer, const std::string& keyset, const json& claims = {{"sub", "alice"}}) {
+    json r = ok_json("POST", "/v1/keysets/" + keyset + "/sign", issuer, json{{"claims", claims}, {"ttl", 300}}.dump());
     return r.value("token", "");
+  }
+  const std::string& issuer_for(const std::string& keyset) {
+    std::string& t = issuers_[keyset];
+    if (t.empty()) t = api_token(*app_, "issuer-" + keyset, api::Role::kIssuer, {keyset});
+    return t;
   }
 
   // A token made with keymgr's own key in the HSM, but not by keymgr: what an attacker holding the
@@ -193,8 +211,17 @@ class MonitorTest : public ::testing::Test {
 
   json alerts(const std::string& query = "") { return ok_json("GET", "/v1/alerts" + query, ops_); }
 
+  // Ledger entries matching `query` (at most 1000, newest first).
+  json ledger(const std::string& query) {
+    return ok_json("GET", "/v1/audit/ledger?limit=1000&" + query, auditor_)["entries"];
+  }
+
   SoftHsmToken token_;
   std::string dir_, secret_file_, base_, ops_, auditor_, verifier_;
+  std::map<std::string, std::string> issuers_;  // keyset -> its issuer's bearer token
+  cli::Config cfg_;
+  std::unique_ptr<ManualClock> clock_;  // set before start() to drive the App's time
+  std::unique_ptr<Pkcs11FaultInjector> faults_;  // outlives the App that uses its hook
   std::unique_ptr<cli::App> app_;
 };
 
@@ -529,6 +556,386 @@ TEST_F(MonitorTest, AWebhookSecretFileThatCannotBeReadStopsStartUp) {
   ASSERT_FALSE(app.ok());
   EXPECT_NE(app.status().to_string().find("ops-hook"), std::string::npos) << app.status().to_string();
   EXPECT_EQ(app.status().to_string().find(kSecret), std::string::npos);
+}
+
+
+// ---- key usage (policy.max_signatures) ----
+
+TEST_F(MonitorTest, UsageLimitHoldsExactlyUnderConcurrentHttpSigningAndTheCountsSurviveARestart) {
+  constexpr int kLimit = 40;
+  constexpr int kClients = 6;
+  constexpr int kPerClient = 3 * kLimit / kClients;
+  ASSERT_NO_FATAL_FAILURE(start(0));
+  create_keyset("hot");
+  json p = ok_json("PATCH", "/v1/keysets/hot", ops_, json{{"policy", {{"max_signatures", kLimit}}}}.dump());
+  ASSERT_EQ(p["policy"]["max_signatures"], kLimit) << p.dump();
+  json e = ok_json("PATCH", "/v1/keysets/hot", ops_, json{{"policy", {{"max_signatures", -1}}}}.dump(), 400);
+  EXPECT_EQ(e["error"], "bad_policy");
+  const std::string first_kid = app_->keys().find_keyset("hot")->active_key()->kid;
+  const std::string issuer = issuer_for("hot");
+
+  std::atomic<int> ok{0}, retried{0}, failed{0};
+  std::mutex mu;
+  std::map<std::string, int> signed_by;  // kid -> tokens the clients received
+  std::set<std::string> retry_reasons;
+  std::string bad_answer;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      httplib::Client cl(base_);
+      cl.set_read_timeout(60);
+      for (int i = 0; i < kPerClient; ++i) {
+        bool done = false;
+        // A 503 is retryable (the switch to the successor may be under way); anything else fails.
+        for (int attempt = 0; attempt < 50 && !done; ++attempt) {
+          auto r = cl.Post("/v1/keysets/hot/sign", httplib::Headers{{"Authorization", "Bearer " + issuer}},
+                           json{{"claims", {{"sub", "load"}}}}.dump(), "application/json");
+          if (r && r->status == 200) {
+            ++ok;
+            std::lock_guard lk(mu);
+            ++signed_by[json::parse(r->body)["kid"].get<std::string>()];
+            done = true;
+          } else if (r && r->status == 503) {
+            ++retried;
+            {
+              std::lock_guard lk(mu);
+              retry_reasons.insert(json::parse(r->body, nullptr, false).value("error", "?"));
+            }
+            std::this_thread::sleep_for(50ms);
+          } else {
+            ++failed;
+            std::lock_guard lk(mu);
+            bad_answer = r ? std::to_string(r->status) + " " + r->body : "no answer";
+            done = true;
+          }
+        }
+        if (!done) ++failed;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(failed.load(), 0) << bad_answer;
+  EXPECT_EQ(ok.load(), 3 * kLimit);
+  if (retried.load() > 0) {
+    std::string reasons;
+    for (const auto& r : retry_reasons) reasons += r + " ";
+    std::cout << "[ info ] " << retried.load() << " retryable 503s: " << reasons << "\n";
+  }
+
+  // The ledger: every key made at most kLimit signatures; every key that stopped made exactly kLimit.
+  std::map<std::string, int> ledger_count;
+  std::map<std::string, int64_t> ledger_last_ms;
+  for (const auto& en : ledger("keyset=hot&kind=sign&outcome=ok")) {
+    const std::string kid = en["kid"];
+    ++ledger_count[kid];
+    ledger_last_ms[kid] = std::max(ledger_last_ms[kid], en["ts_ms"].get<int64_t>());
+  }
+  EXPECT_EQ(ledger_count, signed_by) << "each token the clients got is in the ledger under its kid";
+  const std::string active = app_->keys().find_keyset("hot")->active_key()->kid;
+  int total = 0;
+  for (const auto& [kid, n] : ledger_count) {
+    total += n;
+    EXPECT_LE(n, kLimit) << kid;
+    if (kid != active) { EXPECT_EQ(n, kLimit) << kid << " stopped before its limit"; }
+  }
+  EXPECT_EQ(total, 3 * kLimit);
+  ASSERT_GE(ledger_count.size(), 3u) << "the successors took over";
+  EXPECT_EQ(ledger_count.count(first_kid), 1u);
+
+  // Each exhausted key stopped by usage_limit, its successor took over by usage_limit, and the
+  // signature beyond the limit is recorded as refused with the reason.
+  std::set<std::string> deactivated, activated;
+  for (const auto& en : ledger("keyset=hot")) {
+    if (!en.contains("detail") || !en["detail"].is_object() || en["detail"].value("trigger", "") != "usage_limit") continue;
+    if (en["event"] == "key_deactivated") deactivated.insert(en["kid"].get<std::string>());
+    if (en["event"] == "key_activated") activated.insert(en["kid"].get<std::string>());
+  }
+  std::set<std::string> exhausted;
+  for (const auto& [kid, n] : ledger_count) {
+    if (kid != active) exhausted.insert(kid);
+  }
+  EXPECT_EQ(deactivated, exhausted);
+  EXPECT_EQ(deactivated.count(active), 0u);
+  std::set<std::string> refused_kids;
+  for (const auto& en : ledger("keyset=hot&outcome=refused")) {
+    EXPECT_EQ(en["reason"], "key_usage_exhausted") << en.dump();
+    refused_kids.insert(en["kid"].get<std::string>());
+  }
+  EXPECT_EQ(refused_kids, exhausted) << "each exhausted key's next signature was refused and recorded";
+  (void)activated;  // a successor that was pre-published is activated by usage_limit; a new one otherwise
+
+  // The keyset's keys show the ledger's counts and their last signature, and so they do after a restart.
+  auto check_keys = [&](const std::string& when) {
+    json ks = ok_json("GET", "/v1/keysets/hot", ops_);
+    int seen = 0;
+    for (const auto& k : ks["keys"]) {
+      const std::string kid = k["kid"];
+      ASSERT_TRUE(k.contains("signatures")) << when << ": " << k.dump();
+      EXPECT_EQ(k["signatures"].get<int>(), ledger_count.count(kid) ? ledger_count[kid] : 0) << when << " " << kid;
+      if (ledger_count.count(kid)) {
+        ++seen;
+        ASSERT_TRUE(k.contains("last_signed_at")) << when << ": " << k.dump();
+        EXPECT_EQ(k["last_signed_at"].get<int64_t>(), ledger_last_ms[kid] / 1000) << when << " " << kid;
+      } else {
+        EXPECT_FALSE(k.contains("last_signed_at")) << when << ": " << k.dump();
+      }
+    }
+    EXPECT_EQ(seen, static_cast<int>(ledger_count.size())) << when << ": " << ks.dump();
+  };
+  ASSERT_NO_FATAL_FAILURE(check_keys("before restart"));
+  ASSERT_NO_FATAL_FAILURE(restart());
+  ASSERT_NO_FATAL_FAILURE(check_keys("after restart"));
+  // The limit still counts from where it was: the active key signs only what it has left.
+  const int left = kLimit - ledger_count[active];
+  for (int i = 0; i < left; ++i) EXPECT_EQ(sign("hot").empty(), false);
+  EXPECT_EQ(app_->keys().find_keyset("hot")->active_key()->kid, active);
+  ASSERT_FALSE(sign("hot").empty());
+  EXPECT_NE(app_->keys().find_keyset("hot")->active_key()->kid, active) << "the next signature switched keys";
+  json ks = ok_json("GET", "/v1/keysets/hot", ops_);
+  for (const auto& k : ks["keys"]) {
+    if (k["kid"] == active) { EXPECT_EQ(k["signatures"], kLimit) << k.dump(); }
+  }
+}
+
+// ---- unusual use: each detector through HTTP, on a clock the test drives ----
+
+// Config for the detector tests: small thresholds, a webhook when hook_port > 0.
+cli::Config detector_config(cli::Config cfg) {
+  cfg.monitor.dormant_after = std::chrono::seconds(3600);
+  cfg.monitor.learning_period = std::chrono::seconds(120);
+  cfg.monitor.rate_factor = 3;
+  cfg.monitor.rate_floor = 5;
+  cfg.monitor.rate_warmup = std::chrono::seconds(180);
+  return cfg;
+}
+
+TEST_F(MonitorTest, NormalTrafficRaisesNoUnusualUseAlert) {
+  clock_ = std::make_unique<ManualClock>(SystemClock().now());
+  ASSERT_NO_FATAL_FAILURE(start(detector_config(config(0))));
+  create_keyset("web");
+  // One API token, one audience, one address, a steady 4 per minute for 20 minutes: past the
+  // learning period and the rate warm-up, never idle for dormant_after.
+  for (int i = 0; i < 80; ++i) {
+    ASSERT_FALSE(sign_as(issuer_for("web"), "web", {{"sub", "alice"}, {"aud", "svc-a"}}).empty());
+    clock_->advance(15s);
+  }
+  json list = alerts();
+  EXPECT_TRUE(list["alerts"].empty()) << list.dump();
+  EXPECT_TRUE(ledger("kind=alert").empty());
+}
+
+TEST_F(MonitorTest, AKeyThatSignsAfterBeingDormantRaisesDormantKeyUsedWithEvidenceLedgerAndWebhook) {
+  Receiver rx;
+  rx.start();
+  clock_ = std::make_unique<ManualClock>(SystemClock().now());
+  ASSERT_NO_FATAL_FAILURE(start(detector_config(config(rx.port()))));
+  create_keyset("web");
+  ASSERT_FALSE(sign("web").empty());
+  const std::string kid = app_->keys().find_keyset("web")->active_key()->kid;
+  const int64_t first_ms = ledger("keyset=web&kind=sign&outcome=ok")[0]["ts_ms"];
+  clock_->advance(30min);  // idle, but not long enough
+  ASSERT_FALSE(sign("web").empty());
+  EXPECT_TRUE(alerts("?kind=dormant_key_used")["alerts"].empty());
+  const int64_t second_ms = to_unix_millis(clock_->now());
+  clock_->advance(2h);
+  ASSERT_FALSE(sign("web").empty());
+  json list = alerts("?kind=dormant_key_used");
+  ASSERT_EQ(list["alerts"].size(), 1u) << list.dump();
+  const json a = list["alerts"][0];
+  EXPECT_EQ(a["severity"], "warning");
+  EXPECT_EQ(a["keyset"], "web");
+  EXPECT_EQ(a["kid"], kid);
+  EXPECT_EQ(a["evidence"]["idle_s"], 7200);
+  EXPECT_EQ(a["evidence"]["previous_signature_ms"], second_ms);
+  EXPECT_NE(a["evidence"]["previous_signature_ms"], first_ms);
+  EXPECT_EQ(a["evidence"]["dormant_after_s"], 3600);
+  EXPECT_NE(a["evidence"]["actor"].get<std::string>().find("issuer-web"), std::string::npos) << a.dump();
+  // Signing on at once is no longer dormant.
+  ASSERT_FALSE(sign("web").empty());
+  EXPECT_EQ(alerts("?kind=dormant_key_used")["alerts"].size(), 1u);
+  bool in_ledger = false;
+  for (const auto& en : ledger("kind=alert")) in_ledger = in_ledger || en["event"] == "dormant_key_used";
+  EXPECT_TRUE(in_ledger);
+  ASSERT_TRUE(wait_for([&] {
+    for (const auto& post : rx.posts()) {
+      if (post.alert_id == a["id"]) return true;
+    }
+    return false;
+  })) << "no webhook delivery";
+  for (const auto& post : rx.posts()) {
+    if (post.alert_id != a["id"]) continue;
+    EXPECT_EQ(post.signature, "sha256=" + hex_encode(hmac_sha256(kSecret, post.body)));
+    EXPECT_EQ(json::parse(post.body)["kind"], "dormant_key_used");
+  }
+  // After a restart the detector asks the ledger: a long idle key is still noticed.
+  ASSERT_NO_FATAL_FAILURE(restart());
+  clock_->advance(3h);
+  ASSERT_FALSE(sign("web").empty());
+  EXPECT_EQ(alerts("?kind=dormant_key_used")["alerts"].size(), 2u);
+}
+
+TEST_F(MonitorTest, ANewApiTokenOrAudienceAfterTheLearningPeriodRaisesOneFirstSeenCallerAlert) {
+  clock_ = std::make_unique<ManualClock>(SystemClock().now());
+  ASSERT_NO_FATAL_FAILURE(start(detector_config(config(0))));
+  create_keyset("web");
+  const std::string a = issuer_for("web");
+  const std::string early = api_token(*app_, "early-issuer", api::Role::kIssuer, {"web"});
+  ASSERT_FALSE(sign_as(a, "web", {{"sub", "x"}, {"aud", "svc-a"}}).empty());
+  clock_->advance(30s);
+  ASSERT_FALSE(sign_as(early, "web", {{"sub", "x"}, {"aud", "svc-a"}}).empty());  // learned silently
+  clock_->advance(5min);
+  ASSERT_FALSE(sign_as(a, "web", {{"sub", "x"}, {"aud", "svc-a"}}).empty());
+  ASSERT_FALSE(sign_as(early, "web", {{"sub", "x"}, {"aud", "svc-a"}}).empty());
+  EXPECT_TRUE(alerts()["alerts"].empty()) << alerts().dump();
+
+  const std::string b = api_token(*app_, "new-issuer", api::Role::kIssuer, {"web"});
+  ASSERT_FALSE(sign_as(b, "web", {{"sub", "x"}, {"aud", "svc-a"}}).empty());
+  json list = alerts("?kind=first_seen_caller");
+  ASSERT_EQ(list["alerts"].size(), 1u) << list.dump();
+  const std::string id = list["alerts"][0]["id"];
+  EXPECT_EQ(list["alerts"][0]["severity"], "info");
+  EXPECT_EQ(list["alerts"][0]["keyset"], "web");
+  EXPECT_EQ(list["alerts"][0]["evidence"]["what"], "api_token");
+  EXPECT_NE(list["alerts"][0]["evidence"]["value"].get<std::string>().find("new-issuer"), std::string::npos);
+  EXPECT_TRUE(list["alerts"][0]["evidence"]["monitoring_since_ms"].is_number());
+  // The same token again: nothing new.
+  ASSERT_FALSE(sign_as(b, "web", {{"sub", "x"}, {"aud", "svc-a"}}).empty());
+  list = alerts("?kind=first_seen_caller");
+  ASSERT_EQ(list["alerts"].size(), 1u) << list.dump();
+  EXPECT_EQ(list["alerts"][0]["occurrences"], 1);
+  // A new audience is its own alert.
+  ASSERT_FALSE(sign_as(a, "web", {{"sub", "x"}, {"aud", "svc-new"}}).empty());
+  list = alerts("?kind=first_seen_caller");
+  ASSERT_EQ(list["alerts"].size(), 2u) << list.dump();
+  bool audience = false;
+  for (const auto& al : list["alerts"]) {
+    audience = audience || (al["evidence"]["what"] == "audience" && al["evidence"]["value"] == "svc-new");
+  }
+  EXPECT_TRUE(audience) << list.dump();
+  int recorded = 0;
+  for (const auto& en : ledger("kind=alert")) recorded += en["event"] == "first_seen_caller" ? 1 : 0;
+  EXPECT_EQ(recorded, 2);
+
+  // A restart remembers what was seen: no caller is new again, and the learning does not restart.
+  ASSERT_NO_FATAL_FAILURE(restart());
+  clock_->advance(1min);
+  ASSERT_FALSE(sign_as(b, "web", {{"sub", "x"}, {"aud", "svc-new"}}).empty());
+  ASSERT_FALSE(sign_as(early, "web", {{"sub", "x"}, {"aud", "svc-a"}}).empty());
+  EXPECT_EQ(alerts("?kind=first_seen_caller")["alerts"].size(), 2u);
+  const std::string c = api_token(*app_, "after-restart", api::Role::kIssuer, {"web"});
+  ASSERT_FALSE(sign_as(c, "web", {{"sub", "x"}, {"aud", "svc-a"}}).empty());
+  EXPECT_EQ(alerts("?kind=first_seen_caller")["alerts"].size(), 3u);
+  json detail = ok_json("GET", "/v1/alerts/" + id, ops_);
+  EXPECT_EQ(detail["occurrences"], 1) << detail.dump();
+}
+
+TEST_F(MonitorTest, AMinuteFarAboveTheTrailingAverageRaisesSigningRateAnomalyOnceAfterTheWarmUp) {
+  clock_ = std::make_unique<ManualClock>(SystemClock().now());
+  ASSERT_NO_FATAL_FAILURE(start(detector_config(config(0))));
+  create_keyset("web");
+  // A burst before the warm-up is in: learned, not alerted.
+  for (int i = 0; i < 10; ++i) ASSERT_FALSE(sign("web").empty());
+  clock_->advance(1min);
+  // Steady: 2 per minute for 5 minutes.
+  for (int m = 0; m < 5; ++m) {
+    for (int i = 0; i < 2; ++i) ASSERT_FALSE(sign("web").empty());
+    clock_->advance(1min);
+  }
+  EXPECT_TRUE(alerts()["alerts"].empty()) << alerts().dump();
+  // Then 12 within one minute: over the floor (5) and 3x the average.
+  for (int i = 0; i < 12; ++i) ASSERT_FALSE(sign("web").empty());
+  json list = alerts("?kind=signing_rate_anomaly");
+  ASSERT_EQ(list["alerts"].size(), 1u) << list.dump();
+  const json a = list["alerts"][0];
+  EXPECT_EQ(a["severity"], "warning");
+  EXPECT_EQ(a["keyset"], "web");
+  EXPECT_EQ(a["occurrences"], 1) << "one alert per minute, however long the burst";
+  EXPECT_EQ(a["evidence"]["minute_count"], 6) << "raised at the first signature over the floor";
+  EXPECT_EQ(a["evidence"]["factor"], 3);
+  EXPECT_EQ(a["evidence"]["floor"], 5);
+  EXPECT_LT(a["evidence"]["trailing_average_per_minute"].get<double>(), 2.0);
+  EXPECT_NE(a["evidence"]["last_actor"].get<std::string>().find("issuer-web"), std::string::npos);
+  int recorded = 0;
+  for (const auto& en : ledger("kind=alert")) recorded += en["event"] == "signing_rate_anomaly" ? 1 : 0;
+  EXPECT_EQ(recorded, 1);
+  EXPECT_EQ(alerts()["alerts"].size(), 1u) << "nothing else: " << alerts().dump();
+}
+
+TEST_F(MonitorTest, AnAlteredLedgerFailsTheAuditAndRaisesACriticalAuditFailureAlert) {
+  Receiver rx;
+  rx.start();
+  ASSERT_NO_FATAL_FAILURE(start(config(rx.port())));
+  create_keyset("web");
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(sign("web").empty());
+  json v = ok_json("GET", "/v1/audit/verify", auditor_);
+  EXPECT_TRUE(v["ok"].get<bool>()) << v.dump();
+  EXPECT_TRUE(alerts()["alerts"].empty());
+  const int64_t seq = ledger("keyset=web&kind=sign&outcome=ok")[1]["seq"];
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ + "/keymgr.db").c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    const std::string sql = "UPDATE ledger SET sub='mallory' WHERE seq=" + std::to_string(seq) + ";";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    EXPECT_EQ(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+  }
+  auto r = call("GET", "/v1/audit/verify", auditor_);
+  ASSERT_TRUE(r);
+  json rep = json::parse(r->body, nullptr, false);
+  EXPECT_FALSE(rep.value("ok", true)) << r->body;
+  json list = alerts("?kind=audit_failure");
+  ASSERT_EQ(list["alerts"].size(), 1u) << list.dump();
+  const json a = list["alerts"][0];
+  EXPECT_EQ(a["severity"], "critical");
+  EXPECT_EQ(a["evidence"]["first_bad_seq"], seq) << a.dump();
+  EXPECT_EQ(a["evidence"]["problem"].get<std::string>().rfind("chain_", 0), 0u) << a.dump();
+  bool in_ledger = false;
+  for (const auto& en : ledger("kind=alert")) in_ledger = in_ledger || en["event"] == "audit_failure";
+  EXPECT_TRUE(in_ledger);
+  ASSERT_TRUE(wait_for([&] {
+    for (const auto& post : rx.posts()) {
+      if (post.alert_id == a["id"]) return true;
+    }
+    return false;
+  })) << "no webhook delivery";
+  // Auditing again the same day counts on the same alert.
+  (void)call("GET", "/v1/audit/verify", auditor_);
+  list = alerts("?kind=audit_failure");
+  ASSERT_EQ(list["alerts"].size(), 1u);
+  EXPECT_EQ(list["alerts"][0]["occurrences"], 2);
+}
+
+TEST_F(MonitorTest, RepeatedHsmSigningFailuresRaiseHsmErrorsAtTheThreshold) {
+  faults_ = std::make_unique<Pkcs11FaultInjector>();
+  Pkcs11FaultInjector& faults = *faults_;
+  cli::Config cfg = config(0);
+  cfg.monitor.hsm_error_threshold = 3;
+  cfg_ = cfg;
+  ASSERT_NO_FATAL_FAILURE(start_test_app(token_, cfg, app_, faults.hook()));
+  base_ = "http://127.0.0.1:" + std::to_string(app_->port());
+  ops_ = api_token(*app_, "ops", api::Role::kOps);
+  auditor_ = api_token(*app_, "auditor", api::Role::kAuditor);
+  create_keyset("web");
+  ASSERT_FALSE(sign("web").empty());
+  const std::string issuer = issuer_for("web");
+  for (int i = 0; i < 3; ++i) {
+    faults.fail_next(P11Call::kSign, CKR_DEVICE_ERROR);
+    auto r = call("POST", "/v1/keysets/web/sign", issuer, json{{"claims", {{"sub", "x"}}}}.dump());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << r->body;
+    if (i < 2) { EXPECT_TRUE(alerts("?kind=hsm_errors")["alerts"].empty()) << "below the threshold"; }
+  }
+  json list = alerts("?kind=hsm_errors");
+  ASSERT_EQ(list["alerts"].size(), 1u) << list.dump();
+  EXPECT_EQ(list["alerts"][0]["severity"], "warning");
+  EXPECT_EQ(list["alerts"][0]["keyset"], "web");
+  EXPECT_EQ(list["alerts"][0]["evidence"]["count"], 3) << list.dump();
+  EXPECT_TRUE(list["alerts"][0]["evidence"].contains("last_error")) << list.dump();
+  bool in_ledger = false;
+  for (const auto& en : ledger("kind=alert")) in_ledger = in_ledger || en["event"] == "hsm_errors";
+  EXPECT_TRUE(in_ledger);
+  ASSERT_FALSE(sign("web").empty()) << "the HSM is back";
 }
 
 }  // namespace
