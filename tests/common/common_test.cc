@@ -131,6 +131,60 @@ TEST(Config, TheDocumentedExampleParsesToTheDefaults) {
   EXPECT_EQ(c->scheduler_interval, d.scheduler_interval);
 }
 
+TEST(Config, MonitorUnusualUseKeysParseAndAreBounded) {
+  auto c = cli::parse_config(
+      "[monitor]\ndormant_after = \"3d\"\nrate_factor = 4\nrate_floor = 50\nrate_warmup = \"30m\"\n"
+      "learning_period = \"2h\"\nhsm_error_threshold = 7\n",
+      "monitor.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->monitor.dormant_after, std::chrono::hours(72));
+  EXPECT_EQ(c->monitor.rate_factor, 4);
+  EXPECT_EQ(c->monitor.rate_floor, 50);
+  EXPECT_EQ(c->monitor.rate_warmup, std::chrono::minutes(30));
+  EXPECT_EQ(c->monitor.learning_period, std::chrono::hours(2));
+  EXPECT_EQ(c->monitor.hsm_error_threshold, 7);
+  // The defaults (docs: a week idle, 10x and 600 per minute after 10 minutes, a day of learning, 5 errors).
+  auto d = cli::parse_config("", "empty.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->monitor.dormant_after, std::chrono::hours(24 * 7));
+  EXPECT_EQ(d->monitor.rate_factor, 10);
+  EXPECT_EQ(d->monitor.rate_floor, 600);
+  EXPECT_EQ(d->monitor.rate_warmup, std::chrono::seconds(600));
+  EXPECT_EQ(d->monitor.learning_period, std::chrono::hours(24));
+  EXPECT_EQ(d->monitor.hsm_error_threshold, 5);
+  // 0 turns a detector off where that is allowed.
+  auto off = cli::parse_config("[monitor]\ndormant_after = 0\nrate_factor = 0\nlearning_period = 0\n", "off.toml");
+  ASSERT_TRUE(off.ok()) << off.status().to_string();
+  EXPECT_EQ(off->monitor.dormant_after.count(), 0);
+  EXPECT_EQ(off->monitor.rate_factor, 0);
+  EXPECT_EQ(off->monitor.learning_period.count(), 0);
+  // The bounds, each named in the error.
+  for (const auto& [line, key] : std::vector<std::pair<std::string, std::string>>{
+           {"dormant_after = \"3651d\"", "dormant_after"},
+           {"rate_factor = -1", "rate_factor"},
+           {"rate_factor = 1001", "rate_factor"},
+           {"rate_floor = 0", "rate_floor"},
+           {"rate_floor = 100000001", "rate_floor"},
+           {"rate_warmup = \"8d\"", "rate_warmup"},
+           {"learning_period = \"366d\"", "learning_period"},
+           {"hsm_error_threshold = 0", "hsm_error_threshold"},
+           {"hsm_error_threshold = 1000001", "hsm_error_threshold"},
+           {"rate_factor = \"ten\"", "rate_factor"},
+           {"dormant_after = \"soon\"", "dormant_after"},
+           {"dormant_afer = \"1d\"", "dormant_afer"},
+       }) {
+    auto bad = cli::parse_config("[monitor]\n" + line + "\n", "bad.toml");
+    ASSERT_FALSE(bad.ok()) << line;
+    EXPECT_NE(bad.status().to_string().find(key), std::string::npos) << line << ": " << bad.status().to_string();
+  }
+  // At the bounds: accepted.
+  auto edge = cli::parse_config(
+      "[monitor]\ndormant_after = \"3650d\"\nrate_factor = 1000\nrate_floor = 1\nrate_warmup = \"7d\"\n"
+      "learning_period = \"365d\"\nhsm_error_threshold = 1\n",
+      "edge.toml");
+  EXPECT_TRUE(edge.ok()) << edge.status().to_string();
+}
+
 TEST(Config, ParsesEveryOptionAndRefusesMistakes) {
   auto c = cli::parse_config(R"(
 [server]
