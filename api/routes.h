@@ -36,7 +36,7 @@ struct Reply {
 Reply json_reply(const json& j, int status = 200);
 
 // Who may call a route (the route x role table of README and tests/api).
-// kMonitor: reading alerts (admin, ops, auditor); kCheck: bulk token checks (admin, ops, auditor,
+// kMonitor: reading alerts and the tokens a compromise affects (admin, ops, auditor); kCheck: bulk token checks (admin, ops, auditor,
 // verifier).
 enum class Access { kPublic, kAuthenticated, kOps, kAudit, kSign, kAdmin, kMonitor, kCheck };
 

@@ -265,7 +265,8 @@ void add_audit_routes(Routes& h, const Wrap& wrap, const Services& s) {
           ASSIGN_OR_RETURN(LogReport rep, s.log->verify());
           return json_reply(log_report_to_json(rep));
         }));
-  h.Get("/v1/audit/affected", wrap(Access::kAudit, [s](const httplib::Request& req, const Principal*) -> Result<Reply> {
+  // Also for ops: the compromise response is theirs (the console shows the affected tokens).
+  h.Get("/v1/audit/affected", wrap(Access::kMonitor, [s](const httplib::Request& req, const Principal*) -> Result<Reply> {
           if (!req.has_param("kid")) return InvalidArgument("'kid' is required", "bad_query");
           int64_t since = 0;
           if (req.has_param("since")) { ASSIGN_OR_RETURN(since, parse_int(req.get_param_value("since"), "since")); }

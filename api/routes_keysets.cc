@@ -1,6 +1,7 @@
 // Operations on keysets and keys (KeyService), answered with the keyset's JSON.
 #include "api/routes.h"
 
+#include <map>
 #include <set>
 
 #include "keymgr/policy.h"
@@ -86,6 +87,45 @@ void add_keyset_routes(Routes& h, const Wrap& wrap, const Services& s) {
           }
           ASSIGN_OR_RETURN(json j, keyset_detail(s, *ks, true));
           return json_reply(j);
+        }));
+  // Signing volume per key and hour (the console's timeline), from counters kept with each signature.
+  h.Get(R"(/v1/keysets/([a-z0-9_-]+)/usage)",
+        wrap(Access::kAuthenticated, [s](const httplib::Request& req, const Principal* p) -> Result<Reply> {
+          const std::string name = req.matches[1].str();
+          KeysetPtr ks = s.keys->find_keyset(name);
+          if (!ks || (p->role == Role::kIssuer && !p->may_sign_for(name))) {
+            return NotFound("no keyset named '" + name + "'", "keyset_not_found");
+          }
+          constexpr int64_t kHour = 3600;
+          constexpr int64_t kMaxHours = 24 * 400;
+          int64_t to = to_unix_seconds(s.keys->clock().now()) / kHour * kHour + kHour;  // through this hour
+          if (req.has_param("to")) { ASSIGN_OR_RETURN(to, parse_int(req.get_param_value("to"), "to")); }
+          int64_t from = to - 7 * 24 * kHour;
+          if (req.has_param("from")) { ASSIGN_OR_RETURN(from, parse_int(req.get_param_value("from"), "from")); }
+          if (from < 0 || to <= from || to - from > kMaxHours * kHour) {
+            return InvalidArgument("need 0 <= from < to (Unix seconds) and at most " + std::to_string(kMaxHours) +
+                                       " hours between them",
+                                   "bad_query");
+          }
+          ASSIGN_OR_RETURN(auto usage, s.keys->key_usage(name));
+          ASSIGN_OR_RETURN(auto hours, s.keys->key_usage_hours(name, from_unix_seconds(from), from_unix_seconds(to)));
+          std::map<std::string, json, std::less<>> series;
+          for (const auto& h : hours) {
+            series[h.kid].push_back({{"hour", h.hour_ms / 1000}, {"signatures", h.signatures}});
+          }
+          std::map<std::string, const db::KeyUsage*, std::less<>> totals;
+          for (const auto& u : usage) totals[u.kid] = &u;
+          json keys = json::array();
+          for (const auto& k : ks->keys) {
+            json j = {{"kid", k.kid}, {"state", std::string(key_state_name(k.state))}};
+            auto t = totals.find(k.kid);
+            j["signatures"] = t == totals.end() ? 0 : t->second->signatures;
+            if (t != totals.end() && t->second->last_signed_ms > 0) j["last_signed_at"] = t->second->last_signed_ms / 1000;
+            auto it = series.find(k.kid);
+            j["hours"] = it == series.end() ? json::array() : std::move(it->second);
+            keys.push_back(std::move(j));
+          }
+          return json_reply({{"keyset", name}, {"from", from}, {"to", to}, {"keys", std::move(keys)}});
         }));
   h.Post("/v1/keysets", wrap(Access::kOps, [s](const httplib::Request& req, const Principal* p) -> Result<Reply> {
            ASSIGN_OR_RETURN(json body, body_object(req));

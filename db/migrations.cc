@@ -140,6 +140,12 @@ CREATE INDEX alert_deliveries_due ON alert_deliveries(next_attempt_ms) WHERE del
 CREATE TABLE key_usage(kid TEXT PRIMARY KEY, signatures INTEGER NOT NULL, last_signed_ms INTEGER NOT NULL);
 INSERT INTO key_usage(kid, signatures, last_signed_ms)
   SELECT kid, count(*), max(ts_ms) FROM ledger WHERE kind = 'sign' AND outcome = 'ok' AND kid <> '' GROUP BY kid;
+-- The same per hour (Store::key_usage_hours): signing volume over time.
+CREATE TABLE key_usage_hours(kid TEXT NOT NULL, hour_ms INTEGER NOT NULL, signatures INTEGER NOT NULL,
+  PRIMARY KEY(kid, hour_ms));
+INSERT INTO key_usage_hours(kid, hour_ms, signatures)
+  SELECT kid, ts_ms - ts_ms % 3600000, count(*) FROM ledger WHERE kind = 'sign' AND outcome = 'ok' AND kid <> ''
+  GROUP BY kid, ts_ms - ts_ms % 3600000;
 -- What the monitor has seen signing for each keyset (Store::note_first_seen): API tokens,
 -- audiences, caller addresses.
 CREATE TABLE monitor_seen(keyset TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,

@@ -166,6 +166,13 @@ INSERT INTO key_usage(kid, signatures, last_signed_ms)
     SELECT kid, ts_ms FROM ledger WHERE kind = 'sign' AND outcome = 'ok'
     UNION ALL SELECT kid, ts_ms FROM ledger_pending WHERE kind = 'sign' AND outcome = 'ok') u
   WHERE kid <> '' GROUP BY kid;
+CREATE TABLE key_usage_hours(kid TEXT NOT NULL, hour_ms BIGINT NOT NULL, signatures BIGINT NOT NULL,
+  PRIMARY KEY(kid, hour_ms));
+INSERT INTO key_usage_hours(kid, hour_ms, signatures)
+  SELECT kid, ts_ms - ts_ms % 3600000, count(*) FROM (
+    SELECT kid, ts_ms FROM ledger WHERE kind = 'sign' AND outcome = 'ok'
+    UNION ALL SELECT kid, ts_ms FROM ledger_pending WHERE kind = 'sign' AND outcome = 'ok') u
+  WHERE kid <> '' GROUP BY kid, ts_ms - ts_ms % 3600000;
 CREATE TABLE monitor_seen(keyset TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
   first_seen_ms BIGINT NOT NULL, PRIMARY KEY(keyset, kind, value));
 )sql",

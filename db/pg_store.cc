@@ -304,6 +304,15 @@ Status add_key_usage_in(Connection& c, const std::map<std::string, UsageDelta>& 
                             Params().add(kid).add(d.signatures).add(d.last_signed_ms), "count key usage",
                             kLedgerUnavailable)
                         .status());
+    // The hour rows are written only by holders of the key's usage row lock: no conflict between
+    // instances, and no lock order to keep.
+    for (const auto& [hour, n] : d.per_hour) {
+      RETURN_IF_ERROR(c.query("INSERT INTO key_usage_hours(kid, hour_ms, signatures) VALUES($1, $2, $3) "
+                              "ON CONFLICT (kid, hour_ms) DO UPDATE SET signatures = key_usage_hours.signatures + "
+                              "excluded.signatures",
+                              Params().add(kid).add(hour).add(n), "count key usage per hour", kLedgerUnavailable)
+                          .status());
+    }
   }
   return Status::Ok();
 }
@@ -512,6 +521,8 @@ class PgStore final : public Store, public CommitStatsSource, public ChangeFeed 
   Result<std::vector<AlertDelivery>> list_alert_deliveries(std::string_view alert_id) override;
   Result<AlertStats> alert_stats() override;
   Result<std::vector<KeyUsage>> key_usage(const std::vector<std::string>& kids) override;
+  Result<std::vector<KeyUsageHour>> key_usage_hours(const std::vector<std::string>& kids, int64_t from_ms,
+                                                    int64_t to_ms) override;
   Result<int64_t> note_first_seen(std::string_view keyset, std::string_view kind, std::string_view value,
                                   int64_t ts_ms) override;
 
@@ -1599,6 +1610,26 @@ Result<std::vector<KeyUsage>> PgStore::key_usage(const std::vector<std::string>&
                                            ") AND signatures > 0",
                                        p, "read key usage"));
   for (int i = 0; i < rows.size(); ++i) out.push_back(KeyUsage{rows.text(i, 0), rows.int64(i, 1), rows.int64(i, 2)});
+  return out;
+}
+
+Result<std::vector<KeyUsageHour>> PgStore::key_usage_hours(const std::vector<std::string>& kids, int64_t from_ms,
+                                                           int64_t to_ms) {
+  std::vector<KeyUsageHour> out;
+  if (kids.empty()) return out;
+  auto c = acquire();
+  RETURN_IF_ERROR(c->ensure_connected(kDatabaseUnavailable));
+  Params p;
+  p.add(from_ms).add(to_ms);
+  std::string in;
+  for (const auto& kid : kids) {
+    p.add(kid);
+    in += (in.empty() ? "$" : ",$") + std::to_string(p.size());
+  }
+  ASSIGN_OR_RETURN(auto rows, c->query("SELECT kid, hour_ms, signatures FROM key_usage_hours WHERE hour_ms >= $1 AND "
+                                       "hour_ms < $2 AND kid IN (" + in + ") ORDER BY kid, hour_ms",
+                                       p, "read key usage per hour"));
+  for (int i = 0; i < rows.size(); ++i) out.push_back(KeyUsageHour{rows.text(i, 0), rows.int64(i, 1), rows.int64(i, 2)});
   return out;
 }
 

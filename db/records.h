@@ -82,6 +82,13 @@ struct KeyUsage {
   int64_t last_signed_ms = 0;  // Unix ms of the newest signature; 0 = never signed
 };
 
+// Signatures of one key within one hour (Store::key_usage_hours).
+struct KeyUsageHour {
+  std::string kid;
+  int64_t hour_ms = 0;  // Unix ms, a multiple of 3,600,000
+  int64_t signatures = 0;
+};
+
 // A named lease that one holder at a time may hold (db/store.h acquire_lease): "which instance may
 // act" for the scheduler, reconcile and the ledger integrator.
 struct Lease {

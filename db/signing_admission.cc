@@ -65,6 +65,7 @@ std::map<std::string, UsageDelta> usage_deltas(const std::vector<const LedgerEnt
     UsageDelta& d = out[entries[i]->kid];
     ++d.signatures;
     d.last_signed_ms = std::max(d.last_signed_ms, entries[i]->ts_ms);
+    ++d.per_hour[entries[i]->ts_ms - entries[i]->ts_ms % 3'600'000];
   }
   return out;
 }

@@ -53,6 +53,7 @@ std::vector<const LedgerEntry*> admit_batch(const std::vector<const LedgerEntry*
 struct UsageDelta {
   int64_t signatures = 0;
   int64_t last_signed_ms = 0;
+  std::map<int64_t, int64_t> per_hour;  // hour (Unix ms, a multiple of 3,600,000) -> signatures
 };
 std::map<std::string, UsageDelta> usage_deltas(const std::vector<const LedgerEntry*>& entries,
                                                const std::vector<bool>& admit, const std::vector<Status>& refusals);

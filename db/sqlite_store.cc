@@ -429,6 +429,8 @@ class SqliteStore final : public Store, public CommitStatsSource {
   Result<std::vector<AlertDelivery>> list_alert_deliveries(std::string_view alert_id) override;
   Result<AlertStats> alert_stats() override;
   Result<std::vector<KeyUsage>> key_usage(const std::vector<std::string>& kids) override;
+  Result<std::vector<KeyUsageHour>> key_usage_hours(const std::vector<std::string>& kids, int64_t from_ms,
+                                                    int64_t to_ms) override;
   Result<int64_t> note_first_seen(std::string_view keyset, std::string_view kind, std::string_view value,
                                   int64_t ts_ms) override;
 
@@ -711,9 +713,17 @@ Status SqliteStore::write_txn(std::string_view op, const std::vector<const Ledge
                                                   "excluded.signatures, last_signed_ms = "
                                                   "max(last_signed_ms, excluded.last_signed_ms)",
                                                   kLedgerUnavailable));
+        ASSIGN_OR_RETURN(auto h, writer_->prepare("INSERT INTO key_usage_hours(kid, hour_ms, signatures) VALUES(?, ?, ?) "
+                                                  "ON CONFLICT(kid, hour_ms) DO UPDATE SET signatures = signatures + "
+                                                  "excluded.signatures",
+                                                  kLedgerUnavailable));
         for (const auto& [kid, d] : usage) {
           RETURN_IF_ERROR(u.bind(1, kid).bind(2, d.signatures).bind(3, d.last_signed_ms).run("count key usage"));
           u.reset();
+          for (const auto& [hour, n] : d.per_hour) {
+            RETURN_IF_ERROR(h.bind(1, kid).bind(2, hour).bind(3, n).run("count key usage per hour"));
+            h.reset();
+          }
         }
       }
       if (seqs != nullptr) *seqs = seqs_for_batch(*refusals, written);
@@ -1525,6 +1535,26 @@ Result<std::vector<KeyUsage>> SqliteStore::key_usage(const std::vector<std::stri
     q.bind(1, kid);
     ASSIGN_OR_RETURN(bool row, q.step("read key usage"));
     if (row) out.push_back(KeyUsage{kid, q.int64(0), q.int64(1)});
+    q.reset();
+  }
+  return out;
+}
+
+Result<std::vector<KeyUsageHour>> SqliteStore::key_usage_hours(const std::vector<std::string>& kids, int64_t from_ms,
+                                                               int64_t to_ms) {
+  std::vector<KeyUsageHour> out;
+  if (kids.empty()) return out;
+  auto r = acquire_reader();
+  ASSIGN_OR_RETURN(auto snapshot, Transaction::begin_read(*r));
+  ASSIGN_OR_RETURN(auto q, r->prepare("SELECT hour_ms, signatures FROM key_usage_hours WHERE kid = ? AND hour_ms >= ? "
+                                      "AND hour_ms < ? ORDER BY hour_ms"));
+  for (const auto& kid : kids) {
+    q.bind(1, kid).bind(2, from_ms).bind(3, to_ms);
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, q.step("read key usage per hour"));
+      if (!row) break;
+      out.push_back(KeyUsageHour{kid, q.int64(0), q.int64(1)});
+    }
     q.reset();
   }
   return out;

@@ -88,6 +88,10 @@ class Store {
   virtual Result<int64_t> append_signature(LedgerEntry entry) = 0;
   // Signatures recorded so far for each of `kids` that has any (absent: never signed).
   virtual Result<std::vector<KeyUsage>> key_usage(const std::vector<std::string>& kids) = 0;
+  // The same per hour, counted in the same transaction: the hours in [from_ms, to_ms) in which
+  // each of `kids` signed, oldest first per kid (hours without signatures are absent).
+  virtual Result<std::vector<KeyUsageHour>> key_usage_hours(const std::vector<std::string>& kids, int64_t from_ms,
+                                                            int64_t to_ms) = 0;
   // Moves up to `max_entries` durable, not yet sequenced entries into the hash chain in intake
   // order (dense seqs) and returns how many it moved. Backends that sequence at commit (SQLite)
   // return 0. Sequencers exclude each other; signers never wait for them.

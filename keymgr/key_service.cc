@@ -477,21 +477,40 @@ Result<std::vector<db::KeyUsage>> KeyService::key_usage(std::string_view name) c
   return store_.key_usage(kids);
 }
 
+Result<std::vector<db::KeyUsageHour>> KeyService::key_usage_hours(std::string_view name, TimePoint from,
+                                                                  TimePoint to) const {
+  KeysetPtr ks = find_keyset(name);
+  if (!ks) return NotFound("no keyset named '" + std::string(name) + "'", "keyset_not_found");
+  std::vector<std::string> kids;
+  for (const auto& k : ks->keys) {
+    if (!k.kid.empty()) kids.push_back(k.kid);
+  }
+  return store_.key_usage_hours(kids, to_unix_millis(from), to_unix_millis(to));
+}
+
 Result<KeysetPtr> KeyService::retire_exhausted(std::string_view name, std::string_view kid, const Actor& actor) {
   ASSIGN_OR_RETURN(Locked l, lock_keyset(name));
-  std::unique_lock sign_lock(*l.slot->sign_mu);
   const Keyset& ks = *l.ks;
   const Key* k = ks.find(kid);
   if (k == nullptr) return not_found_key(name, kid);
   if (k->state != KeyState::kActive) return l.ks;
+  const Key* next = ks.successor();
+  // Without a successor, generate the replacement before the exhausted key stops (the HSM may take
+  // seconds for RSA): signers meanwhile are refused by the store and wait for this keyset's mutex
+  // here, then sign with the new key, so the keyset is never left with nothing to sign.
+  std::optional<KeyGeneration> gen;
+  if (next == nullptr) {
+    ASSIGN_OR_RETURN(KeyGeneration g,
+                     KeyGeneration::start(hsm_, store_, ks, clock_.now(), true, nullptr, instance_id()));
+    gen.emplace(std::move(g));
+  }
+  std::unique_lock sign_lock(*l.slot->sign_mu);
   const TimePoint now = clock_.now();
   const std::string reason = "made its " + std::to_string(ks.policy.max_signatures) + " signatures (max_signatures)";
   db::ChangeSet cs;
   RETURN_IF_ERROR(add_transition(cs, ks, *k, KeyState::kDeactivated, Trigger::kUsageLimit, now, actor, reason,
                                  [&](Key& w) { end_window(w, end_of_second(now), ks.policy); }));
-  const Key* next = ks.successor();
   Key promoted;
-  bool unpublished = false;
   if (next != nullptr) {
     promoted = *next;
     // Promoted before verifiers surely hold it: an emergency key, as after a compromise (a
@@ -504,20 +523,26 @@ Result<KeysetPtr> KeyService::retire_exhausted(std::string_view name, std::strin
                                    }));
     set_window(promoted, now, ks.policy);
     if (early) promoted.emergency = true;
-    unpublished = flag_unpublished(cs, ks, promoted, now, actor);
+  } else {
+    Key& nk = gen->key();
+    set_window(nk, now, ks.policy);
+    nk.state = KeyState::kActive;
+    cs.key_updates.push_back(gen->record(ks.id));
+    cs.ledger.push_back(lifecycle_entry(ks, "key_emergency_activated", now, actor, "replaces key " + k->kid + ", which " + reason,
+                                        json{{"activate_at", secs(nk.activate_at)}, {"deactivate_at", secs(nk.deactivate_at)},
+                                             {"hsm_id", nk.hsm_id}, {"emergency", true}, {"trigger", "usage_limit"}},
+                                        nk.kid));
+    promoted = nk;
   }
+  const bool unpublished = flag_unpublished(cs, ks, promoted, now, actor);
   const std::string exhausted = k->kid;
   RETURN_IF_ERROR(apply_locked(cs).status());
-  spdlog::warn("keyset {}: key {} {}; {}", ks.name, exhausted, reason,
-               next != nullptr ? "its successor " + promoted.kid + " signs now" : "a new key follows");
+  if (gen) gen->committed();
+  spdlog::warn("keyset {}: key {} {}; {} {} signs now", ks.name, exhausted, reason,
+               next != nullptr ? "its successor" : "a new key", promoted.kid);
   count("keymgr_usage_limit_rotations_total", ks.name);
   if (unpublished) report_unpublished(ks, promoted, now);
-  ASSIGN_OR_RETURN(KeysetPtr after, reload_locked(name));
-  if (next != nullptr) return after;
-  sign_lock.unlock();  // advance_locked takes it itself
-  Status st = advance_locked(name, *l.slot);
-  if (!st.ok()) spdlog::error("keyset {}: no replacement key after the usage limit yet: {}", name, st.to_string());
-  return find_keyset(name);
+  return reload_locked(name);
 }
 
 int KeyService::rotate_for_usage() {

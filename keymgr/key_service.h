@@ -109,6 +109,8 @@ class KeyService {
   // The signatures each key of keyset `name` has made, from the store (a key that never signed is
   // absent). Exact across instances and restarts.
   Result<std::vector<db::KeyUsage>> key_usage(std::string_view name) const;
+  // The signatures of each key of keyset `name` per hour, for the hours in [from, to).
+  Result<std::vector<db::KeyUsageHour>> key_usage_hours(std::string_view name, TimePoint from, TimePoint to) const;
   // Key `kid` made its policy's max_signatures (the store refused its next signature): its window
   // ends now and, in the same transaction, the pre-published successor signs (flagged when it was
   // not published long enough); without one a new key follows, as after a compromise. Nothing to

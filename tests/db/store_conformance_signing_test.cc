@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <tuple>
 #include <thread>
 #include <vector>
 
@@ -218,6 +219,22 @@ TEST_P(StoreConformance, KeyUsageCountsRecordedSignaturesOnly) {
   EXPECT_EQ(by["kid-a"].last_signed_ms, kNow * 1000 + 250);
   EXPECT_EQ(by["kid-b"].signatures, 1);
   EXPECT_EQ(by["kid-b"].last_signed_ms, kNow * 1000 + 100);
+
+  // Per hour: kNow is 1700000500 s, in the hour starting at 1699999200 s (the keys sign until
+  // 1700001000 s, in that hour too).
+  ASSERT_TRUE(s->append_signature(signature("web", "kid-a", "a3", 1700000900 * 1000LL)).ok());
+  auto hours = other->key_usage_hours({"kid-a", "kid-b"}, 0, 2'000'000'000'000);
+  ASSERT_TRUE(hours.ok()) << hours.status().to_string();
+  std::vector<std::tuple<std::string, int64_t, int64_t>> got;
+  for (const auto& h : *hours) got.emplace_back(h.kid, h.hour_ms, h.signatures);
+  std::sort(got.begin(), got.end());
+  const std::vector<std::tuple<std::string, int64_t, int64_t>> want = {{"kid-a", 1699999200000, 3},
+                                                                        {"kid-b", 1699999200000, 1}};
+  EXPECT_EQ(got, want);
+  // [from, to) on hour starts.
+  EXPECT_EQ(s->key_usage_hours({"kid-a"}, 1699999200000, 1699999200001)->size(), 1u);
+  EXPECT_TRUE(s->key_usage_hours({"kid-a"}, 1699999200001, 1800000000000)->empty());
+  EXPECT_TRUE(s->key_usage_hours({"kid-a"}, 0, 1699999200000)->empty());
 }
 
 // policy.max_signatures as the store enforces it: entry.usage_limit. Under concurrent signers on
