@@ -58,15 +58,9 @@ export function query(params) {
   return s ? '?' + s : '';
 }
 
-// Every sign entry of a keyset since `fromMs` (newest first), at most `max`.
-export async function signEntries(keyset, fromMs, max = 20000, kid) {
-  const out = [];
-  let cursor;
-  while (out.length < max) {
-    const page = await get('/v1/audit/ledger' + query({ keyset, kid, kind: 'sign', outcome: 'ok', from: fromMs, limit: 1000, cursor }));
-    out.push(...page.entries);
-    if (page.next_cursor === null || page.next_cursor === undefined) break;
-    cursor = page.next_cursor;
-  }
-  return out;
-}
+// Signatures per key and hour of a keyset (GET /v1/keysets/{name}/usage: any role that can read
+// the keyset). `from`/`to` in Unix seconds; keymgr counts whole hours.
+export const usage = (keyset, from, to) => get(`/v1/keysets/${keyset}/usage` + query({ from, to }));
+
+// The signatures of a usage answer, summed over its keys and hours.
+export const usageTotal = (u) => u.keys.reduce((a, k) => a + k.hours.reduce((b, x) => b + x.signatures, 0), 0);

@@ -13,12 +13,11 @@ function Outcome({ me, name, kid, since, before }) {
   const { data, error } = useLoad(async () => {
     const ks = await get('/v1/keysets/' + name);
     const jwks = JSON.parse(await getText(`/v1/keysets/${name}/jwks.json`, 'application/json'));
-    let affected = null;
+    // The affected tokens: admin and ops (this screen's roles) may list them; the ledger itself
+    // only admin (and auditors).
+    const affected = await get('/v1/audit/affected' + query({ kid, since }));
     let entries = null;
-    if (can.audit(me)) {
-      affected = await get('/v1/audit/affected' + query({ kid, since }));
-      entries = (await get('/v1/audit/ledger' + query({ keyset: name, limit: 10 }))).entries;
-    }
+    if (can.audit(me)) entries = (await get('/v1/audit/ledger' + query({ keyset: name, limit: 10 }))).entries;
     return { ks, jwks, affected, entries };
   }, [name, kid]);
   if (error) return html`<${ErrorBox} error=${error} />`;
@@ -30,9 +29,9 @@ function Outcome({ me, name, kid, since, before }) {
     <ol class="steps">
       <li class=${inJwks ? 'bad' : 'ok'}>Key <code>${kid}</code> ${inJwks ? 'is STILL in the JWKS' : 'was removed from the JWKS'} (${jwks.keys.length} ${jwks.keys.length === 1 ? 'key' : 'keys'} published now).</li>
       <li class=${ks.active_kid && ks.active_kid !== kid ? 'ok' : 'bad'}>${ks.active_kid ? html`Successor <code>${ks.active_kid}</code> signs${before && before !== ks.active_kid && before !== kid ? '' : ''}.` : 'No key signs: rotate or investigate.'}</li>
-      <li>Tokens signed by the key since ${ts(since)} that are still valid: ${affected ? html`<strong data-testid="affected-count">${affected.count}</strong>` : 'needs an auditor or admin token to list'}.</li>
+      <li>Tokens signed by the key since ${ts(since)} that are still valid: <strong data-testid="affected-count">${affected.count}</strong>.</li>
     </ol>
-    ${affected && affected.count > 0 && html`
+    ${affected.count > 0 && html`
       <div class="toolbar">
         <button type="button" onClick=${() => download(`affected-${kid}.csv`, toCsv(affected.tokens, COLS), 'text/csv')}>Export CSV</button>
         <button type="button" onClick=${() => download(`affected-${kid}.ndjson`, affected.tokens.map((t) => JSON.stringify(t)).join('\n') + '\n', 'application/x-ndjson')}>Export NDJSON</button>

@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
-import { get, post, getText, signEntries } from './api.js';
+import { get, post, getText } from './api.js';
 import { html, can, health, ts, dur, now, relative } from './util.js';
 import { Badge, Confirm, ErrorBox, Pre, useLoad } from './components.js';
-import { Timeline, Volume } from './timeline.js';
+import { Timeline } from './timeline.js';
 
 const toUnix = (local) => (local ? Math.floor(new Date(local).getTime() / 1000) : undefined);
 const localInput = (sec) => new Date((sec - new Date().getTimezoneOffset() * 60) * 1000).toISOString().slice(0, 16);
@@ -33,9 +33,7 @@ async function load(name, me) {
   const ks = await get('/v1/keysets/' + name);
   let jwks = null;
   try { jwks = JSON.parse(await getText(`/v1/keysets/${name}/jwks.json`, 'application/json')); } catch { jwks = null; }
-  let entries = null;
-  if (can.audit(me)) entries = await signEntries(name, (now() - 86400) * 1000);
-  return { ks, jwks, entries };
+  return { ks, jwks };
 }
 
 export function Keyset({ me, name }) {
@@ -44,7 +42,7 @@ export function Keyset({ me, name }) {
   const [notice, setNotice] = useState('');
   if (error) return html`<section><h1>Keyset ${name}</h1><${ErrorBox} error=${error} /></section>`;
   if (!data) return html`<section><h1>Keyset ${name}</h1><p>Loading…</p></section>`;
-  const { ks, jwks, entries } = data;
+  const { ks, jwks } = data;
   const acts = keyActions(ks);
   const hl = health(ks, 0);
   const open = (spec, what) => setDialog({ ...spec, onDone: () => { setDialog(null); setNotice(what + ' done'); reload(); } });
@@ -70,7 +68,7 @@ export function Keyset({ me, name }) {
         <td>${k.state}${k.compromised_since ? html`<br /><small>suspected since ${ts(k.compromised_since)}</small>` : ''}</td>
         <td>${ts(k.created_at)}</td><td>${ts(k.activate_at)}</td><td>${ts(k.deactivate_at)} <small>(${relative(k.deactivate_at)})</small></td>
         <td>${ts(k.retire_at)}</td><td>${ts(k.destroy_at)}</td>
-        <td class="num">${k.signatures !== undefined ? k.signatures : '—'}${k.last_signed_at ? html`<br /><small>last ${ts(k.last_signed_at)}</small>` : ''}</td>
+        <td class="num"><span data-testid="key-signatures">${k.signatures !== undefined ? k.signatures : '—'}</span><br /><small>${k.last_signed_at ? 'last ' + ts(k.last_signed_at) : 'never signed'}</small></td>
         ${act && html`<td class="actions">
           ${k.state === 'active' && html`<button type="button" onClick=${() => open(acts.suspend(k), 'Suspension')}>Suspend…</button>`}
           ${k.state === 'suspended' && html`<button type="button" onClick=${() => open(acts.resume(k), 'Resume')}>Resume…</button>`}
@@ -78,8 +76,6 @@ export function Keyset({ me, name }) {
           ${['pre-activation', 'active', 'suspended', 'deactivated', 'retired'].includes(k.state) && html`<button type="button" class="danger" onClick=${() => open(acts.compromise(k), 'Compromise')}>Compromise…</button>`}
         </td>`}
       </tr>`)}</tbody></table></div>
-    <h2>Signing volume</h2>
-    ${entries ? html`<${Volume} keys=${ks.keys} entries=${entries} />` : html`<p>The signing volume comes from the ledger: it needs an auditor or admin token.${ks.keys.some((k) => k.signatures !== undefined) ? ' Totals per key are in the keys table.' : ''}</p>`}
     <h2>Policy</h2>
     <dl class="policy-list">${Object.entries(ks.policy).map(([k, v]) => html`<div><dt>${k}</dt><dd>${/^sign_(rate|burst)$/.test(k) ? v : dur(v)}</dd></div>`)}</dl>
     <h2>JWKS as verifiers see it</h2>

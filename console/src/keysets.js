@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
-import { get, post, signEntries } from './api.js';
-import { html, can, health, nextEvent, activeKey, dur, now, relative } from './util.js';
+import { get, post, usage, usageTotal } from './api.js';
+import { html, can, health, nextEvent, activeKey, dur, now, relative, ts } from './util.js';
 import { Badge, ErrorBox, useLoad } from './components.js';
 
 async function loadAll(me) {
@@ -10,12 +10,13 @@ async function loadAll(me) {
   if (can.monitor(me)) {
     try { alerts = (await get('/v1/alerts?state=open&limit=1000')).alerts || []; } catch { alerts = []; }
   }
-  const since = (now() - 3600) * 1000;
+  // Whole hours: the previous one and this one, so "since HH:00" (UTC), one usage call per keyset.
+  const since = Math.floor((now() - 3600) / 3600) * 3600;
   const volume = {};
-  if (can.audit(me)) {
-    await Promise.all(full.map(async (ks) => { volume[ks.name] = (await signEntries(ks.name, since, 5000)).length; }));
-  }
-  return { keysets: full, alerts, volume };
+  await Promise.all(full.map(async (ks) => {
+    try { volume[ks.name] = usageTotal(await usage(ks.name, since)); } catch { volume[ks.name] = null; }
+  }));
+  return { keysets: full, alerts, volume, since };
 }
 
 function CreateKeyset({ onCreated }) {
@@ -59,7 +60,7 @@ export function Keysets({ me }) {
     ${data && data.keysets.length === 0 && html`<p>No keyset${me.role === 'issuer' ? ' is bound to this token' : ' yet'}.</p>`}
     ${data && data.keysets.length > 0 && html`<div class="scroll" tabindex="0" role="region" aria-label="keysets table"><table class="grid" data-testid="keysets">
       <thead><tr><th scope="col">keyset</th><th scope="col">issuer</th><th scope="col">algorithm</th><th scope="col">health</th>
-        <th scope="col">active key age</th><th scope="col">signatures, last hour</th><th scope="col">next scheduled event</th></tr></thead>
+        <th scope="col">active key age</th><th scope="col">signatures since ${ts(data.since).slice(11, 16)} UTC</th><th scope="col">next scheduled event</th></tr></thead>
       <tbody>${data.keysets.map((ks) => {
         const a = activeKey(ks);
         const open = data.alerts.filter((al) => al.keyset === ks.name).length;
@@ -71,7 +72,7 @@ export function Keysets({ me }) {
           <td>${ks.alg}</td>
           <td><${Badge} level=${hl.level}>${hl.text}<//></td>
           <td>${a ? dur(now() - a.activate_at) : '—'}</td>
-          <td class="num">${can.audit(me) ? (data.volume[ks.name] >= 5000 ? '5000+' : data.volume[ks.name]) : (a && a.signatures !== undefined ? a.signatures + ' (total)' : '—')}</td>
+          <td class="num">${data.volume[ks.name] ?? '—'}</td>
           <td>${ne ? html`${relative(ne.at)}: ${ne.what}` : '—'}</td></tr>`;
       })}</tbody></table></div>`}
     ${can.act(me) && html`<${CreateKeyset} onCreated=${(ks) => { location.hash = '#/keysets/' + ks.name; reload(); }} />`}

@@ -217,6 +217,8 @@ try {
   await page.waitForSelector(`table.volume tr[data-kid="${secondKid}"] [data-testid=volume-count]`, { timeout: 30000 });
   const vol = await page.$eval(`table.volume tr[data-kid="${secondKid}"] [data-testid=volume-count]`, (td) => td.textContent);
   expect(vol === '5', 'volume of the signing key: ' + vol);
+  await page.waitForFunction((k) => document.querySelector(`[data-testid=keys] tr[data-kid="${k}"] [data-testid=key-signatures]`)?.textContent === '5', { timeout: 30000 }, secondKid);
+  expect((await page.$$(`[data-testid=timeline] g.vol-row[data-kid="${secondKid}"] rect.bar`)).length >= 1, 'the timeline has hourly bars for the signing key');
   await shoot('05-keyset-timeline');
   await axe('keyset-detail');
   const jwksText = await text();
@@ -318,21 +320,60 @@ try {
   expect(refused === 403, 'the API refuses the auditor a rotation: ' + refused);
   expect((await api('POST', '/v1/tokens', auditorToken, { name: 'x', role: 'admin' })).status === 403, 'the API refuses the auditor a token');
 
-  step('ops act but do not read the ledger');
+  step('ops act, see the signing volume, but do not read the ledger');
   await clickButton('Sign out');
   await signIn(opsToken);
   await go('#/keysets/shop', '[data-testid=timeline]');
   await page.waitForSelector('[data-testid=keys] button');
   const opsNav = await page.$eval('header nav', (n) => n.innerText);
   expect(opsNav.includes('Compromise') && opsNav.includes('Alerts') && !opsNav.includes('Ledger') && !opsNav.includes('API tokens'), 'ops navigation: ' + opsNav);
-  expect((await text()).includes('needs an auditor or admin token'), 'ops are told why the signing volume is missing');
+  // The signing volume comes from /usage, which ops may read: the same numbers the admin saw.
+  await page.waitForSelector(`table.volume tr[data-kid="${secondKid}"] [data-testid=volume-count]`, { timeout: 30000 });
+  const opsVol = await page.$eval(`table.volume tr[data-kid="${secondKid}"] [data-testid=volume-count]`, (td) => td.textContent);
+  expect(opsVol === '5', 'ops see the volume of the compromised key: ' + opsVol);
+  const opsSigs = await page.$eval(`[data-testid=keys] tr[data-kid="${secondKid}"] [data-testid=key-signatures]`, (e) => e.textContent);
+  expect(opsSigs === '5', 'ops see the key\'s signature count equal to what was signed: ' + opsSigs);
+  expect((await page.$$(`[data-testid=timeline] g.vol-row[data-kid="${secondKid}"] rect.bar`)).length >= 1, 'ops see the hourly bars');
+  expect(!(await text()).includes('needs an auditor or admin token'), 'ops are not told the volume is missing');
   await axe('ops-keyset');
+  await go('#/keysets', '[data-testid=keysets] tr[data-keyset=shop]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=keysets] tr[data-keyset=shop] td.num')?.textContent === '5', { timeout: 30000 });
+
+  step('ops compromise a key and see the affected tokens');
+  const thirdKid = await activeKid();
+  for (let i = 0; i < 3; i++) {
+    const r = await api('POST', '/v1/keysets/shop/sign', issuerToken, { claims: { sub: 'later' + i }, ttl: 600 });
+    expect(r.status === 200 && r.json.kid === thirdKid, `sign after the compromise ${i}: ${r.status} ${r.text}`);
+  }
+  await go('#/compromise/shop', 'select[name=kid]');
+  await page.waitForFunction((k) => !!document.querySelector(`select[name=kid] option[value="${k}"]`), {}, thirdKid);
+  await page.select('select[name=kid]', thirdKid);
+  await fill('input[name=reason]', 'console e2e: ops drill, second compromise');
+  await page.click('input[name=confirm]');
+  await clickButton('Mark');
+  await page.waitForSelector('[data-testid=compromise-outcome] [data-testid=affected-count]', { timeout: 30000 });
+  const opsAffected = await page.$eval('[data-testid=affected-count]', (e) => e.textContent);
+  expect(opsAffected === '3', 'ops see the affected tokens: ' + opsAffected);
+  expect((await page.$$('[data-testid=affected] tbody tr')).length === 3, 'ops see the affected tokens listed');
+  const opsOutcome = await page.$eval('[data-testid=compromise-outcome]', (e) => e.innerText);
+  expect(opsOutcome.includes('Export CSV') && opsOutcome.includes('Export NDJSON'), 'ops can export the affected tokens: ' + opsOutcome);
+  expect(!/needs an auditor/.test(opsOutcome), 'no "needs an auditor" message for ops: ' + opsOutcome);
+  await shoot('10-ops-compromise-response');
+  await axe('ops-compromise-outcome');
+  await go('#/keysets/shop', '[data-testid=timeline]');
+  await page.waitForFunction((k) => document.querySelector(`[data-testid=keys] tr[data-kid="${k}"] [data-testid=key-signatures]`)?.textContent === '3', { timeout: 30000 }, thirdKid);
 
   step('an issuer sees only its keysets');
   await clickButton('Sign out');
   await signIn(issuerToken);
   await page.waitForSelector('[data-testid=keysets] tr[data-keyset=shop]');
   expect(!(await page.$('[data-testid=keysets] tr[data-keyset=default]')), 'the issuer does not see other keysets');
+  await page.waitForFunction(() => document.querySelector('[data-testid=keysets] tr[data-keyset=shop] td.num')?.textContent === '8', { timeout: 30000 });
+  await axe('issuer-keysets');
+  await go('#/keysets/shop', '[data-testid=timeline]');
+  await page.waitForSelector(`table.volume tr[data-kid="${secondKid}"] [data-testid=volume-count]`, { timeout: 30000 });
+  const issuerVol = await page.$eval(`table.volume tr[data-kid="${secondKid}"] [data-testid=volume-count]`, (td) => td.textContent);
+  expect(issuerVol === '5', 'the issuer sees the volume of its keyset: ' + issuerVol);
   await checkCsp('all sessions');
 } catch (e) {
   failures.push('exception: ' + (e.stack || e.message));
