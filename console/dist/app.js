@@ -133,7 +133,7 @@ var he,C,He,Pt,F,Oe,We,Be,ke,le,ne,Fe,Se,xe,we,Dt,de={},_e=[],It=/acit|ex(?:s|g|
         </td>`}
       </tr>`)}</tbody></table></div>
     <h2>Policy</h2>
-    <dl class="policy-list">${Object.entries(r.policy).map(([m,b])=>d`<div><dt>${m}</dt><dd>${/^sign_(rate|burst)$/.test(m)?b:P(b)}</dd></div>`)}</dl>
+    <dl class="policy-list">${Object.entries(r.policy).map(([m,b])=>d`<div><dt>${m}</dt><dd>${/^(sign_rate|sign_burst|max_signatures)$/.test(m)?b:P(b)}</dd></div>`)}</dl>
     <h2>JWKS as verifiers see it</h2>
     ${p?d`<p>${p.keys.length} keys published: ${p.keys.map(m=>d`<code class="kid-chip">${m.kid}</code> `)}</p>
       <${V} label="JWKS document">${JSON.stringify(p,null,2)}<//>`:d`<p>The JWKS could not be read.</p>`}

@@ -77,7 +77,7 @@ export function Keyset({ me, name }) {
         </td>`}
       </tr>`)}</tbody></table></div>
     <h2>Policy</h2>
-    <dl class="policy-list">${Object.entries(ks.policy).map(([k, v]) => html`<div><dt>${k}</dt><dd>${/^sign_(rate|burst)$/.test(k) ? v : dur(v)}</dd></div>`)}</dl>
+    <dl class="policy-list">${Object.entries(ks.policy).map(([k, v]) => html`<div><dt>${k}</dt><dd>${/^(sign_rate|sign_burst|max_signatures)$/.test(k) ? v : dur(v)}</dd></div>`)}</dl>
     <h2>JWKS as verifiers see it</h2>
     ${jwks ? html`<p>${jwks.keys.length} keys published: ${jwks.keys.map((k) => html`<code class="kid-chip">${k.kid}</code> `)}</p>
       <${Pre} label="JWKS document">${JSON.stringify(jwks, null, 2)}<//>` : html`<p>The JWKS could not be read.</p>`}
