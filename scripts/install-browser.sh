@@ -13,7 +13,7 @@ command -v npm >/dev/null || need+=(npm)
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-browser: apt-get install ${need[*]}"
-  $SUDO apt-get update -qq
+  $SUDO apt-get update -qq || true  # a stale index still installs; the install below fails loudly if not
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 for dir in tests/ui console; do
