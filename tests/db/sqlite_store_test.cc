@@ -60,6 +60,7 @@ TEST(SqliteSchema, AVersion2LedgerGetsItsMerkleTreeOnUpgrade) {
     raw.exec("DROP TABLE tree_cosignatures; DROP TABLE tree_checkpoints; DROP TABLE tree_hashes; DROP TABLE tree_head; "
              "DROP TABLE audit_keys; DROP TABLE leases; ALTER TABLE keysets DROP COLUMN version; "
              "DROP TABLE alert_deliveries; DROP TABLE alerts; "
+             "DROP TABLE key_usage; DROP TABLE key_usage_hours; DROP TABLE monitor_seen; "
              "DELETE FROM schema_migrations WHERE version >= 3");
   }
   auto s = open_or_die(options_for(path));
@@ -83,6 +84,16 @@ TEST(SqliteSchema, AVersion2LedgerGetsItsMerkleTreeOnUpgrade) {
     return merkle::node_hash(mth(lo, lo + k), mth(lo + k, hi));
   };
   EXPECT_EQ(head->root, merkle::hash_bytes(mth(0, 25)));
+  // Migration 6 counted the signatures already in the ledger into each key's usage.
+  auto usage = s->key_usage({"k"});
+  ASSERT_TRUE(usage.ok()) << usage.status().to_string();
+  ASSERT_EQ(usage->size(), 1u);
+  EXPECT_EQ(usage->front().signatures, 25);
+  EXPECT_EQ(usage->front().last_signed_ms, 124);
+  auto hours = s->key_usage_hours({"k"}, 0, 3'600'000);
+  ASSERT_TRUE(hours.ok());
+  ASSERT_EQ(hours->size(), 1u);
+  EXPECT_EQ(hours->front().signatures, 25);
   RawDb raw(path);
   EXPECT_EQ(raw.scalar("SELECT max(version) FROM schema_migrations"), latest_schema_version());
 }
