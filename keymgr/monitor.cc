@@ -21,6 +21,21 @@ constexpr size_t kMaxSeenCached = 100'000;   // first-seen values held in memory
 constexpr std::string_view kFirstSeenKinds[] = {"api_token", "audience", "address"};
 }  // namespace
 
+namespace {
+// A new alert record at ts_ms; its id is alert_id(kind, dedup_key), stable per incident.
+db::AlertRecord new_alert(int64_t ts_ms, std::string kind, std::string severity, std::string keyset, std::string kid,
+                          std::string_view dedup_key) {
+  db::AlertRecord a;
+  a.ts_ms = ts_ms;
+  a.id = alert_id(kind, dedup_key);
+  a.kind = std::move(kind);
+  a.severity = std::move(severity);
+  a.keyset = std::move(keyset);
+  a.kid = std::move(kid);
+  return a;
+}
+}  // namespace
+
 bool valid_sink_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
@@ -127,13 +142,8 @@ Result<bool> Monitor::raise(db::AlertRecord a, const Actor& actor, std::string_v
 
 void Monitor::token_suspect(const SuspectToken& t, const Actor& presenter) {
   const int64_t now_ms = to_unix_millis(clock_.now());
-  db::AlertRecord a;
-  a.ts_ms = now_ms;
-  a.kind = "leak_suspected";
-  a.severity = "critical";
-  a.keyset = t.keyset;
-  a.kid = t.kid;
-  a.id = alert_id(a.kind, t.keyset + "\n" + t.kid + "\n" + std::to_string(now_ms / kDayMs));
+  db::AlertRecord a = new_alert(now_ms, "leak_suspected", "critical", t.keyset, t.kid,
+                                t.keyset + "\n" + t.kid + "\n" + std::to_string(now_ms / kDayMs));
   static const std::map<std::string, std::string, std::less<>> kWhy = {
       {"not_in_ledger", "a token with a valid signature by this key is not in the signing ledger: keymgr did not "
                         "issue it, so the key may be in someone else's hands"},
@@ -175,13 +185,8 @@ std::optional<Monitor::Window> Monitor::count_in_window(const std::string& kind,
 
 void Monitor::raise_windowed(const Window& w, std::string kind, std::string_view keyset, std::string_view kid,
                              std::string summary, json evidence, const Actor& actor) {
-  db::AlertRecord a;
-  a.ts_ms = w.now_ms;
-  a.kind = std::move(kind);
-  a.severity = "warning";
-  a.keyset = std::string(keyset);
-  a.kid = std::string(kid);
-  a.id = alert_id(a.kind, a.keyset + "\n" + std::to_string(w.index));
+  db::AlertRecord a = new_alert(w.now_ms, std::move(kind), "warning", std::string(keyset), std::string(kid),
+                                std::string(keyset) + "\n" + std::to_string(w.index));
   a.summary = std::move(summary);
   evidence["count"] = w.count;
   evidence["window_s"] = opts_.window.count();
@@ -269,13 +274,8 @@ void Monitor::token_signed(std::string_view keyset, std::string_view kid, const 
   }
   if (dormant_since) check_dormant(std::string(keyset), std::string(kid), actor, now_ms, *dormant_since);
   if (spike) {
-    db::AlertRecord a;
-    a.ts_ms = now_ms;
-    a.kind = "signing_rate_anomaly";
-    a.severity = "warning";
-    a.keyset = std::string(keyset);
-    a.kid = std::string(kid);
-    a.id = alert_id(a.kind, a.keyset + "\n" + std::to_string(now_ms / (60 * kMinuteMs)));
+    db::AlertRecord a = new_alert(now_ms, "signing_rate_anomaly", "warning", std::string(keyset), std::string(kid),
+                                  std::string(keyset) + "\n" + std::to_string(now_ms / (60 * kMinuteMs)));
     char avg[32];
     std::snprintf(avg, sizeof avg, "%.1f", spike->second);
     a.summary = "keyset '" + a.keyset + "' signed " + std::to_string(spike->first) + " tokens within a minute, " +
@@ -311,13 +311,8 @@ void Monitor::check_dormant(std::string keyset, std::string kid, const Actor& ac
   const int64_t prev_ms = std::max(page->entries.front().ts_ms, cached_ms);
   const int64_t idle_s = (now_ms - prev_ms) / 1000;
   if (idle_s <= opts_.dormant_after.count()) return;
-  db::AlertRecord a;
-  a.ts_ms = now_ms;
-  a.kind = "dormant_key_used";
-  a.severity = "warning";
-  a.keyset = std::move(keyset);
-  a.kid = std::move(kid);
-  a.id = alert_id(a.kind, a.kid + "\n" + std::to_string(prev_ms));
+  db::AlertRecord a =
+      new_alert(now_ms, "dormant_key_used", "warning", std::move(keyset), kid, kid + "\n" + std::to_string(prev_ms));
   a.summary = "key " + a.kid + " of keyset '" + a.keyset + "' signed after " + std::to_string(idle_s) +
               " s without signing (dormant_after " + std::to_string(opts_.dormant_after.count()) + " s)";
   a.evidence = json{{"idle_s", idle_s},
@@ -362,12 +357,7 @@ void Monitor::check_first_seen(const std::string& keyset, const std::string& kin
   if (*first != now_ms || now_ms < *since + learning_ms) return;  // known, or still learning
   static const std::map<std::string, std::string, std::less<>> kWhat = {
       {"api_token", "API token"}, {"audience", "audience"}, {"address", "caller address"}};
-  db::AlertRecord a;
-  a.ts_ms = now_ms;
-  a.kind = "first_seen_caller";
-  a.severity = "info";
-  a.keyset = keyset;
-  a.id = alert_id(a.kind, keyset + "\n" + kind + "\n" + value);
+  db::AlertRecord a = new_alert(now_ms, "first_seen_caller", "info", keyset, "", keyset + "\n" + kind + "\n" + value);
   a.summary = "first signature for keyset '" + keyset + "' by a new " + kWhat.at(kind) + ": " + value.substr(0, 200);
   a.evidence = json{{"what", kind},
                     {"value", value.substr(0, 512)},
@@ -397,12 +387,8 @@ bool Monitor::recently_raised(const std::string& id, int64_t now_ms) {
 
 void Monitor::rotation_overdue(std::string_view keyset, std::string_view problem) {
   const int64_t now_ms = to_unix_millis(clock_.now());
-  db::AlertRecord a;
-  a.ts_ms = now_ms;
-  a.kind = "rotation_overdue";
-  a.severity = "warning";
-  a.keyset = std::string(keyset);
-  a.id = alert_id(a.kind, a.keyset + "\n" + std::to_string(now_ms / kDayMs));
+  db::AlertRecord a = new_alert(now_ms, "rotation_overdue", "warning", std::string(keyset), "",
+                                std::string(keyset) + "\n" + std::to_string(now_ms / kDayMs));
   if (recently_raised(a.id, now_ms)) return;  // checked every pass; counted at most hourly
   a.summary = "keyset '" + a.keyset + "': rotation overdue: " + std::string(problem);
   a.evidence = json{{"problem", std::string(problem)}}.dump();
@@ -411,11 +397,7 @@ void Monitor::rotation_overdue(std::string_view keyset, std::string_view problem
 
 void Monitor::ledger_lag(int64_t pending, std::chrono::milliseconds oldest_age) {
   const int64_t now_ms = to_unix_millis(clock_.now());
-  db::AlertRecord a;
-  a.ts_ms = now_ms;
-  a.kind = "ledger_lag";
-  a.severity = "critical";
-  a.id = alert_id(a.kind, std::to_string(now_ms / kDayMs));
+  db::AlertRecord a = new_alert(now_ms, "ledger_lag", "critical", "", "", std::to_string(now_ms / kDayMs));
   if (recently_raised(a.id, now_ms)) return;
   a.summary = std::to_string(pending) + " ledger entries are not in the Merkle tree; the oldest waited " +
               std::to_string(oldest_age.count() / 1000) + " s: new tokens cannot be proven";
@@ -425,11 +407,8 @@ void Monitor::ledger_lag(int64_t pending, std::chrono::milliseconds oldest_age) 
 
 void Monitor::audit_failed(std::string_view problem, const json& detail) {
   const int64_t now_ms = to_unix_millis(clock_.now());
-  db::AlertRecord a;
-  a.ts_ms = now_ms;
-  a.kind = "audit_failure";
-  a.severity = "critical";
-  a.id = alert_id(a.kind, std::string(problem) + "\n" + std::to_string(now_ms / kDayMs));
+  db::AlertRecord a = new_alert(now_ms, "audit_failure", "critical", "", "",
+                                std::string(problem) + "\n" + std::to_string(now_ms / kDayMs));
   a.summary = "the ledger audit failed: " + std::string(problem);
   a.evidence = detail.dump();
   (void)raise(std::move(a), Actor{"audit", "local"});

@@ -148,10 +148,10 @@ class Monitor {
   struct Window {
     int64_t now_ms = 0, index = 0, start_ms = 0, count = 0;
   };
-  // Counts one event for (kind, keyset) in the current window; the window when the count reached
-  // the threshold (or a multiple of it), else nullopt.
   // A ledger entry of kind "alert" (evidence or acknowledgement) at ts_ms by `actor`.
   static db::LedgerEntry alert_entry(int64_t ts_ms, std::string event, const db::AlertRecord& a, const Actor& actor);
+  // Counts one event for (kind, keyset) in the current window; the window when the count reached
+  // the threshold (or a multiple of it), else nullopt.
   std::optional<Window> count_in_window(const std::string& kind, std::string_view keyset, int threshold);
   // Raises the warning alert of a threshold detector for `w` (one alert per keyset and window).
   void raise_windowed(const Window& w, std::string kind, std::string_view keyset, std::string_view kid,
