@@ -321,8 +321,8 @@ Result<KeyInfo> Pkcs11HsmImpl::generate_key(Algorithm alg, std::string_view id_h
   ASSIGN_OR_RETURN(Bytes id, parse_id(id_hex));
   const std::string id_norm = hex_encode(id);
   return run([&](CK_SESSION_HANDLE s, CK_RV& rv) -> Result<KeyInfo> {
-    for (CK_OBJECT_CLASS cls : {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY}) {
-      auto existing = p11::find_by_id(p11_, s, cls, id);
+    {
+      auto existing = p11::find_keys_by_id(p11_, s, id);
       if ((rv = existing.rv) != CKR_OK) return p11::ck_error(existing.call, rv);
       if (!existing.objects.empty()) return AlreadyExists("a key with id " + id_norm + " exists", "key_exists");
     }
@@ -504,13 +504,11 @@ Status Pkcs11HsmImpl::destroy_key(std::string_view id_hex) {
   const std::string id_norm = hex_encode(id);
   forget(id_norm);
   auto in_token = [&](CK_SESSION_HANDLE s, CK_RV& rv) -> Status {
-    std::vector<CK_OBJECT_HANDLE> victims;
-    // Private half first: once it is gone the key can no longer sign, whatever happens next.
-    for (CK_OBJECT_CLASS cls : {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY}) {
-      auto found = p11::find_by_id(p11_, s, cls, id);
-      if ((rv = found.rv) != CKR_OK) return p11::ck_error(found.call, rv);
-      victims.insert(victims.end(), found.objects.begin(), found.objects.end());
-    }
+    // Private half first (find_keys_by_id's order): once it is gone the key can no longer sign,
+    // whatever happens next.
+    auto found = p11::find_keys_by_id(p11_, s, id);
+    if ((rv = found.rv) != CKR_OK) return p11::ck_error(found.call, rv);
+    const std::vector<CK_OBJECT_HANDLE>& victims = found.objects;
     if (victims.empty()) return NotFound("no key with id " + id_norm + " in the token", "key_not_found");
     for (CK_OBJECT_HANDLE h : victims) {
       rv = p11_->C_DestroyObject(s, h);

@@ -238,4 +238,26 @@ FindResult find_by_id(const CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE s, CK_OBJEC
   return find_objects(p11, s, tmpl, 2);
 }
 
+FindResult find_keys_by_id(const CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE s, const Bytes& id) {
+  CK_ATTRIBUTE tmpl[] = {{CKA_ID, const_cast<uint8_t*>(id.data()), static_cast<CK_ULONG>(id.size())}};
+  FindResult all = find_objects(p11, s, tmpl, 1);
+  if (all.rv != CKR_OK) return all;
+  FindResult keys;
+  std::vector<CK_OBJECT_HANDLE> pubs;
+  for (CK_OBJECT_HANDLE h : all.objects) {
+    CK_ULONG cls = 0;
+    CK_RV rv = get_ulong(p11, s, h, CKA_CLASS, &cls);
+    if (rv == CKR_OBJECT_HANDLE_INVALID) continue;  // destroyed since the search
+    if (rv != CKR_OK) {
+      keys.rv = rv;
+      keys.call = "C_GetAttributeValue(CKA_CLASS)";
+      return keys;
+    }
+    if (cls == CKO_PRIVATE_KEY) keys.objects.push_back(h);
+    if (cls == CKO_PUBLIC_KEY) pubs.push_back(h);
+  }
+  keys.objects.insert(keys.objects.end(), pubs.begin(), pubs.end());
+  return keys;
+}
+
 }  // namespace keymgr::hsm::p11

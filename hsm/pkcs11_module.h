@@ -174,5 +174,10 @@ struct FindResult {
 FindResult find_objects(const CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE s, CK_ATTRIBUTE* tmpl, CK_ULONG n);
 // Objects of `cls` whose CKA_ID is `id`.
 FindResult find_by_id(const CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const Bytes& id);
+// The private and public keys whose CKA_ID is `id`, private halves first, found with ONE search
+// (plus a CKA_CLASS read per match). A search costs the whole token on SoftHSM2's file store
+// (it opens every object file), so a key-pair lookup in one search instead of one per class
+// halves key generation and destruction on a token with many keys.
+FindResult find_keys_by_id(const CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE s, const Bytes& id);
 
 }  // namespace keymgr::hsm::p11
