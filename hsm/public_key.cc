@@ -302,9 +302,20 @@ Result<PublicKey> public_key_from_jwk(const nlohmann::json& jwk, Algorithm alg) 
 }
 
 Status verify_jws_signature(const PublicKey& key, Algorithm alg, std::string_view signing_input, const Bytes& sig) {
+  ASSIGN_OR_RETURN(auto v, JwsVerifier::create(key, alg));
+  return v->verify(signing_input, sig);
+}
+
+Result<std::shared_ptr<const JwsVerifier>> JwsVerifier::create(const PublicKey& key, Algorithm alg) {
   Pkey k = parse_spki(key.spki_der);
   if (!k) return bad_sig("public key is not a valid SubjectPublicKeyInfo");
   RETURN_IF_ERROR(key_fits(k.get(), alg));
+  std::shared_ptr<evp_pkey_st> shared(k.release(), PkeyFree());
+  return std::shared_ptr<const JwsVerifier>(new JwsVerifier(std::move(shared), alg));
+}
+
+Status JwsVerifier::verify(std::string_view signing_input, const Bytes& sig) const {
+  const Algorithm alg = alg_;
   Bytes to_verify = sig;
   const EVP_MD* md = nullptr;
   if (is_ecdsa(alg)) {
@@ -318,7 +329,9 @@ Status verify_jws_signature(const PublicKey& key, Algorithm alg, std::string_vie
   }
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, k.get()) != 1) {
+  // EVP_DigestVerifyInit only reads the key (it takes a reference): concurrent verifications
+  // with one EVP_PKEY are safe in OpenSSL 3.
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, key_.get()) != 1) {
     return bad_sig("EVP_DigestVerifyInit failed");
   }
   if (is_pss(alg)) {

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,8 @@
 #include "common/status.h"
 #include "common/types.h"
 #include "hsm/hsm.h"
+
+struct evp_pkey_st;  // OpenSSL's EVP_PKEY
 
 namespace keymgr::hsm {
 
@@ -34,6 +37,22 @@ Result<PublicKey> public_key_from_jwk(const nlohmann::json& jwk, Algorithm alg);
 // is rejected) with 0 < r, s < n; RSA PKCS#1 v1.5 or PSS (MGF1-SHA-256, salt 32); pure Ed25519.
 // The key must fit `alg` (type, curve, RSA size). OK or kInvalidArgument/"bad_signature".
 Status verify_jws_signature(const PublicKey& key, Algorithm alg, std::string_view signing_input, const Bytes& sig);
+
+// The same check with the key parsed once, for a key that verifies many signatures: OpenSSL's
+// decoding of a SubjectPublicKeyInfo costs more than an ECDSA verification. Immutable after
+// create(); verify() may run on any number of threads at once.
+class JwsVerifier {
+ public:
+  // kInvalidArgument/"bad_signature" if `key` is not a valid key that fits `alg` (as above).
+  static Result<std::shared_ptr<const JwsVerifier>> create(const PublicKey& key, Algorithm alg);
+  Status verify(std::string_view signing_input, const Bytes& sig) const;
+  Algorithm alg() const { return alg_; }
+
+ private:
+  JwsVerifier(std::shared_ptr<evp_pkey_st> key, Algorithm alg) : key_(std::move(key)), alg_(alg) {}
+  std::shared_ptr<evp_pkey_st> key_;  // EVP_PKEY, never modified after create()
+  Algorithm alg_;
+};
 
 // Building blocks for key stores: SubjectPublicKeyInfo DER from raw public components.
 // kInvalidArgument/"invalid_public_key" if the components do not form a valid key.

@@ -271,6 +271,22 @@ Result<SignedToken> TokenService::sign_once(const SignRequest& req, std::string*
   return out;
 }
 
+Result<std::shared_ptr<const hsm::JwsVerifier>> TokenService::verifier_for(const Key& key) {
+  {
+    std::shared_lock lk(verifiers_mu_);
+    auto it = verifiers_.find(key.kid);
+    if (it != verifiers_.end() && it->second.verifier->alg() == key.alg && it->second.jwk == key.jwk) {
+      return it->second.verifier;
+    }
+  }
+  ASSIGN_OR_RETURN(hsm::PublicKey pk, hsm::public_key_from_jwk(key.jwk, key.alg));
+  ASSIGN_OR_RETURN(auto verifier, hsm::JwsVerifier::create(pk, key.alg));
+  std::unique_lock lk(verifiers_mu_);
+  if (verifiers_.size() >= kMaxVerifiers) verifiers_.clear();
+  verifiers_[key.kid] = CachedVerifier{key.jwk, verifier};
+  return verifier;
+}
+
 Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_view token, const Actor& presenter,
                                           std::string_view source) {
   VerifyResult r;
@@ -345,11 +361,11 @@ Result<VerifyResult> TokenService::verify(std::string_view keyset, std::string_v
   bool signature_ok = false;
   add("alg", alg_ok, alg_ok ? "" : "alg '" + alg + "' is not the key's algorithm " + std::string(jws_alg(key->alg)));
   if (alg_ok) {
-    auto pk = hsm::public_key_from_jwk(key->jwk, key->alg);
-    if (!pk.ok()) {
-      add("signature", false, "key unusable: " + pk.status().message());
+    auto verifier = verifier_for(*key);
+    if (!verifier.ok()) {
+      add("signature", false, "key unusable: " + verifier.status().message());
     } else {
-      Status v = hsm::verify_jws_signature(*pk, key->alg, token.substr(0, d2), *sb);
+      Status v = (*verifier)->verify(token.substr(0, d2), *sb);
       signature_ok = v.ok();
       add("signature", v.ok(), v.ok() ? "" : v.message());
     }

@@ -9,13 +9,17 @@
 // Thread-safety: all methods may be called concurrently.
 #pragma once
 
+#include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "common/metrics.h"
+#include "hsm/public_key.h"
 #include "keymgr/key_service.h"
 #include "keymgr/monitor.h"
 #include "keymgr/rate_limiter.h"
@@ -86,6 +90,11 @@ class TokenService {
   Result<SignedToken> sign_once(const SignRequest& req, std::string* exhausted);
   void refuse(const SignRequest& req, const std::string& kid, const Status& why, const nlohmann::json& claims);
   void count(std::string_view keyset, std::string_view alg, std::string_view outcome);
+  // The key's public key parsed once for verify() (strict JWK import, then OpenSSL's key object):
+  // parsing cost twice the ECDSA verification itself. Cached by kid; a hit is used only if its JWK
+  // is the key's JWK. Bounded: emptied when it holds kMaxVerifiers keys.
+  Result<std::shared_ptr<const hsm::JwsVerifier>> verifier_for(const Key& key);
+  static constexpr size_t kMaxVerifiers = 4096;
 
   KeyService& keys_;
   hsm::Hsm& hsm_;
@@ -94,6 +103,12 @@ class TokenService {
   Monitor* monitor_ = nullptr;
   RateLimitOptions limits_;
   RateLimiter limiter_;
+  struct CachedVerifier {
+    nlohmann::json jwk;
+    std::shared_ptr<const hsm::JwsVerifier> verifier;
+  };
+  std::shared_mutex verifiers_mu_;
+  std::unordered_map<std::string, CachedVerifier> verifiers_;  // by kid; guarded by verifiers_mu_
 };
 
 // Checks the caller's claims: an object, bounded, no reserved claim keymgr sets itself, `iss` (if

@@ -9,9 +9,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${KEYMGR_TSAN_DIR:-$ROOT/build-tsan}
 JOBS=${KEYMGR_TSAN_JOBS:-2}
-REGEX=${KEYMGR_TSAN_REGEX:-'Concurren|GroupCommit|Threads|ThreadWakes|Pool|Parallel|Deadline|PublicListener|HsmFaultApi|AuthTest|WitnessClient|Leadership|ChangePropagation|CrossProcess|HttpServer|TlsTest|MonitorTest|RateLimiter'}
+REGEX=${KEYMGR_TSAN_REGEX:-'Concurren|GroupCommit|Threads|ThreadWakes|Pool|Parallel|Deadline|PublicListener|HsmFaultApi|AuthTest|WitnessClient|Leadership|ChangePropagation|CrossProcess|HttpServer|TlsTest|MonitorTest|RateLimiter|JwsVerifier'}
 # The test binaries that hold the concurrency tests (building only these keeps the run short).
-TARGETS=${KEYMGR_TSAN_TARGETS:-"db_store_conformance_test db_ledger_chain_test hsm_pkcs11_test hsm_deadline_test keymgr_key_service_test keymgr_rotation_schedule_test api_e2e_test api_public_listener_test api_hsm_fault_test api_auth_test api_http_server_test api_tls_test keymgr_witness_client_test keymgr_instances_test api_monitor_test keymgr_rate_limiter_test"}
+TARGETS=${KEYMGR_TSAN_TARGETS:-"db_store_conformance_test db_ledger_chain_test hsm_pkcs11_test hsm_deadline_test keymgr_key_service_test keymgr_rotation_schedule_test api_e2e_test api_public_listener_test api_hsm_fault_test api_auth_test api_http_server_test api_tls_test keymgr_witness_client_test keymgr_instances_test api_monitor_test keymgr_rate_limiter_test hsm_public_key_test"}
 
 echo "==> [tsan] configure"
 cmake -S "$ROOT" -B "$DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEYMGR_TSAN=ON >/dev/null

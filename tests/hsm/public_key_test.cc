@@ -2,6 +2,9 @@
 #include "hsm/public_key.h"
 
 #include <gtest/gtest.h>
+#include <atomic>
+#include <thread>
+#include <vector>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -174,6 +177,70 @@ TEST(VerifyJwsSignature, AcceptsGoodAndRejectsMalformedEcdsa) {
   std::fill(big.begin() + 32, big.end(), 0xff);
   EXPECT_EQ(reason(verify_jws_signature(pk, Algorithm::kES256, input, big)), "bad_signature");  // s >= n
   EXPECT_EQ(reason(verify_jws_signature(PublicKey{Algorithm::kES256, Bytes{1, 2, 3}}, Algorithm::kES256, input, raw)),
+            "bad_signature");
+}
+
+// Raw r||s ES256 signature of `input` by `k` (OpenSSL signs DER).
+Bytes es256_raw_signature(EVP_PKEY* k, const std::string& input) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  size_t len = 0;
+  EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, k);
+  EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  Bytes der(len);
+  EVP_DigestSign(ctx, der.data(), &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  der.resize(len);
+  EVP_MD_CTX_free(ctx);
+  const unsigned char* p = der.data();
+  ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
+  Bytes raw(64);
+  BN_bn2binpad(ECDSA_SIG_get0_r(es), raw.data(), 32);
+  BN_bn2binpad(ECDSA_SIG_get0_s(es), raw.data() + 32, 32);
+  ECDSA_SIG_free(es);
+  return raw;
+}
+
+// One parsed key verifies on many threads at once (TokenService shares one per kid), with the
+// same answers as verify_jws_signature: good signatures pass, altered ones fail.
+TEST(JwsVerifier, OneKeyVerifiesOnManyThreadsWithTheSameAnswers) {
+  EVP_PKEY* k = keygen(Algorithm::kES256);
+  PublicKey pk{Algorithm::kES256, spki_of(k)};
+  std::vector<std::string> inputs;
+  std::vector<Bytes> sigs;
+  for (int i = 0; i < 8; ++i) {
+    inputs.push_back("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ" + std::to_string(i) + "In0");
+    sigs.push_back(es256_raw_signature(k, inputs.back()));
+  }
+  EVP_PKEY_free(k);
+  auto v = JwsVerifier::create(pk, Algorithm::kES256);
+  ASSERT_TRUE(v.ok()) << v.status().to_string();
+  EXPECT_EQ((*v)->alg(), Algorithm::kES256);
+  std::atomic<int> good{0}, refused{0}, wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int n = 0; n < 200; ++n) {
+        const size_t i = static_cast<size_t>((t + n) % 8);
+        if ((*v)->verify(inputs[i], sigs[i]).ok()) ++good; else ++wrong;
+        // Another input's signature must not verify.
+        if ((*v)->verify(inputs[i], sigs[(i + 1) % 8]).ok()) ++wrong; else ++refused;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), 1600);
+  EXPECT_EQ(refused.load(), 1600);
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(JwsVerifier, RefusesAKeyThatDoesNotFitTheAlgorithm) {
+  EVP_PKEY* k = keygen(Algorithm::kES256);
+  PublicKey pk{Algorithm::kES256, spki_of(k)};
+  EVP_PKEY_free(k);
+  EXPECT_EQ(std::string(JwsVerifier::create(pk, Algorithm::kES384).status().reason()), "bad_signature");
+  EXPECT_EQ(std::string(JwsVerifier::create(pk, Algorithm::kEdDSA).status().reason()), "bad_signature");
+  EXPECT_EQ(std::string(JwsVerifier::create(PublicKey{Algorithm::kES256, Bytes{0x30, 0x00}}, Algorithm::kES256)
+                            .status()
+                            .reason()),
             "bad_signature");
 }
 

@@ -499,15 +499,38 @@ TEST_P(KeyServiceTest, ConcurrentSigningAndRotationKeepInvariants) {
       if (active > 1) ++bad_tokens;
     }
   });
+  // Verifiers on the same keys meanwhile: every new kid's parsed key is cached by the first of them.
+  std::atomic<int> verified{0}, bad_signatures{0};
+  std::vector<std::thread> verifiers;
+  for (int i = 0; i < 2; ++i) {
+    verifiers.emplace_back([&] {
+      while (!stop) {
+        std::string token;
+        {
+          std::lock_guard lk(mu);
+          if (!issued.empty()) token = issued.back().token;
+        }
+        if (token.empty()) continue;
+        auto v = env->tokens->verify("web", token);
+        if (!v.ok()) continue;
+        for (const auto& c : v->checks) {
+          if (c.name == "signature") c.ok ? ++verified : ++bad_signatures;
+        }
+      }
+    });
+  }
   for (int i = 0; i < 15; ++i) {
     ASSERT_TRUE(env->keys->emergency_rotate("web", Actor{"ops", ""}, "drill " + std::to_string(i)).ok());
     std::this_thread::sleep_for(milliseconds(20));
   }
   stop = true;
   for (auto& t : signers) t.join();
+  for (auto& t : verifiers) t.join();
   watcher.join();
   ticker.join();
   EXPECT_EQ(bad_tokens.load(), 0) << "a snapshot showed two active keys";
+  EXPECT_GT(verified.load(), 0);
+  EXPECT_EQ(bad_signatures.load(), 0);
   EXPECT_GT(ok.load(), 0);
   // Every token handed out verifies and is in the ledger.
   for (const auto& t : issued) {
