@@ -103,7 +103,8 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     app->tokens_->set_rate_limits(cfg.limits);
   }
   app->audit_ = std::make_unique<AuditService>(*app->hsm_, *app->store_, *app->clock_);
-  (void)app->audit_->ensure_key();  // the legacy hash-chain checkpoint key, if this database had one
+  // The legacy hash-chain checkpoint key (if this database had one) is looked up on first use, not
+  // here: the lookup lists every key of the token.
   app->api_tokens_ = std::make_unique<ApiTokenService>(*app->store_, *app->clock_);
   app->log_ = std::make_unique<LedgerLog>(*app->hsm_, *app->store_, *app->clock_, cfg.ledger, &app->metrics_);
   if (!cfg.witnesses.witnesses.empty()) {
@@ -297,6 +298,8 @@ void App::register_metrics() {
   metrics_.describe("keymgr_stale_leader_refusals_total", "counter",
                     "Writes made as leader that the database refused because the lease had passed (fencing)");
   metrics_.describe("keymgr_leadership_changes_total", "counter", "This instance started or stopped leading");
+  metrics_.describe("keymgr_keyset_conflicts_total", "counter",
+                    "Keyset changes not applied because another instance changed the keyset first (the keyset is reloaded)");
   metrics_.gauge("keymgr_ledger_entries", "Entries in the signing ledger", [store] {
     auto n = store->ledger_size();
     return std::vector<std::pair<std::string, double>>{{"", n.ok() ? static_cast<double>(*n) : -1.0}};

@@ -68,8 +68,15 @@ int cmd_serve(const std::string& config_path) {
     spdlog::info("public listener (JWKS, discovery, /healthz) on http://{}:{}",
                  cfg->server.public_host.empty() ? cfg->server.host : cfg->server.public_host, (*app)->public_port());
   }
-  for (const auto& ks : (*app)->keys().keysets()) {
+  // The first keysets by name; with thousands, a line each would bury the log.
+  constexpr size_t kListed = 20;
+  const auto keysets = (*app)->keys().keysets();
+  for (size_t i = 0; i < keysets.size() && i < kListed; ++i) {
+    const auto& ks = keysets[i];
     spdlog::info("keyset '{}': issuer {}  JWKS {}/v1/keysets/{}/jwks.json", ks->name, ks->issuer, base, ks->name);
+  }
+  if (keysets.size() > kListed) {
+    spdlog::info("... and {} more keysets (GET {}/v1/keysets lists them all)", keysets.size() - kListed, base);
   }
   int sig = 0;
   sigwait(&set, &sig);

@@ -14,6 +14,10 @@ AuditService::AuditService(hsm::Hsm& hsm, db::Store& store, const Clock& clock)
 
 Status AuditService::ensure_key() {
   std::lock_guard lk(mu_);
+  return ensure_key_locked();
+}
+
+Status AuditService::ensure_key_locked() {
   if (!key_id_.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(auto keys, hsm_.list_keys(kAuditKeyLabel));
   hsm::KeyInfo info;
@@ -38,7 +42,11 @@ Status AuditService::ensure_key() {
 
 Result<json> AuditService::public_jwk() {
   std::lock_guard lk(mu_);
-  if (key_id_.empty()) return NotFound("audit key not available yet", "audit_key_unavailable");
+  if (key_id_.empty() && !looked_up_) {
+    Status st = ensure_key_locked();
+    looked_up_ = st.ok() || st.code() == ErrorCode::kNotFound;  // an HSM outage is asked again next time
+  }
+  if (key_id_.empty()) return NotFound("no legacy checkpoint key in the HSM", "audit_key_unavailable");
   return jwk_;
 }
 

@@ -30,7 +30,9 @@ class AuditService {
 
   // Finds the legacy checkpoint key (NotFound when the HSM has none; nothing is created).
   Status ensure_key();
-  // The audit key's public JWK (with kid), or NotFound before ensure_key() succeeded.
+  // The legacy key's public JWK (with kid), or NotFound when the HSM has none. The first call looks
+  // it up (a listing of the token's keys: seconds on a large SoftHSM2 token, so not at start-up);
+  // an answer, found or not, is kept for the life of the process.
   Result<nlohmann::json> public_jwk();
 
   // One page of matching ledger entries, newest first (db::Store::query_ledger()).
@@ -49,7 +51,9 @@ class AuditService {
   db::Store& store_;
   const Clock& clock_;
   std::mutex mu_;
+  Status ensure_key_locked();
   std::string key_id_;         // guarded by mu_
+  bool looked_up_ = false;     // guarded by mu_: the HSM answered (found or NotFound)
   nlohmann::json jwk_;         // guarded by mu_
 };
 

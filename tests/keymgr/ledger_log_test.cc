@@ -11,6 +11,7 @@
 
 #include "db/ledger_hash.h"
 #include "db/merkle.h"
+#include "keymgr/audit_service.h"
 #include "keymgr/ledger_log.h"
 #include "keymgr/tlog_text.h"
 #include "tests/keymgr/env.h"
@@ -314,6 +315,26 @@ TEST_P(LedgerLogTest, TheAuditNamesEachKindOfTampering) {
     EXPECT_EQ(!rep.chain.ok, t.chain_breaks) << rep.chain.problem;
     EXPECT_EQ(rep.problem, t.log_problem) << "chain: " << rep.chain.problem;
   }
+}
+
+// The legacy hash-chain checkpoint key is looked up on first use, not at start-up (the lookup lists
+// every key of the token), and the answer is kept: NotFound without one, its JWK with one.
+TEST_P(LedgerLogTest, TheLegacyCheckpointKeyIsLookedUpOnFirstUse) {
+  AuditService none(*env_->hsm, *env_->store, env_->clock);
+  auto missing = none.public_jwk();
+  EXPECT_EQ(missing.status().reason(), "audit_key_unavailable");
+  EXPECT_EQ(none.public_jwk().status().reason(), "audit_key_unavailable");
+
+  auto legacy = env_->hsm->generate_key(Algorithm::kES256, "a0d1", std::string(kAuditKeyLabel));
+  ASSERT_TRUE(legacy.ok()) << legacy.status().to_string();
+  // The first answer is kept: this service already knows the HSM had no legacy key.
+  EXPECT_EQ(none.public_jwk().status().reason(), "audit_key_unavailable");
+  AuditService later(*env_->hsm, *env_->store, env_->clock);
+  auto jwk = later.public_jwk();
+  ASSERT_TRUE(jwk.ok()) << jwk.status().to_string();
+  EXPECT_EQ((*jwk)["kty"], "EC");
+  EXPECT_EQ((*jwk)["alg"], "ES256");
+  EXPECT_EQ((*jwk)["kid"], hsm::jwk_thumbprint(*jwk));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerLogTest, ::testing::Values(Backend::kFake, Backend::kSoftHsm), backend_name);
