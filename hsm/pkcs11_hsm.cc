@@ -384,6 +384,11 @@ Result<KeyInfo> Pkcs11HsmImpl::generate_key(Algorithm alg, std::string_view id_h
 
 Result<std::vector<KeyInfo>> Pkcs11HsmImpl::list_keys(std::string_view label_prefix) {
   return run([&](CK_SESSION_HANDLE s, CK_RV& rv) -> Result<std::vector<KeyInfo>> {
+    const uint64_t gen = module_->generation();
+    // The private handles found on the way go into the signing cache (ids held by one private key
+    // only; private_key() reports a duplicate): after the start-up repair's listing, no key's first
+    // signature searches the token (a search reads every object file of a SoftHSM2 token).
+    std::map<std::string, std::pair<CachedKey, int>> handles;
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
     CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}};
     auto found = p11::find_objects(p11_, s, tmpl, 1);
@@ -416,6 +421,9 @@ Result<std::vector<KeyInfo>> Pkcs11HsmImpl::list_keys(std::string_view label_pre
         if (alg.status().reason() == "algorithm_unsupported" || rv == CKR_OBJECT_HANDLE_INVALID) continue;
         return alg.status();
       }
+      auto& seen = handles[hex_encode(id.value)];
+      seen.first = CachedKey{h, *alg, gen};
+      ++seen.second;
       auto pit = pub_by_id.find(id.value);
       if (pit == pub_by_id.end() || pit->second.size() != 1) {
         return Internal("expected one public key with id " + hex_encode(id.value) + ", found " +
@@ -435,6 +443,12 @@ Result<std::vector<KeyInfo>> Pkcs11HsmImpl::list_keys(std::string_view label_pre
       out.push_back(std::move(info));
     }
     rv = CKR_OK;
+    {
+      std::lock_guard l(cache_mu_);
+      for (const auto& [id_norm, seen] : handles) {
+        if (seen.second == 1) cache_.try_emplace(id_norm, seen.first);
+      }
+    }
     std::sort(out.begin(), out.end(), [](const KeyInfo& a, const KeyInfo& b) {
       return std::tie(a.label, a.id) < std::tie(b.label, b.id);
     });

@@ -313,6 +313,42 @@ class Pkcs11FaultTest : public Pkcs11HsmTest {
   Pkcs11FaultInjector faults_;
 };
 
+// A search costs the whole token on SoftHSM2's file store (it reads every object file), so the
+// counts of searches are part of the contract: one to generate a key (the duplicate-id check finds
+// both halves at once), and none for a key's first signature once list_keys has seen the key (the
+// start-up repair's listing fills the signing cache).
+TEST_F(Pkcs11FaultTest, SearchesTheTokenOncePerGenerationAndNotForKeysItListed) {
+  OpenWithFaults();
+  int before = faults_.calls(P11Call::kFindObjectsInit);
+  ASSERT_TRUE(hsm_->generate_key(Algorithm::kES256, "e1", "keymgr:a").ok());
+  EXPECT_EQ(faults_.calls(P11Call::kFindObjectsInit) - before, 1);
+  ASSERT_TRUE(hsm_->generate_key(Algorithm::kES256, "e2", "keymgr:b").ok());
+  ASSERT_TRUE(hsm_->generate_key(Algorithm::kEdDSA, "e3", "keymgr:c").ok());
+  EXPECT_EQ(reason(hsm_->generate_key(Algorithm::kES256, "e2", "dup").status()), "key_exists");
+
+  // A second instance (a restart): nothing cached yet.
+  hsm_.reset();
+  OpenWithFaults();
+  before = faults_.calls(P11Call::kFindObjectsInit);
+  auto listed = hsm_->list_keys("keymgr:");
+  ASSERT_TRUE(listed.ok()) << listed.status().to_string();
+  EXPECT_EQ(listed->size(), 3u);
+  const int after_list = faults_.calls(P11Call::kFindObjectsInit);
+  EXPECT_EQ(after_list - before, 2);  // private keys, public keys
+  for (const auto& k : *listed) {
+    auto sig = hsm_->sign(k.id, k.public_key.alg, "a.b");
+    ASSERT_TRUE(sig.ok()) << k.id << ": " << sig.status().to_string();
+    EXPECT_TRUE(hsm::verify_jws_signature(k.public_key, k.public_key.alg, "a.b", *sig).ok());
+  }
+  EXPECT_EQ(faults_.calls(P11Call::kFindObjectsInit), after_list) << "a listed key's first signature searched the token";
+
+  // Destroying finds both halves in one search; the key is gone from the cache and the token.
+  ASSERT_TRUE(hsm_->destroy_key("e1").ok());
+  EXPECT_EQ(faults_.calls(P11Call::kFindObjectsInit) - after_list, 1);
+  EXPECT_EQ(reason(hsm_->sign("e1", Algorithm::kES256, "a.b").status()), "key_not_found");
+  EXPECT_EQ(reason(hsm_->destroy_key("e1")), "key_not_found");
+}
+
 TEST_F(Pkcs11FaultTest, DeviceRemovedOnSignFailsClosedThenTheSessionIsReplaced) {
   OpenWithFaults();
   auto key = hsm_->generate_key(Algorithm::kES256, "d1", "k");
