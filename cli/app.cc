@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 
 #include <spdlog/spdlog.h>
 
@@ -54,11 +55,18 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
   }
+  // The HSM opens while the store opens and the keysets are read: SoftHSM2 reads and decrypts
+  // every object file of its token in C_Initialize (most of a start-up at 10,000 keysets). Should
+  // the store fail, the future waits for the HSM and closes it.
+  std::future<Result<std::unique_ptr<hsm::Hsm>>> opening;
+  if (!hsm) opening = std::async(std::launch::async, [&cfg] { return open_configured_hsm(cfg); });
   ASSIGN_OR_RETURN(app->store_, open_configured_store(cfg));
+  auto stored = KeyService::read_stored(*app->store_);
+  if (!stored.ok()) return stored.status().with_context("loading keysets");
   if (hsm) {
     app->hsm_ = std::move(hsm);
   } else {
-    ASSIGN_OR_RETURN(app->hsm_, open_configured_hsm(cfg));
+    ASSIGN_OR_RETURN(app->hsm_, opening.get());
   }
   if (cfg.hsm_call_timeout_ms > 0) {
     hsm::DeadlineOptions d;
@@ -84,7 +92,7 @@ Result<std::unique_ptr<App>> App::open(const Config& cfg, std::unique_ptr<hsm::H
   // token, seconds with a large file-backed SoftHSM2 token; it runs as the scheduler's first tick,
   // in the background. It gates nothing: every signature uses its key in the HSM anyway, and a
   // key the HSM lacks fails closed (503) until the repair records it.
-  auto rep = app->keys_->load(/*repair=*/false);
+  auto rep = app->keys_->load_stored(std::move(stored).value(), /*repair=*/false);
   if (!rep.ok()) return rep.status().with_context("loading keysets");
   app->tokens_ = std::make_unique<TokenService>(*app->keys_, *app->hsm_, *app->store_, &app->metrics_);
   {

@@ -95,15 +95,25 @@ Result<KeysetPtr> KeyService::reload_locked(std::string_view name) {
 }
 
 Result<ReconcileReport> KeyService::load(bool repair, const db::Fence* fence) {
+  ASSIGN_OR_RETURN(Stored stored, read_stored(store_));
+  return load_stored(std::move(stored), repair, fence);
+}
+
+Result<KeyService::Stored> KeyService::read_stored(db::Store& store) {
   // Two reads for the whole database (every keyset, then every key), not two per keyset: this is
-  // most of a start-up at 10,000 keysets. The keys are read after the keysets, so a keyset changed
-  // in between is loaded with its older version and the next refresh() reloads it; signing is never
+  // most of loading 10,000 keysets. The keys are read after the keysets, so a keyset changed in
+  // between is loaded with its older version and the next refresh() reloads it; signing is never
   // decided by a snapshot alone (the store admits each signature against the committed state).
-  ASSIGN_OR_RETURN(auto all, store_.list_keysets());
-  ASSIGN_OR_RETURN(auto keys, store_.list_keys(std::nullopt));
+  Stored out;
+  ASSIGN_OR_RETURN(out.keysets, store.list_keysets());
+  ASSIGN_OR_RETURN(out.keys, store.list_keys(std::nullopt));
+  return out;
+}
+
+Result<ReconcileReport> KeyService::load_stored(Stored stored, bool repair, const db::Fence* fence) {
   std::unordered_map<int64_t, std::vector<db::KeyRecord>> by_keyset;
-  for (auto& k : keys) by_keyset[k.keyset_id].push_back(std::move(k));  // in (created_at, hsm_id) order
-  for (const auto& r : all) {
+  for (auto& k : stored.keys) by_keyset[k.keyset_id].push_back(std::move(k));  // in (created_at, hsm_id) order
+  for (const auto& r : stored.keysets) {
     auto s = slot(r.name);
     std::lock_guard lk(s->mu);
     auto ks = keyset_from_records(r, by_keyset[r.id]);

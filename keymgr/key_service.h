@@ -59,8 +59,16 @@ class KeyService {
   KeyService& operator=(const KeyService&) = delete;
 
   // Loads every keyset from the store and, with `repair`, repairs half-done work against the HSM
-  // (reconcile(fence)). Several instances: only the leader repairs.
+  // (reconcile(fence)). Several instances: only the leader repairs. = read_stored + load_stored.
   Result<ReconcileReport> load(bool repair = true, const db::Fence* fence = nullptr);
+  // Every keyset and key as stored, in two queries: needs the store only, so a start-up can read
+  // them while the HSM is still opening.
+  struct Stored {
+    std::vector<db::KeysetRecord> keysets;
+    std::vector<db::KeyRecord> keys;  // every keyset's, in (keyset_id, created_at, hsm_id) order
+  };
+  static Result<Stored> read_stored(db::Store& store);
+  Result<ReconcileReport> load_stored(Stored stored, bool repair = true, const db::Fence* fence = nullptr);
   // Several instances: reloads every keyset whose stored version differs from this process's
   // snapshot (another instance changed it) or that this process has not seen (another created it).
   // A keyset busy with a local operation is skipped (that operation reloads it). Returns how many
