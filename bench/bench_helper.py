@@ -379,7 +379,8 @@ def cmd_report(argv):
             d["server_cpu_us_per_token"] = round(us, 1)
             rawus = raw_p11_us.get(p11alg)
             rows.append(("sign", f"{alg} server CPU per token, 64 clients (µs, all threads)", fmt(us),
-                         f"raw C_Sign CPU per signature {fmt(rawus)} µs", ratio(us, rawus), "", None))
+                         f"raw C_Sign µs per signature per thread (2 threads; its CPU on an idle machine) {fmt(rawus)}",
+                         ratio(us, rawus), "", None))
         # issue 14: p99 at 64 and 512 keep-alive clients (closed loop: p50 ≈ clients / tokens per s)
         for c, wc in ((64, w), (512, parse_wrk(os.path.join(raw, f"wrk_sign_{alg}_c512.txt")))):
             if not wc:
