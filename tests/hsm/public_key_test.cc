@@ -142,27 +142,37 @@ TEST(PublicKeyFromJwk, IsStrict) {
   EXPECT_EQ(reason(public_key_from_jwk(rb, Algorithm::kRS256)), "invalid_jwk");  // leading zero
 }
 
-TEST(VerifyJwsSignature, AcceptsGoodAndRejectsMalformedEcdsa) {
-  EVP_PKEY* k = keygen(Algorithm::kES256);
-  PublicKey pk{Algorithm::kES256, spki_of(k)};
-  const std::string input = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0";
-  // Sign with OpenSSL (DER) and convert to raw r||s.
+// ES256 signature of `input` by `k` as OpenSSL makes it (DER ECDSA-Sig-Value).
+Bytes es256_der_signature(EVP_PKEY* k, const std::string& input) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  ASSERT_EQ(EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, k), 1);
   size_t len = 0;
+  EXPECT_EQ(EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, k), 1);
   EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
   Bytes der(len);
-  ASSERT_EQ(EVP_DigestSign(ctx, der.data(), &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()),
-            1);
+  EXPECT_EQ(EVP_DigestSign(ctx, der.data(), &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()), 1);
   der.resize(len);
   EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(k);
+  return der;
+}
+
+// DER ECDSA-Sig-Value -> raw r||s (P-256), the JWS form.
+Bytes der_to_raw(const Bytes& der) {
   const unsigned char* p = der.data();
   ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
   Bytes raw(64);
   BN_bn2binpad(ECDSA_SIG_get0_r(es), raw.data(), 32);
   BN_bn2binpad(ECDSA_SIG_get0_s(es), raw.data() + 32, 32);
   ECDSA_SIG_free(es);
+  return raw;
+}
+
+TEST(VerifyJwsSignature, AcceptsGoodAndRejectsMalformedEcdsa) {
+  EVP_PKEY* k = keygen(Algorithm::kES256);
+  PublicKey pk{Algorithm::kES256, spki_of(k)};
+  const std::string input = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0";
+  const Bytes der = es256_der_signature(k, input);  // OpenSSL's form; JWS wants raw r||s
+  EVP_PKEY_free(k);
+  const Bytes raw = der_to_raw(der);
 
   EXPECT_TRUE(verify_jws_signature(pk, Algorithm::kES256, input, raw).ok());
   EXPECT_TRUE(OpensslVerifies(pk.spki_der, Algorithm::kES256, input, raw));
@@ -180,25 +190,6 @@ TEST(VerifyJwsSignature, AcceptsGoodAndRejectsMalformedEcdsa) {
             "bad_signature");
 }
 
-// Raw r||s ES256 signature of `input` by `k` (OpenSSL signs DER).
-Bytes es256_raw_signature(EVP_PKEY* k, const std::string& input) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  size_t len = 0;
-  EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, k);
-  EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
-  Bytes der(len);
-  EVP_DigestSign(ctx, der.data(), &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
-  der.resize(len);
-  EVP_MD_CTX_free(ctx);
-  const unsigned char* p = der.data();
-  ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
-  Bytes raw(64);
-  BN_bn2binpad(ECDSA_SIG_get0_r(es), raw.data(), 32);
-  BN_bn2binpad(ECDSA_SIG_get0_s(es), raw.data() + 32, 32);
-  ECDSA_SIG_free(es);
-  return raw;
-}
-
 // One parsed key verifies on many threads at once (TokenService shares one per kid), with the
 // same answers as verify_jws_signature: good signatures pass, altered ones fail.
 TEST(JwsVerifier, OneKeyVerifiesOnManyThreadsWithTheSameAnswers) {
@@ -208,7 +199,7 @@ TEST(JwsVerifier, OneKeyVerifiesOnManyThreadsWithTheSameAnswers) {
   std::vector<Bytes> sigs;
   for (int i = 0; i < 8; ++i) {
     inputs.push_back("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ" + std::to_string(i) + "In0");
-    sigs.push_back(es256_raw_signature(k, inputs.back()));
+    sigs.push_back(der_to_raw(es256_der_signature(k, inputs.back())));
   }
   EVP_PKEY_free(k);
   auto v = JwsVerifier::create(pk, Algorithm::kES256);
