@@ -116,6 +116,8 @@ Result<ReconcileReport> KeyService::load_stored(Stored stored, bool repair, cons
   for (const auto& r : stored.keysets) {
     auto s = slot(r.name);
     std::lock_guard lk(s->mu);
+    // Read before the lock: never replace a snapshot a local operation published meanwhile.
+    if (KeysetPtr cur = registry_.find(r.name); cur && cur->version >= r.version) continue;
     auto ks = keyset_from_records(r, by_keyset[r.id]);
     if (!ks.ok()) return ks.status().with_context("loading keyset '" + r.name + "'");
     registry_.publish(*ks);
