@@ -323,7 +323,7 @@ TEST_F(Pkcs11FaultTest, SearchesTheTokenOncePerGenerationAndNotForKeysItListed) 
   ASSERT_TRUE(hsm_->generate_key(Algorithm::kES256, "e1", "keymgr:a").ok());
   EXPECT_EQ(faults_.calls(P11Call::kFindObjectsInit) - before, 1);
   ASSERT_TRUE(hsm_->generate_key(Algorithm::kES256, "e2", "keymgr:b").ok());
-  ASSERT_TRUE(hsm_->generate_key(Algorithm::kEdDSA, "e3", "keymgr:c").ok());
+  ASSERT_TRUE(hsm_->generate_key(Algorithm::kES384, "e3", "keymgr:c").ok());  // not Ed25519: SoftHSM2 leaks in its C_Sign under ASan (tests/support/sanitizers.h)
   EXPECT_EQ(reason(hsm_->generate_key(Algorithm::kES256, "e2", "dup").status()), "key_exists");
 
   // A second instance (a restart): nothing cached yet.
